@@ -1,0 +1,26 @@
+// The CLI's commands: each file adds one subcommand and returns how to run it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace cli {
+
+// Exit codes shared by every subcommand. Subcommands with more outcomes (crossval) add their own
+// above these; all are listed in the README.
+enum Exit : int {
+    kOk = 0,
+    kInvalid = 1,  // the file is not valid GGUF
+    kUsage = 2,    // bad flags, missing file
+};
+
+struct Command {
+    CLI::App* app;
+    std::function<int()> run;
+};
+
+Command add_gen_mini(CLI::App& root);
+Command add_validate(CLI::App& root);
+Command add_inspect(CLI::App& root);
+
+}  // namespace cli

@@ -1,0 +1,486 @@
+// The GGUF reader. A cursor walks the buffer; every size read from the file is checked against
+// the bytes that remain before it is used, and every failure becomes an Issue with the offset of
+// the field at fault. Nothing is allocated in proportion to a count the file claims: containers
+// grow only as real records are parsed.
+#include <algorithm>
+#include <bit>
+#include <fmt/format.h>
+#include <unordered_set>
+
+#include "gguf/reader.hpp"
+#include "wire.hpp"
+
+static_assert(std::endian::native == std::endian::little, "the reader assumes a little-endian host");
+
+namespace gguf {
+namespace {
+
+// A length or count whose byte size exceeds this cannot belong to any real file, even a truncated
+// one: we call it impossible (string_too_long, count_too_large) rather than truncated.
+constexpr std::uint64_t kPlausibleBytes = std::uint64_t{1} << 50;  // 1 PiB
+
+std::string describe_bytes(std::uint64_t n) { return n == 1 ? "1 byte" : fmt::format("{} bytes", n); }
+
+bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+// Parses one buffer. Each step returns false after setting `error_`.
+class Parser {
+public:
+    explicit Parser(Bytes bytes) : b_(bytes) { file_.bytes_ = bytes; }
+
+    Result<File> run() {
+        if (!header() || !key_values() || !tensor_infos() || !data_layout()) return error_;
+        return std::move(file_);
+    }
+
+private:
+    // ---- low level ---------------------------------------------------------------------------
+
+    std::uint64_t remaining() const { return b_.size() - pos_; }
+
+    bool fail(Code code, std::uint64_t offset, std::string message) {
+        error_ = Error{code, offset, std::move(message)};
+        return false;
+    }
+
+    void warn(Code code, std::uint64_t offset, std::string message) {
+        file_.warnings_.push_back(Issue{code, offset, std::move(message)});
+    }
+
+    bool need(std::uint64_t n, std::string_view what) {
+        if (n <= remaining()) return true;
+        return fail(Code::truncated, pos_,
+                    fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), what,
+                                describe_bytes(n - remaining()), pos_));
+    }
+
+    template <class T>
+    bool read(T& out, std::string_view what) {
+        if (!need(sizeof(T), what)) return false;
+        out = wire::load<T>(b_.data() + pos_, file_.swapped_);
+        pos_ += sizeof(T);
+        return true;
+    }
+
+    // A string: u64 length then bytes. The view points into the buffer.
+    bool read_string(std::string_view& out, std::string_view what) {
+        const std::uint64_t at = pos_;
+        std::uint64_t len = 0;
+        if (!read(len, what)) return false;
+        if (len > remaining()) {
+            if (len >= kPlausibleBytes) {
+                return fail(Code::string_too_long, at,
+                            fmt::format("{} at offset {} claims a length of {} bytes, which no file can hold", what,
+                                        at, len));
+            }
+            pos_ = at + 8;
+            return fail(Code::truncated, at,
+                        fmt::format("{} at offset {} claims {} but only {} remain: the file is cut short", what, at,
+                                    describe_bytes(len), describe_bytes(remaining())));
+        }
+        out = {reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(len)};
+        pos_ += len;
+        return true;
+    }
+
+    // ---- header --------------------------------------------------------------------------------
+
+    bool header() {
+        static constexpr char kMagicText[] = {'G', 'G', 'U', 'F'};
+        const auto n = std::min<std::size_t>(4, b_.size());
+        if (!std::equal(b_.begin(), b_.begin() + n, reinterpret_cast<const std::byte*>(kMagicText))) {
+            return fail(Code::bad_magic, 0, fmt::format("not a GGUF file: the first bytes are {} instead of \"GGUF\"",
+                                                        hex_prefix(4)));
+        }
+        if (!need(4, "the magic")) return false;
+        pos_ = 4;
+        std::uint32_t v = 0;
+        if (!read(v, "the version")) return false;
+        if (v == 0 || (v > 3 && (v & 0xFFFF) != 0)) {
+            return fail(Code::unsupported_version, 4,
+                        fmt::format("GGUF version {} is not supported: only versions 2 and 3 exist (1 is obsolete)", v));
+        }
+        if (v > 3) {  // low half zero: a byte-swapped (big-endian) file
+            const auto swapped = wire::bswap(v);
+            if (swapped < 1 || swapped > 3) {
+                return fail(Code::unsupported_version, 4,
+                            fmt::format("GGUF version {} (0x{:08x}) is not supported, in either byte order", v, v));
+            }
+            file_.swapped_ = true;
+            v = swapped;
+        }
+        if (v == 1) {
+            return fail(Code::unsupported_version, 4,
+                        "GGUF version 1 (32-bit counts and lengths, 2023) is obsolete and no current reader loads "
+                        "it: convert the model again with a current converter");
+        }
+        file_.version_ = v;
+        if (!read(n_tensors_, "the tensor count") || !read(n_kv_, "the key-value count")) return false;
+        if (n_tensors_ >= kPlausibleBytes) {
+            return fail(Code::count_too_large, 8,
+                        fmt::format("the header claims {} tensors, more than any file could describe", n_tensors_));
+        }
+        if (n_kv_ >= kPlausibleBytes) {
+            return fail(Code::count_too_large, 16,
+                        fmt::format("the header claims {} key-value pairs, more than any file could hold", n_kv_));
+        }
+        return true;
+    }
+
+    std::string hex_prefix(std::size_t n) const {
+        std::string out;
+        for (std::size_t i = 0; i < std::min(n, b_.size()); ++i) {
+            out += fmt::format("{}{:02x}", i ? " " : "", static_cast<unsigned>(b_[i]));
+        }
+        return out.empty() ? "(empty file)" : out;
+    }
+
+    // ---- key-value pairs -----------------------------------------------------------------------
+
+    bool key_values() {
+        std::unordered_set<std::string_view> seen;
+        for (std::uint64_t i = 0; i < n_kv_; ++i) {
+            const std::uint64_t at = pos_;
+            if (!key_value(i, seen)) {
+                if (i == 0) nonstandard_layout();
+                return false;
+            }
+            (void)at;
+        }
+        return true;
+    }
+
+    bool key_value(std::uint64_t index, std::unordered_set<std::string_view>& seen) {
+        KeyValue kv{};
+        kv.offset = pos_;
+        const auto what = fmt::format("the key of key-value {}", index);
+        if (!read_string(kv.key, what)) return false;
+        if (kv.key.empty()) return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
+        if (!seen.insert(kv.key).second) {
+            return fail(Code::duplicate_key, kv.offset, fmt::format("key '{}' appears twice", kv.key));
+        }
+        if (!is_valid_utf8(kv.key)) {
+            warn(Code::invalid_utf8, kv.offset, fmt::format("key {} is not valid UTF-8", index));
+        }
+        std::uint32_t type = 0;
+        const std::uint64_t type_at = pos_;
+        if (!read(type, fmt::format("the type of key '{}'", kv.key))) return false;
+        if (!is_valid_value_type(type)) {
+            return fail(Code::invalid_value_type, type_at,
+                        fmt::format("key '{}' has value type {}; valid types are 0 to 12", kv.key, type));
+        }
+        if (!value(static_cast<ValueType>(type), kv.key, 0, kv.value)) return false;
+        if (kv.key == "general.alignment" && !alignment(kv)) return false;
+        file_.kvs_.push_back(kv);
+        return true;
+    }
+
+    // Parse one value payload at the cursor, validating it whole.
+    bool value(ValueType type, std::string_view key, std::uint32_t depth, ValueView& out) {
+        const std::uint64_t at = pos_;
+        if (type == ValueType::string) {
+            std::string_view s;
+            if (!read_string(s, fmt::format("the string value of '{}'", key))) return false;
+            if (!utf8_warned_ && !is_valid_utf8(s)) {
+                utf8_warned_ = true;
+                warn(Code::invalid_utf8, at, fmt::format("a string value of '{}' is not valid UTF-8", key));
+            }
+        } else if (type == ValueType::array) {
+            if (!array(key, depth)) return false;
+        } else {
+            const auto size = value_type_size(type);
+            if (!need(size, fmt::format("the value of '{}'", key))) return false;
+            if (type == ValueType::boolean && std::to_integer<unsigned>(b_[pos_]) > 1) {
+                return fail(Code::invalid_bool, pos_,
+                            fmt::format("'{}' has bool byte {}; a bool must be 0 or 1", key,
+                                        std::to_integer<unsigned>(b_[pos_])));
+            }
+            pos_ += size;
+        }
+        out = ValueView(type, b_.subspan(at, pos_ - at), at, file_.swapped_);
+        return true;
+    }
+
+    bool array(std::string_view key, std::uint32_t depth) {
+        const std::uint64_t at = pos_;
+        if (depth >= kMaxArrayDepth) {
+            return fail(Code::nesting_too_deep, at,
+                        fmt::format("'{}' nests arrays more than {} deep", key, kMaxArrayDepth));
+        }
+        std::uint32_t elem = 0;
+        std::uint64_t n = 0;
+        if (!read(elem, fmt::format("the element type of '{}'", key))) return false;
+        if (!is_valid_value_type(elem)) {
+            return fail(Code::invalid_value_type, at,
+                        fmt::format("array '{}' has element type {}; valid types are 0 to 12", key, elem));
+        }
+        if (!read(n, fmt::format("the length of array '{}'", key))) return false;
+        const auto type = static_cast<ValueType>(elem);
+        if (type == ValueType::array && !nested_warned_) {
+            nested_warned_ = true;
+            warn(Code::array_of_arrays, at,
+                 fmt::format("'{}' is an array of arrays: the specification allows it, llama.cpp rejects it", key));
+        }
+        if (const auto size = value_type_size(type); size != 0) {
+            std::uint64_t total = 0;
+            if (__builtin_mul_overflow(n, size, &total) || total >= kPlausibleBytes) {
+                return fail(Code::count_too_large, at + 4,
+                            fmt::format("array '{}' claims {} elements of {}: more than any file could hold", key, n,
+                                        describe_bytes(size)));
+            }
+            if (!need(total, fmt::format("the {} elements of array '{}'", n, key))) return false;
+            if (type == ValueType::boolean) {
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    if (std::to_integer<unsigned>(b_[pos_ + i]) > 1) {
+                        return fail(Code::invalid_bool, pos_ + i,
+                                    fmt::format("element {} of bool array '{}' is {}; a bool must be 0 or 1", i, key,
+                                                std::to_integer<unsigned>(b_[pos_ + i])));
+                    }
+                }
+            }
+            pos_ += total;
+            return true;
+        }
+        // Strings need at least 8 bytes each, arrays 12: a length beyond that is impossible or truncated.
+        const std::uint64_t min_size = type == ValueType::string ? 8 : 12;
+        if (n >= kPlausibleBytes / min_size) {
+            return fail(Code::count_too_large, at + 4,
+                        fmt::format("array '{}' claims {} elements: more than any file could hold", key, n));
+        }
+        ValueView ignored;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            if (type == ValueType::string) {
+                std::string_view s;
+                if (!read_string(s, fmt::format("element {} of array '{}'", i, key))) return false;
+                if (!utf8_warned_ && !is_valid_utf8(s)) {
+                    utf8_warned_ = true;
+                    warn(Code::invalid_utf8, pos_ - s.size() - 8,
+                         fmt::format("element {} of '{}' is not valid UTF-8", i, key));
+                }
+            } else if (!value(type, key, depth + 1, ignored)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    bool alignment(const KeyValue& kv) {
+        if (kv.value.type() != ValueType::uint32) {
+            return fail(Code::bad_alignment, kv.offset,
+                        fmt::format("general.alignment has type {}; it must be uint32",
+                                    value_type_name(kv.value.type())));
+        }
+        const auto a = kv.value.as_uint();
+        if (!is_power_of_two(a)) {
+            return fail(Code::bad_alignment, kv.value.offset(),
+                        fmt::format("general.alignment {} is not a power of two", a));
+        }
+        if (a < 8) {
+            warn(Code::alignment_below_spec, kv.value.offset(),
+                 fmt::format("general.alignment {} is below 8: the specification asks for a multiple of 8", a));
+        }
+        file_.alignment_ = static_cast<std::uint32_t>(a);
+        return true;
+    }
+
+    // After a failure in the first key-value: is this the pre-standard layout that put a u32
+    // alignment and a u64 data offset after the header? If so, replace the error with one that
+    // names it.
+    void nonstandard_layout() {
+        if (b_.size() < kHeaderSize + 12 + 8) return;
+        const auto* p = b_.data() + kHeaderSize;
+        const auto align = wire::load<std::uint32_t>(p, file_.swapped_);
+        const auto data_offset = wire::load<std::uint64_t>(p + 4, file_.swapped_);
+        const auto key_len = wire::load<std::uint64_t>(p + 12, file_.swapped_);
+        if (!is_power_of_two(align) || data_offset % align != 0 || data_offset > b_.size() ||
+            data_offset < kHeaderSize + 12 || key_len == 0 || key_len > b_.size()) {
+            return;
+        }
+        error_ = Error{Code::nonstandard_header_layout, kHeaderSize,
+                       fmt::format("bytes 24-35 hold an alignment ({}) and a data offset ({}) that standard GGUF "
+                                   "does not have: this is the pre-standard layout some early tools wrote. "
+                                   "Regenerate the file with a standard GGUF writer "
+                                   "(for the mini fixture: gguf-crossval gen-mini-gguf)",
+                                   align, data_offset)};
+    }
+
+    // ---- tensor infos --------------------------------------------------------------------------
+
+    bool tensor_infos() {
+        std::unordered_set<std::string_view> seen;
+        for (std::uint64_t i = 0; i < n_tensors_; ++i) {
+            TensorInfo t{};
+            t.info_offset = pos_;
+            if (!read_string(t.name, fmt::format("the name of tensor {}", i))) return false;
+            if (t.name.size() > kMaxTensorName) {
+                return fail(Code::tensor_name_too_long, t.info_offset,
+                            fmt::format("tensor {} has a {}-byte name; the limit is {}", i, t.name.size(),
+                                        kMaxTensorName));
+            }
+            if (t.name.size() == kMaxTensorName) {
+                warn(Code::tensor_name_at_limit, t.info_offset,
+                     fmt::format("tensor '{}' has a 64-byte name: allowed, but llama.cpp needs fewer than 64",
+                                 t.name));
+            }
+            if (!seen.insert(t.name).second) {
+                return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
+            }
+            if (!tensor_shape(t) || !tensor_type(t)) return false;
+            if (!read(t.offset, fmt::format("the offset of tensor '{}'", t.name))) return false;
+            file_.tensors_.push_back(t);
+        }
+        file_.metadata_end_ = pos_;
+        return true;
+    }
+
+    bool tensor_shape(TensorInfo& t) {
+        const std::uint64_t at = pos_;
+        if (!read(t.n_dims, fmt::format("the dimension count of tensor '{}'", t.name))) return false;
+        if (t.n_dims > kMaxDims) {
+            return fail(Code::too_many_dims, at,
+                        fmt::format("tensor '{}' has {} dimensions; this reader allows at most {} (llama.cpp {})",
+                                    t.name, t.n_dims, kMaxDims, kGgmlMaxDims));
+        }
+        if (t.n_dims > kGgmlMaxDims) {
+            warn(Code::dims_over_ggml_max, at,
+                 fmt::format("tensor '{}' has {} dimensions: llama.cpp reads at most {}", t.name, t.n_dims,
+                             kGgmlMaxDims));
+        }
+        for (std::uint32_t d = 0; d < t.n_dims; ++d) {
+            const std::uint64_t dim_at = pos_;
+            if (!read(t.ne[d], fmt::format("dimension {} of tensor '{}'", d, t.name))) return false;
+            if (t.ne[d] >= (std::uint64_t{1} << 63)) {
+                return fail(Code::invalid_dimension, dim_at,
+                            fmt::format("dimension {} of tensor '{}' is {}, beyond the signed 64-bit range", d,
+                                        t.name, t.ne[d]));
+            }
+        }
+        if (!element_count(t.dims())) {
+            return fail(Code::shape_overflow, at,
+                        fmt::format("the element count of tensor '{}' overflows 64 bits", t.name));
+        }
+        return true;
+    }
+
+    bool tensor_type(TensorInfo& t) {
+        const std::uint64_t at = pos_;
+        if (!read(t.type, fmt::format("the type of tensor '{}'", t.name))) return false;
+        auto traits = ggml_type(t.type);
+        if (!traits) {
+            return fail(Code::invalid_tensor_type, at,
+                        fmt::format("tensor '{}' has type id {}; ggml knows ids 0 to {}", t.name, t.type,
+                                    kGgmlTypeCount - 1));
+        }
+        if (t.type == kTypeI2S) {
+            traits = i2_s_traits();
+            warn(Code::bitnet_i2_s, at,
+                 fmt::format("tensor '{}' has type 36, read as bitnet.cpp's I2_S: upstream llama.cpp treats 36 as "
+                             "the removed IQ4_NL_4_4 and rejects the file",
+                             t.name));
+        } else if (traits->removed) {
+            return fail(Code::invalid_tensor_type, at,
+                        fmt::format("tensor '{}' has type {} ({}), which ggml removed; re-quantize the model",
+                                    t.name, t.type, traits->name));
+        }
+        t.traits = *traits;
+        if (t.n_dims > 0 && t.traits.block_size > 1 && t.ne[0] % t.traits.block_size != 0) {
+            return fail(Code::shape_not_block_aligned, at,
+                        fmt::format("tensor '{}' of type {} has {} elements per row, not a multiple of the block "
+                                    "size {}",
+                                    t.name, t.traits.name, t.ne[0], t.traits.block_size));
+        }
+        auto size = tensor_nbytes(t.traits, t.dims());
+        if (!size) {
+            return fail(Code::shape_overflow, at,
+                        fmt::format("the byte size of tensor '{}' ({} of type {}) overflows 64 bits", t.name,
+                                    *element_count(t.dims()), t.traits.name));
+        }
+        t.size = *size;
+        return true;
+    }
+
+    // ---- data section --------------------------------------------------------------------------
+
+    bool data_layout() {
+        const std::uint64_t a = file_.alignment_;
+        file_.data_offset_ = (file_.metadata_end_ + a - 1) / a * a;
+        if (file_.tensors_.empty() && file_.metadata_end_ % a != 0) {
+            warn(Code::zero_tensor_data_offset, file_.metadata_end_,
+                 fmt::format("no tensors: the data section starts at {} padded to alignment {} (gguf-py), but ggml "
+                             "reports the unpadded {}",
+                             file_.data_offset_, a, file_.metadata_end_));
+        }
+        std::uint64_t expected = 0;  // llama.cpp's running sum of padded sizes
+        bool contiguous = true;
+        for (auto& t : file_.tensors_) {
+            if (t.offset % a != 0) {
+                return fail(Code::offset_misaligned, t.info_offset,
+                            fmt::format("tensor '{}' offset {} is not a multiple of alignment {}", t.name, t.offset, a));
+            }
+            std::uint64_t start = 0;
+            std::uint64_t end = 0;
+            if (__builtin_add_overflow(file_.data_offset_, t.offset, &start) ||
+                __builtin_add_overflow(start, t.size, &end) || end > b_.size()) {
+                return fail(Code::tensor_data_out_of_bounds, t.info_offset,
+                            fmt::format("tensor '{}' data ({} at data offset {}, file offset {}) runs past the end of "
+                                        "the {}-byte file",
+                                        t.name, describe_bytes(t.size), t.offset, start, b_.size()));
+            }
+            t.data = b_.subspan(start, t.size);
+            file_.data_end_ = std::max(file_.data_end_, end);
+            contiguous = contiguous && t.offset == expected;
+            expected = t.offset + (t.size + a - 1) / a * a;  // bounded by the file size: no overflow
+        }
+        if (!contiguous) {
+            warn(Code::offsets_not_contiguous, file_.metadata_end_,
+                 "tensor offsets leave gaps or are out of order: valid GGUF, but llama.cpp requires each offset to "
+                 "be the padded end of the previous tensor");
+        }
+        return no_overlap();
+    }
+
+    bool no_overlap() {
+        std::vector<const TensorInfo*> order;
+        order.reserve(file_.tensors_.size());
+        for (const auto& t : file_.tensors_) {
+            if (t.size != 0) order.push_back(&t);
+        }
+        std::sort(order.begin(), order.end(), [](auto* x, auto* y) { return x->offset < y->offset; });
+        for (std::size_t i = 1; i < order.size(); ++i) {
+            const auto* prev = order[i - 1];
+            const auto* cur = order[i];
+            if (cur->offset < prev->offset + prev->size) {
+                return fail(Code::tensors_overlap, cur->info_offset,
+                            fmt::format("tensor '{}' data [{}, {}) overlaps tensor '{}' data [{}, {})", cur->name,
+                                        cur->offset, cur->offset + cur->size, prev->name, prev->offset,
+                                        prev->offset + prev->size));
+            }
+        }
+        return true;
+    }
+
+    Bytes b_;
+    std::uint64_t pos_ = 0;
+    std::uint64_t n_tensors_ = 0;
+    std::uint64_t n_kv_ = 0;
+    bool utf8_warned_ = false;
+    bool nested_warned_ = false;
+    File file_;
+    Error error_{Code::io_error, 0, ""};
+};
+
+const KeyValue* File::find(std::string_view key) const {
+    auto it = std::find_if(kvs_.begin(), kvs_.end(), [&](const KeyValue& kv) { return kv.key == key; });
+    return it == kvs_.end() ? nullptr : &*it;
+}
+
+const TensorInfo* File::find_tensor(std::string_view name) const {
+    auto it = std::find_if(tensors_.begin(), tensors_.end(), [&](const TensorInfo& t) { return t.name == name; });
+    return it == tensors_.end() ? nullptr : &*it;
+}
+
+Result<File> parse(Bytes bytes) { return Parser(bytes).run(); }
+
+}  // namespace gguf
