@@ -385,11 +385,12 @@ private:
                                     t.name, t.type, traits->name));
         }
         t.traits = *traits;
-        if (t.n_dims > 0 && t.traits.block_size > 1 && t.ne[0] % t.traits.block_size != 0) {
+        const std::uint64_t row = t.n_dims > 0 ? t.ne[0] : 1;  // 0 dims: a one-element scalar
+        if (t.traits.block_size > 1 && row % t.traits.block_size != 0) {
             return fail(Code::shape_not_block_aligned, at,
                         fmt::format("tensor '{}' of type {} has {} elements per row, not a multiple of the block "
                                     "size {}",
-                                    t.name, t.traits.name, t.ne[0], t.traits.block_size));
+                                    t.name, t.traits.name, row, t.traits.block_size));
         }
         auto size = tensor_nbytes(t.traits, t.dims());
         if (!size) {
