@@ -65,7 +65,7 @@ int usage(const char* argv0, const std::string& error) {
     Json out;
     out.begin_object();
     out.field("ok", false);
-    std::string text = error + "\nusage: " + argv0 + " MODE [FILE] [--name value ...]; modes:";
+    std::string text = error + "\nusage: " + argv0 + " MODE [--name value ...] [--] [FILE]; modes:";
     for (const auto& m : kModes) text += std::string("\n  ") + m.usage;
     out.field("error", text);
     out.field("log", "");
@@ -143,9 +143,12 @@ int main(int argc, char** argv) {
     if (argc < 2) return usage(argv[0], "no mode given");
     Args args;
     args.mode = argv[1];
+    bool options_done = false;  // after "--" every argument is positional (file names may start with "--")
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+        if (!options_done && a == "--") {
+            options_done = true;
+        } else if (!options_done && a.size() > 2 && a.compare(0, 2, "--") == 0) {
             if (i + 1 >= argc) return usage(argv[0], "option " + a + " needs a value");
             args.options[a.substr(2)] = argv[++i];
         } else {
