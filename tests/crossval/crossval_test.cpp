@@ -43,11 +43,11 @@ protected:
                                         const std::string& extra = "") {
         const auto report = dir_ / (model.stem().string() + ".report.json");
         std::filesystem::remove(report);
-        auto r = run_command(env + " " + kBin + " crossval --model " + quoted(model) + " --report " + quoted(report) +
+        auto r = run_command(env + " " + kBin + " crossval --model " + testing_support::quoted(model) + " --report " + testing_support::quoted(report) +
                              " " + extra);
         EXPECT_TRUE(std::filesystem::exists(report)) << r.out << r.err;
         if (!std::filesystem::exists(report)) return {r, json()};
-        auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + " " + quoted(report));
+        auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + " " + testing_support::quoted(report));
         EXPECT_EQ(check.exit_code, 0) << "schema: " << check.out << check.err;
         return {r, json::parse(slurp(report))};
     }
@@ -231,18 +231,18 @@ TEST_F(Crossval, ExplicitCppDirRoute) {
     const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
     ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
     const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
-    auto [r, report] = crossval(model, kSoft, "--cpp-dir " + quoted(pinned));
+    auto [r, report] = crossval(model, kSoft, "--cpp-dir " + testing_support::quoted(pinned));
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(report["cpp_header_ok"], true);
     EXPECT_EQ(report["reference"]["path"], pinned.string());
-    auto [r2, report2] = crossval(model, kSoft + " CROSSVAL_CPP_DIR=" + quoted(pinned));
+    auto [r2, report2] = crossval(model, kSoft + " CROSSVAL_CPP_DIR=" + testing_support::quoted(pinned));
     EXPECT_EQ(report2["cpp_header_ok"], true);
     EXPECT_EQ(report2["reference"]["path"], pinned.string());
     // A directory with no reference in it: unavailable, an XFAIL under soft-fail, a failure without.
-    auto [r3, report3] = crossval(model, kSoft, "--cpp-dir " + quoted(dir_));
+    auto [r3, report3] = crossval(model, kSoft, "--cpp-dir " + testing_support::quoted(dir_));
     EXPECT_EQ(r3.exit_code, 0);
     EXPECT_EQ(stage(report3, "cpp_header")["failure_class"], "reference_unavailable");
-    auto [r4, report4] = crossval(model, kStrict, "--cpp-dir " + quoted(dir_));
+    auto [r4, report4] = crossval(model, kStrict, "--cpp-dir " + testing_support::quoted(dir_));
     EXPECT_EQ(r4.exit_code, 4);
 }
 
@@ -251,7 +251,7 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     std::filesystem::create_directories(models);
     write("models/nested.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
     const auto out = dir_ / "out";
-    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + quoted(models) + " --out " + quoted(out));
+    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + testing_support::quoted(models) + " --out " + testing_support::quoted(out));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     auto summary = json::parse(slurp(out / "summary.json"));
     EXPECT_EQ(summary["counts"]["fail"], 0);
@@ -259,8 +259,8 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     std::vector<std::string> reports;
     for (const auto& m : summary["models"]) reports.push_back(m["report"]);
     std::string args;
-    for (const auto& p : reports) args += " " + quoted(p);
-    auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + args);
+    for (const auto& p : reports) args += " " + testing_support::quoted(p);
+    auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + args);
     EXPECT_EQ(check.exit_code, 0) << check.out;
     const auto junit = slurp(out / "junit.xml");
     EXPECT_NE(junit.find("<testsuite name=\"gguf-crossval\""), std::string::npos);
