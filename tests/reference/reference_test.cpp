@@ -151,6 +151,23 @@ TEST(Locate, ABrokenCppDirIsAnErrorNotAFallback) {
     EXPECT_NE(located.error.find("--cpp-dir"), std::string::npos) << located.error;
 }
 
+// Headers that do not compile: locate reports the compiler's own message (the caller's
+// reference_unavailable), and nothing is left installed as a probe.
+TEST(Locate, AProbeThatDoesNotCompileIsReportedWithTheCompilerMessage) {
+    const auto dir = test_dir() / "broken-build";
+    fs::create_directories(dir / "include");
+    fs::create_directories(dir / "ggml" / "include");
+    fs::create_directories(dir / "lib");
+    std::ofstream(dir / "include" / "llama.h") << "#error this llama.h is deliberately broken\n";
+    std::ofstream(dir / "ggml" / "include" / "ggml.h") << "#pragma once\n";
+    std::ofstream(dir / "lib" / "libllama.so") << "";
+    std::ofstream(dir / "lib" / "libggml.so") << "";
+    const auto located = locate(dir);
+    ASSERT_FALSE(located.ref.has_value());
+    EXPECT_NE(located.error.find("building the reference probe failed"), std::string::npos) << located.error;
+    EXPECT_NE(located.error.find("this llama.h is deliberately broken"), std::string::npos) << located.error;
+}
+
 TEST(ProbeTypes, AgreesWithOurTypeTable) {
     ASSERT_REFERENCE();
     const auto o = run_probe(reference(), {"types"}, {});
