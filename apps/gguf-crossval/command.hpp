@@ -22,5 +22,6 @@ struct Command {
 Command add_gen_mini(CLI::App& root);
 Command add_validate(CLI::App& root);
 Command add_inspect(CLI::App& root);
+Command add_gen_model(CLI::App& root);
 
 }  // namespace cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
         cli::add_gen_mini(app),
         cli::add_validate(app),
         cli::add_inspect(app),
+        cli::add_gen_model(app),
     };
     try {
         app.parse(argc, argv);
