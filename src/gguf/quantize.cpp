@@ -242,8 +242,8 @@ Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n
     const std::uint64_t n_blocks = n_elements / layout->block;
     if (n_blocks > data.size() / layout->bytes || data.size() != n_blocks * layout->bytes) {
         return Error{Code::tensor_data_out_of_bounds, 0,
-                     fmt::format("{} elements of {} need {} bytes, got {}", n_elements, type_label(type),
-                                 n_blocks * layout->bytes, data.size())};
+                     fmt::format("{} elements of {} need {} blocks of {} bytes, got {} bytes", n_elements,
+                                 type_label(type), n_blocks, layout->bytes, data.size())};
     }
     std::vector<float> out(n_elements);
     for (std::uint64_t i = 0; i < n_blocks; ++i) {
