@@ -1,10 +1,12 @@
 // Mode `logits`: decode one token sequence with llama.cpp on the CPU and print the logits of every
 // position, for comparison with an implementation under test (src/crossval/logits.hpp).
 //
-//   logits FILE [--tokens 1,72,101] [--threads 1] [--flash-attn off|on] [--libdir D]
+//   logits FILE [--tokens 1,72,101] [--threads 1] [--flash-attn off|on] [--kv f32|f16] [--libdir D]
 //
 // One sequence, one batch, one thread by default, a context just large enough for the tokens, and
-// an output requested for every position. Fields: "n_vocab", "n_positions", "tokens", and
+// an output requested for every position. The KV cache is f32 by default (llama.cpp's own default
+// is f16, which rounds K and V and moves the logits by about 1e-3 on the tiny models): an
+// implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab", "n_positions", "tokens", and
 // "logits_bits": one array per position of the IEEE-754 bit patterns (u32) of the n_vocab floats:
 // lossless, NaN and infinities included (JSON numbers could not carry those).
 // Default tokens: BOS then the byte tokens of "Hi!" when the vocabulary has them, else 1, 2, 3.
@@ -18,6 +20,7 @@
 
 #include "compat.hpp"
 #include "ggml-backend.h"
+#include "ggml.h"
 #include "llama.h"
 #include "probe.hpp"
 
@@ -83,6 +86,11 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
         error = "--flash-attn must be off or on";
         return false;
     }
+    const std::string kv = args.option("kv").value_or("f32");
+    if (kv != "f32" && kv != "f16") {
+        error = "--kv must be f32 or f16";
+        return false;
+    }
     const std::string libdir = args.option("libdir").value_or(libllama_dir());
     llama_backend_init();
     ggml_backend_load_all_from_path(libdir.c_str());
@@ -125,6 +133,8 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     cparams.n_threads = threads;
     cparams.n_threads_batch = threads;
     cparams.flash_attn_type = fa == "on" ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cparams.type_k = kv == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    cparams.type_v = cparams.type_k;
     cparams.no_perf = true;
     ContextFree ctx{llama_init_from_model(model.p, cparams)};
     if (ctx.p == nullptr) {
@@ -152,6 +162,7 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     out.field("n_positions", n);
     out.field("threads", threads);
     out.field("flash_attn", fa == "on");
+    out.field("kv", kv);
     out.key("tokens").begin_array();
     for (llama_token t : tokens) out.value(t);
     out.end_array();
