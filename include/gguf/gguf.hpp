@@ -6,4 +6,5 @@
 #include "gguf/reader.hpp"
 #include "gguf/types.hpp"
 #include "gguf/value.hpp"
+#include "gguf/quantize.hpp"
 #include "gguf/writer.hpp"
