@@ -30,7 +30,7 @@ Command add_inspect(CLI::App& root) {
                 const auto d = gguf::describe::describe(*file);
                 if (opts->json) {
                     auto j = gguf::describe::to_json(d);
-                    j["file"] = opts->file;
+                    j["file"] = gguf::describe::render_string(opts->file);  // paths need not be UTF-8
                     j["warnings"] = nlohmann::json::array();
                     for (const auto& w : file->warnings()) j["warnings"].push_back(issue_json(w));
                     fmt::print("{}\n", j.dump(2));

@@ -17,8 +17,10 @@ enum class Code : std::uint16_t {
     bad_magic,                 // the first four bytes are not "GGUF"
     unsupported_version,       // version other than 2 or 3 (v1 is recognised and named)
     truncated,                 // a structure runs past the end of the file
-    count_too_large,           // n_kv / n_tensors / array length exceeds what the bytes could hold
-    string_too_long,           // a string length exceeds the bytes that remain
+    count_too_large,           // n_kv / n_tensors / array length that no file could hold (>= 1 PiB of data);
+                               // a smaller count that runs past the end of the file is `truncated`
+    string_too_long,           // a string length no file could hold (>= 1 PiB); a smaller one past the end
+                               // of the file is `truncated`
     invalid_value_type,        // a value type id outside 0..12
     invalid_bool,              // a bool byte other than 0 or 1
     empty_key,                 // a key of length 0

@@ -152,7 +152,7 @@ void apply_environment(Options& options) {
 
 Report run(const Options& o) {
     Report r;
-    r.model = o.model.string();
+    r.model = describe::render_string(o.model.string());  // paths need not be UTF-8; JSON must be
     r.timestamp = utc_timestamp();
     r.platform = platform_name();
     r.allow_cpp_fail = o.allow_cpp_fail;

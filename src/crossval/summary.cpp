@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "describe/description.hpp"
+
 namespace gguf::crossval {
 namespace {
 
@@ -50,7 +52,7 @@ nlohmann::json summary_json(const std::vector<RunEntry>& runs) {
             stages[s.name] = s.ok ? "ok" : (s.xfail ? "xfail:" + s.failure_class : "fail:" + s.failure_class);
         }
         models.push_back({{"model", r.model},
-                          {"report", e.report_path},
+                          {"report", describe::render_string(e.report_path)},
                           {"verdict", r.verdict},
                           {"exit_code", r.exit_code},
                           {"xfail", r.xfail()},

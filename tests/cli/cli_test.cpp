@@ -128,3 +128,14 @@ TEST_F(Cli, EveryTruncationIsRejected) {
         EXPECT_TRUE(code == "truncated" || code == "tensor_data_out_of_bounds") << "cut at " << n << ": " << code;
     }
 }
+
+TEST_F(Cli, NonUtf8PathsAreEscapedInJson) {
+    const auto path = dir_ / std::string("na\xefme.gguf");
+    ASSERT_TRUE(two_tensor_writer().write_file(path).ok());
+    for (const char* cmd : {"validate --json ", "inspect --json "}) {
+        auto r = run(cmd + quoted(path));
+        ASSERT_EQ(r.exit_code, 0) << cmd << r.err;
+        auto j = json::parse(r.out);
+        EXPECT_NE(j["file"].get<std::string>().find("na\\xefme.gguf"), std::string::npos) << cmd;
+    }
+}
