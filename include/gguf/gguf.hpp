@@ -7,3 +7,4 @@
 #include "gguf/types.hpp"
 #include "gguf/value.hpp"
 #include "gguf/writer.hpp"
+#include "gguf/data_hash.hpp"
