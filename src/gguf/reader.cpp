@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <fmt/format.h>
+#include <type_traits>
 #include <unordered_set>
 
 #include "gguf/reader.hpp"
@@ -49,15 +50,27 @@ private:
         file_.warnings_.push_back(Issue{code, offset, std::move(message)});
     }
 
-    bool need(std::uint64_t n, std::string_view what) {
-        if (n <= remaining()) return true;
+    // `what` names the structure for an error message: a string, or a callable returning one, which
+    // is called only when the read fails (building the text on every read would dominate parsing).
+    template <class What>
+    static std::string text(const What& what) {
+        if constexpr (std::is_invocable_v<const What&>) {
+            return std::string(what());
+        } else {
+            return std::string(what);
+        }
+    }
+
+    template <class What>
+    bool need(std::uint64_t n, const What& what) {
+        if (n <= remaining()) [[likely]] return true;
         return fail(Code::truncated, pos_,
-                    fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), what,
+                    fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), text(what),
                                 describe_bytes(n - remaining()), pos_));
     }
 
-    template <class T>
-    bool read(T& out, std::string_view what) {
+    template <class T, class What>
+    bool read(T& out, const What& what) {
         if (!need(sizeof(T), what)) return false;
         out = wire::load<T>(b_.data() + pos_, file_.swapped_);
         pos_ += sizeof(T);
@@ -65,20 +78,21 @@ private:
     }
 
     // A string: u64 length then bytes. The view points into the buffer.
-    bool read_string(std::string_view& out, std::string_view what) {
+    template <class What>
+    bool read_string(std::string_view& out, const What& what) {
         const std::uint64_t at = pos_;
         std::uint64_t len = 0;
         if (!read(len, what)) return false;
         if (len > remaining()) {
             if (len >= kPlausibleBytes) {
                 return fail(Code::string_too_long, at,
-                            fmt::format("{} at offset {} claims a length of {} bytes, which no file can hold", what,
-                                        at, len));
+                            fmt::format("{} at offset {} claims a length of {} bytes, which no file can hold",
+                                        text(what), at, len));
             }
             pos_ = at + 8;
             return fail(Code::truncated, at,
-                        fmt::format("{} at offset {} claims {} but only {} remain: the file is cut short", what, at,
-                                    describe_bytes(len), describe_bytes(remaining())));
+                        fmt::format("{} at offset {} claims {} but only {} remain: the file is cut short", text(what),
+                                    at, describe_bytes(len), describe_bytes(remaining())));
         }
         out = {reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(len)};
         pos_ += len;
@@ -155,7 +169,7 @@ private:
     bool key_value(std::uint64_t index, std::unordered_set<std::string_view>& seen) {
         KeyValue kv{};
         kv.offset = pos_;
-        const auto what = fmt::format("the key of key-value {}", index);
+        const auto what = [&] { return fmt::format("the key of key-value {}", index); };
         if (!read_string(kv.key, what)) return false;
         if (kv.key.empty()) return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
         if (!seen.insert(kv.key).second) {
@@ -166,7 +180,7 @@ private:
         }
         std::uint32_t type = 0;
         const std::uint64_t type_at = pos_;
-        if (!read(type, fmt::format("the type of key '{}'", kv.key))) return false;
+        if (!read(type, [&] { return fmt::format("the type of key '{}'", kv.key); })) return false;
         if (!is_valid_value_type(type)) {
             return fail(Code::invalid_value_type, type_at,
                         fmt::format("key '{}' has value type {}; valid types are 0 to 12", kv.key, type));
@@ -182,7 +196,7 @@ private:
         const std::uint64_t at = pos_;
         if (type == ValueType::string) {
             std::string_view s;
-            if (!read_string(s, fmt::format("the string value of '{}'", key))) return false;
+            if (!read_string(s, [&] { return fmt::format("the string value of '{}'", key); })) return false;
             if (!utf8_warned_ && !is_valid_utf8(s)) {
                 utf8_warned_ = true;
                 warn(Code::invalid_utf8, at, fmt::format("a string value of '{}' is not valid UTF-8", key));
@@ -191,7 +205,7 @@ private:
             if (!array(key, depth)) return false;
         } else {
             const auto size = value_type_size(type);
-            if (!need(size, fmt::format("the value of '{}'", key))) return false;
+            if (!need(size, [&] { return fmt::format("the value of '{}'", key); })) return false;
             if (type == ValueType::boolean && std::to_integer<unsigned>(b_[pos_]) > 1) {
                 return fail(Code::invalid_bool, pos_,
                             fmt::format("'{}' has bool byte {}; a bool must be 0 or 1", key,
@@ -211,12 +225,12 @@ private:
         }
         std::uint32_t elem = 0;
         std::uint64_t n = 0;
-        if (!read(elem, fmt::format("the element type of '{}'", key))) return false;
+        if (!read(elem, [&] { return fmt::format("the element type of '{}'", key); })) return false;
         if (!is_valid_value_type(elem)) {
             return fail(Code::invalid_value_type, at,
                         fmt::format("array '{}' has element type {}; valid types are 0 to 12", key, elem));
         }
-        if (!read(n, fmt::format("the length of array '{}'", key))) return false;
+        if (!read(n, [&] { return fmt::format("the length of array '{}'", key); })) return false;
         const auto type = static_cast<ValueType>(elem);
         if (type == ValueType::array && !nested_warned_) {
             nested_warned_ = true;
@@ -230,7 +244,7 @@ private:
                             fmt::format("array '{}' claims {} elements of {}: more than any file could hold", key, n,
                                         describe_bytes(size)));
             }
-            if (!need(total, fmt::format("the {} elements of array '{}'", n, key))) return false;
+            if (!need(total, [&] { return fmt::format("the {} elements of array '{}'", n, key); })) return false;
             if (type == ValueType::boolean) {
                 for (std::uint64_t i = 0; i < n; ++i) {
                     if (std::to_integer<unsigned>(b_[pos_ + i]) > 1) {
@@ -253,7 +267,7 @@ private:
         for (std::uint64_t i = 0; i < n; ++i) {
             if (type == ValueType::string) {
                 std::string_view s;
-                if (!read_string(s, fmt::format("element {} of array '{}'", i, key))) return false;
+                if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
                 if (!utf8_warned_ && !is_valid_utf8(s)) {
                     utf8_warned_ = true;
                     warn(Code::invalid_utf8, pos_ - s.size() - 8,
@@ -313,7 +327,7 @@ private:
         for (std::uint64_t i = 0; i < n_tensors_; ++i) {
             TensorInfo t{};
             t.info_offset = pos_;
-            if (!read_string(t.name, fmt::format("the name of tensor {}", i))) return false;
+            if (!read_string(t.name, [&] { return fmt::format("the name of tensor {}", i); })) return false;
             if (t.name.size() > kMaxTensorName) {
                 return fail(Code::tensor_name_too_long, t.info_offset,
                             fmt::format("tensor {} has a {}-byte name; the limit is {}", i, t.name.size(),
@@ -328,7 +342,7 @@ private:
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
             }
             if (!tensor_shape(t) || !tensor_type(t)) return false;
-            if (!read(t.offset, fmt::format("the offset of tensor '{}'", t.name))) return false;
+            if (!read(t.offset, [&] { return fmt::format("the offset of tensor '{}'", t.name); })) return false;
             file_.tensors_.push_back(t);
         }
         file_.metadata_end_ = pos_;
@@ -337,7 +351,7 @@ private:
 
     bool tensor_shape(TensorInfo& t) {
         const std::uint64_t at = pos_;
-        if (!read(t.n_dims, fmt::format("the dimension count of tensor '{}'", t.name))) return false;
+        if (!read(t.n_dims, [&] { return fmt::format("the dimension count of tensor '{}'", t.name); })) return false;
         if (t.n_dims > kMaxDims) {
             return fail(Code::too_many_dims, at,
                         fmt::format("tensor '{}' has {} dimensions; this reader allows at most {} (llama.cpp {})",
@@ -350,7 +364,7 @@ private:
         }
         for (std::uint32_t d = 0; d < t.n_dims; ++d) {
             const std::uint64_t dim_at = pos_;
-            if (!read(t.ne[d], fmt::format("dimension {} of tensor '{}'", d, t.name))) return false;
+            if (!read(t.ne[d], [&] { return fmt::format("dimension {} of tensor '{}'", d, t.name); })) return false;
             if (t.ne[d] >= (std::uint64_t{1} << 63)) {
                 return fail(Code::invalid_dimension, dim_at,
                             fmt::format("dimension {} of tensor '{}' is {}, beyond the signed 64-bit range", d,
@@ -366,7 +380,7 @@ private:
 
     bool tensor_type(TensorInfo& t) {
         const std::uint64_t at = pos_;
-        if (!read(t.type, fmt::format("the type of tensor '{}'", t.name))) return false;
+        if (!read(t.type, [&] { return fmt::format("the type of tensor '{}'", t.name); })) return false;
         auto traits = ggml_type(t.type);
         if (!traits) {
             return fail(Code::invalid_tensor_type, at,
