@@ -6,9 +6,9 @@
 #include <bit>
 #include <fmt/format.h>
 #include <type_traits>
-#include <unordered_set>
 
 #include "gguf/reader.hpp"
+#include "name_set.hpp"
 #include "wire.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the reader assumes a little-endian host");
@@ -19,6 +19,11 @@ namespace {
 // A length or count whose byte size exceeds this cannot belong to any real file, even a truncated
 // one: we call it impossible (string_too_long, count_too_large) rather than truncated.
 constexpr std::uint64_t kPlausibleBytes = std::uint64_t{1} << 50;  // 1 PiB
+
+// The smallest encodings: a key-value (length, a 1-byte key, type, a 1-byte value) and a tensor
+// info (name length, n_dims, type, offset).
+constexpr std::uint64_t kMinKeyValueSize = 8 + 1 + 4 + 1;
+constexpr std::uint64_t kMinTensorInfoSize = 8 + 4 + 4 + 8;
 
 std::string describe_bytes(std::uint64_t n) { return n == 1 ? "1 byte" : fmt::format("{} bytes", n); }
 
@@ -40,6 +45,14 @@ private:
     // ---- low level ---------------------------------------------------------------------------
 
     std::uint64_t remaining() const { return b_.size() - pos_; }
+
+    // How many records to make room for up front when the header claims `n` of at least
+    // `min_size` bytes each: no more than the remaining bytes could hold, and never more than a
+    // fixed cap, so a hostile count costs nothing and a real one saves the regrowth.
+    std::size_t plausible_count(std::uint64_t n, std::uint64_t min_size) const {
+        constexpr std::uint64_t kCap = 16384;
+        return static_cast<std::size_t>(std::min({n, remaining() / min_size, kCap}));
+    }
 
     bool fail(Code code, std::uint64_t offset, std::string message) {
         error_ = Error{code, offset, std::move(message)};
@@ -154,7 +167,9 @@ private:
     // ---- key-value pairs -----------------------------------------------------------------------
 
     bool key_values() {
-        std::unordered_set<std::string_view> seen;
+        const auto expected = plausible_count(n_kv_, kMinKeyValueSize);
+        NameSet seen(expected);
+        file_.kvs_.reserve(expected);
         for (std::uint64_t i = 0; i < n_kv_; ++i) {
             const std::uint64_t at = pos_;
             if (!key_value(i, seen)) {
@@ -166,13 +181,13 @@ private:
         return true;
     }
 
-    bool key_value(std::uint64_t index, std::unordered_set<std::string_view>& seen) {
+    bool key_value(std::uint64_t index, NameSet& seen) {
         KeyValue kv{};
         kv.offset = pos_;
         const auto what = [&] { return fmt::format("the key of key-value {}", index); };
         if (!read_string(kv.key, what)) return false;
         if (kv.key.empty()) return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
-        if (!seen.insert(kv.key).second) {
+        if (!seen.insert(kv.key)) {
             return fail(Code::duplicate_key, kv.offset, fmt::format("key '{}' appears twice", kv.key));
         }
         if (!is_valid_utf8(kv.key)) {
@@ -357,7 +372,9 @@ private:
     // ---- tensor infos --------------------------------------------------------------------------
 
     bool tensor_infos() {
-        std::unordered_set<std::string_view> seen;
+        const auto expected = plausible_count(n_tensors_, kMinTensorInfoSize);
+        NameSet seen(expected);
+        file_.tensors_.reserve(expected);
         for (std::uint64_t i = 0; i < n_tensors_; ++i) {
             TensorInfo t{};
             t.info_offset = pos_;
@@ -372,7 +389,7 @@ private:
                      fmt::format("tensor '{}' has a 64-byte name: allowed, but llama.cpp needs fewer than 64",
                                  t.name));
             }
-            if (!seen.insert(t.name).second) {
+            if (!seen.insert(t.name)) {
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
             }
             if (!tensor_shape(t) || !tensor_type(t)) return false;
@@ -495,7 +512,8 @@ private:
         for (const auto& t : file_.tensors_) {
             if (t.size != 0) order.push_back(&t);
         }
-        std::sort(order.begin(), order.end(), [](auto* x, auto* y) { return x->offset < y->offset; });
+        const auto by_offset = [](auto* x, auto* y) { return x->offset < y->offset; };
+        if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
         for (std::size_t i = 1; i < order.size(); ++i) {
             const auto* prev = order[i - 1];
             const auto* cur = order[i];
