@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
         cli::add_gen_mini(app),
         cli::add_validate(app),
         cli::add_inspect(app),
+        cli::add_crossval(app),
+        cli::add_full_crossval(app),
     };
     try {
         app.parse(argc, argv);

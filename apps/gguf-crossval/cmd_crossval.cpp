@@ -1,0 +1,37 @@
+// crossval: our reader, then the reference's header parse and full load, compared field by field.
+#include <fmt/format.h>
+
+#include "command.hpp"
+#include "crossval/flow.hpp"
+#include "crossval_output.hpp"
+
+namespace cli {
+
+Command add_crossval(CLI::App& root) {
+    auto* app = root.add_subcommand(
+        "crossval",
+        "Cross-validate one GGUF file: our reader (must pass), llama.cpp's header parse (compared field by field), "
+        "llama.cpp's full model load. The reference runs in a child process.");
+    app->footer(kCrossvalFooter);
+    struct Opts {
+        std::string model;
+        std::string report = "build/crossval_report.json";
+        std::string cpp_dir;
+        double timeout_s = 60;
+    };
+    auto opts = std::make_shared<Opts>();
+    app->add_option("--model,-m", opts->model, "The GGUF file")->required();
+    app->add_option("--report", opts->report, "Where to write the JSON report")->capture_default_str();
+    add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
+    return {app, [opts] {
+                if (!std::filesystem::is_regular_file(opts->model)) {
+                    fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
+                    return int{kUsage};
+                }
+                auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
+                const auto report = gguf::crossval::run(options);
+                return finish_report(report, opts->report);
+            }};
+}
+
+}  // namespace cli

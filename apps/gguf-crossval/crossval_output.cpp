@@ -1,0 +1,54 @@
+#include "crossval_output.hpp"
+
+#include <fmt/format.h>
+
+namespace cli {
+
+void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s) {
+    app.add_option("--cpp-dir", cpp_dir,
+                   "A llama.cpp-family build (llama.cpp or bitnet.cpp: headers and shared libraries) to use as the "
+                   "reference; default: $CROSSVAL_CPP_DIR, $BITNET_CPP_DIR, then the pinned reference");
+    app.add_option("--cpp-timeout", timeout_s, "Seconds each reference stage may take")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+}
+
+gguf::crossval::Options crossval_options(const std::string& model, const std::string& cpp_dir, double timeout_s) {
+    gguf::crossval::Options o;
+    o.model = model;
+    if (!cpp_dir.empty()) o.cpp_dir = cpp_dir;
+    o.timeout = std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000));
+    gguf::crossval::apply_environment(o);
+    return o;
+}
+
+std::string verdict_line(const gguf::crossval::Report& r) {
+    std::vector<std::string> why;
+    for (const auto& s : r.stages) {
+        if (!s.ok) why.push_back(fmt::format("{}: {}", s.name, s.failure_class));
+    }
+    if (!r.comparison.equal) why.push_back(fmt::format("{} mismatches", r.comparison.mismatches.size()));
+    const char* word = r.exit_code != 0 ? "FAIL " : (r.xfail() ? "XFAIL" : "PASS ");
+    return fmt::format("{} {} [{}]{}", word, r.model, r.verdict,
+                       why.empty() ? "" : fmt::format(" ({})", fmt::join(why, "; ")));
+}
+
+int finish_report(const gguf::crossval::Report& report, const std::string& path) {
+    const auto json = gguf::crossval::to_json(report);
+    if (auto s = gguf::crossval::write_json_atomically(path, json); !s) {
+        fmt::print(stderr, "error: {}\n", s.error().message);
+    }
+    for (const auto& s : report.stages) {
+        fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}\n", s.name, s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
+                   s.duration_ms, s.failure_class, s.message.empty() ? "" : ": " + s.message.substr(0, 200));
+    }
+    for (const auto& m : report.comparison.mismatches) {
+        fmt::print("  mismatch {}: ours {} reference {}\n", m.field, m.ours.dump(), m.reference.dump());
+    }
+    for (const auto& f : report.findings) fmt::print("  finding: {}\n", f);
+    for (const auto& n : report.notes) fmt::print("  note: {}\n", n);
+    fmt::print("{}\nreport: {}\n", verdict_line(report), path);
+    return report.exit_code;
+}
+
+}  // namespace cli

@@ -1,0 +1,29 @@
+// Shared by crossval and full-crossval: reference options, the exit-code text, printing a verdict.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "crossval/flow.hpp"
+
+namespace cli {
+
+inline constexpr const char* kCrossvalFooter =
+    "Exit codes: 0 pass (allowed XFAILs included), 1 our reader rejected the file, 2 usage error, "
+    "3 the readers disagree (a field mismatch, or one reader accepts what the other rejects), "
+    "4 a reference stage failed and CROSSVAL_ALLOW_CPP_FAIL is not set.\n"
+    "Environment: CROSSVAL_ALLOW_CPP_FAIL=1|true|yes turns reference failures into XFAIL (never a mismatch); "
+    "CROSSVAL_CPP_DIR (or BITNET_CPP_DIR) names a llama.cpp-family build to use instead of the pinned reference; "
+    "CROSSVAL_SEED (or BITNET_SEED, default 42) seeds generated fixtures.";
+
+void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s);
+
+gguf::crossval::Options crossval_options(const std::string& model, const std::string& cpp_dir, double timeout_s);
+
+// One line: "PASS  model" / "XFAIL model (cpp_full: unknown_architecture)" / "FAIL ...".
+std::string verdict_line(const gguf::crossval::Report& report);
+
+// Write the report (atomically), print the verdict and the mismatches, return the exit code.
+int finish_report(const gguf::crossval::Report& report, const std::string& path);
+
+}  // namespace cli

@@ -1,0 +1,93 @@
+// Field-by-field comparison.
+#include "compare.hpp"
+
+#include <fmt/format.h>
+
+namespace gguf::crossval {
+namespace {
+
+class Comparer {
+public:
+    explicit Comparer(Comparison& out) : out_(out) {}
+
+    template <class A, class B>
+    void field(const std::string& name, const A& ours, const B& reference) {
+        if (nlohmann::json(ours) == nlohmann::json(reference)) return;
+        out_.equal = false;
+        out_.mismatches.push_back({name, ours, reference});
+    }
+
+private:
+    Comparison& out_;
+};
+
+std::string kv_field(const describe::Kv& kv, std::size_t i, std::string_view what) {
+    return fmt::format("kv[{}]({}).{}", i, kv.key, what);
+}
+
+std::string tensor_field(const describe::Tensor& t, std::size_t i, std::string_view what) {
+    return fmt::format("tensors[{}]({}).{}", i, t.name, what);
+}
+
+}  // namespace
+
+Comparison compare(const describe::Description& ours, const describe::Description& reference) {
+    Comparison out;
+    Comparer c(out);
+    c.field("version", ours.version, reference.version);
+    c.field("n_kv", ours.n_kv, reference.n_kv);
+    c.field("n_tensors", ours.n_tensors, reference.n_tensors);
+    c.field("alignment", ours.alignment, reference.alignment);
+
+    const std::uint64_t a = ours.alignment == 0 ? 1 : ours.alignment;
+    const bool zero_tensor_quirk = ours.n_tensors == 0 && reference.n_tensors == 0 &&
+                                   reference.data_offset < ours.data_offset &&
+                                   (reference.data_offset + a - 1) / a * a == ours.data_offset;
+    if (zero_tensor_quirk) {
+        out.notes.push_back(fmt::format(
+            "data_offset: 0 tensors, so ggml reports the unpadded end of the metadata ({}) where we report it "
+            "padded to the alignment ({}); a difference of definition, not a mismatch",
+            reference.data_offset, ours.data_offset));
+    } else {
+        c.field("data_offset", ours.data_offset, reference.data_offset);
+    }
+
+    for (std::size_t i = 0; i < std::max(ours.kv.size(), reference.kv.size()); ++i) {
+        if (i >= ours.kv.size() || i >= reference.kv.size()) {
+            const auto& present = i < ours.kv.size() ? ours.kv[i] : reference.kv[i];
+            c.field(kv_field(present, i, "key"), i < ours.kv.size() ? nlohmann::json(present.key) : nullptr,
+                    i < reference.kv.size() ? nlohmann::json(present.key) : nullptr);
+            continue;
+        }
+        const auto& o = ours.kv[i];
+        const auto& r = reference.kv[i];
+        c.field(kv_field(o, i, "key"), o.key, r.key);
+        c.field(kv_field(o, i, "type"), o.type, r.type);
+        c.field(kv_field(o, i, "value"), o.value, r.value);
+        if (o.value == r.value && o.digest != r.digest) {
+            // Same rendering, different bytes (beyond what the rendering shows): still a mismatch.
+            c.field(kv_field(o, i, "raw_bytes_xxh64"), fmt::format("{:016x}", o.digest),
+                    fmt::format("{:016x}", r.digest));
+        }
+    }
+
+    for (std::size_t i = 0; i < std::max(ours.tensors.size(), reference.tensors.size()); ++i) {
+        if (i >= ours.tensors.size() || i >= reference.tensors.size()) {
+            const auto& present = i < ours.tensors.size() ? ours.tensors[i] : reference.tensors[i];
+            c.field(tensor_field(present, i, "name"),
+                    i < ours.tensors.size() ? nlohmann::json(present.name) : nullptr,
+                    i < reference.tensors.size() ? nlohmann::json(present.name) : nullptr);
+            continue;
+        }
+        const auto& o = ours.tensors[i];
+        const auto& r = reference.tensors[i];
+        c.field(tensor_field(o, i, "name"), o.name, r.name);
+        c.field(tensor_field(o, i, "type"), o.type, r.type);
+        c.field(tensor_field(o, i, "dims"), o.dims, r.dims);
+        c.field(tensor_field(o, i, "offset"), o.offset, r.offset);
+        c.field(tensor_field(o, i, "size"), o.size, r.size);
+    }
+    return out;
+}
+
+}  // namespace gguf::crossval

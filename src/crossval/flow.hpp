@@ -1,0 +1,30 @@
+// The cross-validation flow for one model: our reader (required), the reference's header parse,
+// the reference's full load; each compared with ours, then a verdict under the soft-fail policy.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "report.hpp"
+
+namespace gguf::crossval {
+
+struct Options {
+    std::filesystem::path model;
+    std::optional<std::filesystem::path> cpp_dir;     // --cpp-dir; otherwise the environment, then the pin
+    std::chrono::milliseconds timeout{60000};         // per reference stage
+    bool allow_cpp_fail = false;                      // CROSSVAL_ALLOW_CPP_FAIL
+    std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
+};
+
+// True when the variable is set to 1, true or yes (any case).
+bool env_flag(const char* name);
+
+// Options from the environment: CROSSVAL_ALLOW_CPP_FAIL, CROSSVAL_TEST_ALTER_OURS.
+void apply_environment(Options& options);
+
+Report run(const Options& options);
+
+}  // namespace gguf::crossval

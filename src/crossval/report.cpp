@@ -1,0 +1,123 @@
+// The report's JSON form and its atomic write.
+#include "report.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <fmt/format.h>
+#include <fstream>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace gguf::crossval {
+namespace {
+
+template <class T>
+nlohmann::json opt(const std::optional<T>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json stage_json(const Stage& s) {
+    return {{"name", s.name},
+            {"ran", s.ran},
+            {"ok", s.ok},
+            {"xfail", s.xfail},
+            {"duration_ms", s.duration_ms},
+            {"failure_class", s.failure_class.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.failure_class)},
+            {"message", s.message},
+            {"log_excerpt", s.log_excerpt},
+            {"details", s.details}};
+}
+
+}  // namespace
+
+const Stage* Report::stage(std::string_view name) const {
+    for (const auto& s : stages) {
+        if (s.name == name) return &s;
+    }
+    return nullptr;
+}
+
+bool Report::stage_ok(std::string_view name) const {
+    const auto* s = stage(name);
+    return s != nullptr && s->ran && s->ok;
+}
+
+bool Report::xfail() const {
+    for (const auto& s : stages) {
+        if (s.xfail) return true;
+    }
+    return false;
+}
+
+nlohmann::json to_json(const Report& r) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (const auto& s : r.stages) stages.push_back(stage_json(s));
+    nlohmann::json mismatches = nlohmann::json::array();
+    for (const auto& m : r.comparison.mismatches) {
+        mismatches.push_back({{"field", m.field}, {"ours", m.ours}, {"reference", m.reference}});
+    }
+    return {
+        {"schema_version", kSchemaVersion},
+        {"model", r.model},
+        {"verdict", r.verdict},
+        {"exit_code", r.exit_code},
+        {"reader_ok", r.stage_ok("reader")},
+        {"cpp_header_ok", r.stage_ok("cpp_header")},
+        {"cpp_full_ok", r.stage_ok("cpp_full")},
+        {"xfail", r.xfail()},
+        {"allow_cpp_fail", r.allow_cpp_fail},
+        {"notes", r.notes},
+        {"findings", r.findings},
+        {"timestamp", r.timestamp},
+        {"platform", r.platform},
+        {"gguf_version", opt(r.gguf_version)},
+        {"n_kv", opt(r.n_kv)},
+        {"n_tensors", opt(r.n_tensors)},
+        {"data_offset", opt(r.data_offset)},
+        {"file_size", opt(r.file_size)},
+        {"sha256", r.sha256},
+        {"reference", {{"name", r.reference.name}, {"version", r.reference.version}, {"path", r.reference.path}}},
+        {"stages", std::move(stages)},
+        {"comparison",
+         {{"ran", r.compared},
+          {"equal", r.compared && r.comparison.equal},
+          {"mismatches", std::move(mismatches)},
+          {"notes", r.comparison.notes}}},
+    };
+}
+
+Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json) {
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        out.flush();
+        if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp, ec);
+        return Error{Code::io_error, 0, fmt::format("cannot write '{}'", path.string())};
+    }
+    return Ok{};
+}
+
+std::string platform_name() {
+    struct utsname u {};
+    if (uname(&u) != 0) return "unknown";
+    std::string sys = u.sysname;
+    for (auto& ch : sys) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return sys + "-" + u.machine;
+}
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace gguf::crossval

@@ -1,0 +1,75 @@
+// The cross-validation report: what ran, what each stage found, and the verdict. Its JSON form is
+// versioned (kSchemaVersion) and described by schema/crossval-report.schema.json.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compare.hpp"
+#include "gguf/error.hpp"
+
+namespace gguf::crossval {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Exit codes of crossval and full-crossval (documented in --help and the README).
+enum Exit : int {
+    kPass = 0,             // every stage passed, or failed as an allowed XFAIL
+    kReaderRejected = 1,   // our reader rejected the file
+    kUsage = 2,            // bad flags, missing file
+    kDisagree = 3,         // the readers disagree: a field mismatch, or one accepts what the other rejects
+    kReferenceFailed = 4,  // a reference stage failed and CROSSVAL_ALLOW_CPP_FAIL is not set
+};
+
+struct Stage {
+    std::string name;           // reader, cpp_header, cpp_full
+    bool ran = false;           // false: skipped (never counted as a pass)
+    bool ok = false;
+    bool xfail = false;         // failed, and the failure is allowed by the soft-fail policy
+    double duration_ms = 0;
+    std::string failure_class;  // empty when ok
+    std::string message;
+    std::string log_excerpt;
+    nlohmann::json details = nlohmann::json::object();  // stage-specific facts (load results, error code...)
+};
+
+struct Report {
+    std::string model;
+    std::string timestamp;  // RFC 3339, UTC
+    std::string platform;   // linux-x86_64
+    std::optional<std::uint32_t> gguf_version;
+    std::optional<std::uint64_t> n_kv, n_tensors, data_offset;
+    std::optional<std::uint64_t> file_size;
+    std::string sha256;
+    struct {
+        std::string name, version, path;
+    } reference;
+    std::vector<Stage> stages;
+    bool compared = false;  // whether the header comparison ran (both readers accepted the file)
+    Comparison comparison;
+    std::vector<std::string> notes;
+    std::vector<std::string> findings;  // reader disagreements in a sentence each
+    bool allow_cpp_fail = false;
+    std::string verdict;  // pass, pass_xfail, reader_rejected, readers_disagree, reference_failed
+    int exit_code = kPass;
+
+    const Stage* stage(std::string_view name) const;
+    bool stage_ok(std::string_view name) const;
+    bool xfail() const;
+};
+
+nlohmann::json to_json(const Report& report);
+
+// Write JSON to `path` atomically (temporary file in the same directory, then rename).
+Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json);
+
+// "linux-x86_64" style name of this machine.
+std::string platform_name();
+
+// Now, as RFC 3339 UTC with seconds ("2026-11-26T06:23:05Z").
+std::string utc_timestamp();
+
+}  // namespace gguf::crossval

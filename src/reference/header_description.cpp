@@ -1,0 +1,147 @@
+// The probe's header payload (raw values, hex strings) turned into our neutral Description. No GGUF
+// is parsed here: each value is rebuilt as a gguf::Value, encoded, and rendered by the same
+// describe_kv that renders our own reader's values.
+#include <fmt/format.h>
+
+#include "gguf/types.hpp"
+#include "gguf/value.hpp"
+#include "reference.hpp"
+
+namespace gguf::reference {
+namespace {
+
+using nlohmann::json;
+
+gguf::Error payload_error(std::string message) {
+    return gguf::Error{gguf::Code::io_error, 0, "reference payload: " + std::move(message)};
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::optional<std::string> unhex(const json& j) {
+    if (!j.is_string()) return std::nullopt;
+    const auto& s = j.get_ref<const std::string&>();
+    if (s.size() % 2 != 0) return std::nullopt;
+    std::string out(s.size() / 2, '\0');
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out[i] = static_cast<char>(hi * 16 + lo);
+    }
+    return out;
+}
+
+bool is_signed(ValueType t) {
+    return t == ValueType::int8 || t == ValueType::int16 || t == ValueType::int32 || t == ValueType::int64;
+}
+
+// One scalar or string element as the probe reports it (see tools/ref-probe/mode_header.cpp).
+std::optional<Value> element(ValueType type, const json& j) {
+    if (type == ValueType::string) {
+        auto s = unhex(j);
+        if (!s) return std::nullopt;
+        return Value::string(*s);
+    }
+    if (!j.is_number_integer()) return std::nullopt;  // floats come as bit patterns, bools as the raw byte
+    const std::uint64_t bits = is_signed(type) ? static_cast<std::uint64_t>(j.get<std::int64_t>()) : j.get<std::uint64_t>();
+    return Value::scalar(type, bits);
+}
+
+gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
+    const auto where = fmt::format("kv {}", index);
+    const auto key = unhex(j.value("key_hex", json()));
+    if (!key) return payload_error(where + ": key_hex missing or not hex");
+    const auto type_id = j.value("type", -1);
+    if (type_id < 0 || !is_valid_value_type(static_cast<std::uint32_t>(type_id))) {
+        return payload_error(fmt::format("{}: value type {} out of range", where, type_id));
+    }
+    const auto type = static_cast<ValueType>(type_id);
+    Value value;
+    if (type == ValueType::array) {
+        const auto elem_id = j.value("elem_type", -1);
+        if (elem_id < 0 || !is_valid_value_type(static_cast<std::uint32_t>(elem_id)) ||
+            static_cast<ValueType>(elem_id) == ValueType::array) {
+            return payload_error(fmt::format("{}: array element type {} not supported", where, elem_id));
+        }
+        const auto elem = static_cast<ValueType>(elem_id);
+        const auto& values = j.value("values", json::array());
+        if (!values.is_array() || values.size() != j.value("n", std::uint64_t{0})) {
+            return payload_error(where + ": array values do not match its length n");
+        }
+        std::vector<Value> items;
+        items.reserve(values.size());
+        for (const auto& v : values) {
+            auto e = element(elem, v);
+            if (!e) return payload_error(where + ": malformed array element");
+            items.push_back(std::move(*e));
+        }
+        value = Value::array(elem, std::move(items));
+    } else {
+        auto e = element(type, j.value("value", json()));
+        if (!e) return payload_error(where + ": malformed value");
+        value = std::move(*e);
+    }
+    std::vector<std::byte> payload;
+    value.encode(payload);
+    const ValueView view(type, Bytes(payload.data(), payload.size()), 0, false);
+    return describe::describe_kv(*key, view);
+}
+
+gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
+    const auto where = fmt::format("tensor {}", index);
+    const auto name = unhex(j.value("name_hex", json()));
+    if (!name) return payload_error(where + ": name_hex missing or not hex");
+    const auto type_id = j.value("type", std::int64_t{-1});
+    if (type_id < 0) return payload_error(where + ": no type");
+    const auto traits = ggml_type(static_cast<std::uint32_t>(type_id));
+    describe::Tensor t;
+    t.name = describe::render_string(*name);
+    t.type = traits ? std::string(traits->name) : fmt::format("type_{}", type_id);
+    for (const auto& d : j.value("dims", json::array())) t.dims.push_back(d.get<std::uint64_t>());
+    t.offset = j.value("offset", std::uint64_t{0});
+    t.size = j.value("size", std::uint64_t{0});
+    return t;
+}
+
+}  // namespace
+
+gguf::Result<describe::Description> description_from_header(const json& payload) {
+    if (!payload.is_object()) return payload_error("not a JSON object");
+    if (payload.value("ok", false) != true) {
+        return payload_error("the reference failed: " + payload.value("error", std::string("(no error text)")));
+    }
+    try {
+        describe::Description d;
+        d.version = payload.at("version").get<std::uint32_t>();
+        d.n_kv = payload.at("n_kv").get<std::uint64_t>();
+        d.n_tensors = payload.at("n_tensors").get<std::uint64_t>();
+        d.alignment = payload.at("alignment").get<std::uint32_t>();
+        d.data_offset = payload.at("data_offset").get<std::uint64_t>();
+        d.file_size = payload.value("file_size", std::uint64_t{0});
+        const auto& kvs = payload.at("kv");
+        const auto& tensors = payload.at("tensors");
+        if (!kvs.is_array() || !tensors.is_array()) return payload_error("kv/tensors are not arrays");
+        d.kv.reserve(kvs.size());
+        for (std::size_t i = 0; i < kvs.size(); ++i) {
+            auto kv = kv_from(kvs[i], i);
+            if (!kv) return kv.error();
+            d.kv.push_back(std::move(kv).value());
+        }
+        d.tensors.reserve(tensors.size());
+        for (std::size_t i = 0; i < tensors.size(); ++i) {
+            auto t = tensor_from(tensors[i], i);
+            if (!t) return t.error();
+            d.tensors.push_back(std::move(t).value());
+        }
+        return d;
+    } catch (const json::exception& e) {  // a field of the wrong JSON type: never let it escape
+        return payload_error(e.what());
+    }
+}
+
+}  // namespace gguf::reference

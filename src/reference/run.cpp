@@ -1,0 +1,108 @@
+// Running the probe and turning what happened into a StageOutcome.
+#include <fmt/format.h>
+
+#include "process.hpp"
+#include "reference.hpp"
+
+namespace gguf::reference {
+namespace {
+
+constexpr std::size_t kExcerptLines = 25;
+constexpr std::size_t kExcerptBytes = 4096;
+
+// The last lines of a log, at most kExcerptLines / kExcerptBytes.
+std::string tail(std::string_view text) {
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    std::size_t start = text.size();
+    for (std::size_t lines = 0; start > 0;) {
+        const auto nl = text.rfind('\n', start - 1);
+        if (nl == std::string_view::npos) {
+            start = 0;
+            break;
+        }
+        if (++lines == kExcerptLines) {
+            start = nl + 1;
+            break;
+        }
+        start = nl;
+    }
+    auto out = text.substr(start);
+    if (out.size() > kExcerptBytes) out = out.substr(out.size() - kExcerptBytes);
+    return std::string(out);
+}
+
+}  // namespace
+
+StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options) {
+    StageOutcome o;
+    ProcessSpec spec;
+    spec.program = ref.probe;
+    // MODE --libdir LIB_DIR ARGS...: the options go before any "--" that ARGS may hold.
+    spec.args = args;
+    spec.args.insert(spec.args.begin() + (args.empty() ? 0 : 1), {"--libdir", ref.lib_dir.string()});
+    spec.env = {{"GGML_NO_BACKTRACE", "1"}, {"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"},
+                {"LLAMA_ARG_THREADS", "1"}};
+    spec.timeout = options.timeout;
+    spec.stdout_cap = options.stdout_cap;
+    spec.stderr_cap = options.stderr_cap;
+    const auto r = run_process(spec);
+    o.duration_ms = r.duration_ms;
+    o.signal = r.signal;
+    o.timed_out = r.timed_out;
+    o.exit_code = r.exit_code;
+    o.log_excerpt = tail(r.err);
+    const auto mode = args.empty() ? std::string("?") : args.front();
+
+    if (!r.started) {
+        o.failure = FailureClass::reference_unavailable;
+        o.message = fmt::format("the reference probe did not start: {}", r.spawn_error);
+        return o;
+    }
+    if (r.timed_out) {
+        o.failure = FailureClass::timeout;
+        o.message = fmt::format("{} ({} {}) did not finish within {} ms and was killed", ref.name, "ref-probe", mode,
+                                options.timeout.count());
+        return o;
+    }
+    if (r.stdout_overflow) {
+        o.failure = FailureClass::other;
+        o.message = fmt::format("ref-probe {} printed more than {} bytes and was killed", mode, options.stdout_cap);
+        return o;
+    }
+    if (r.signal) {
+        const auto why = classify_text(r.err);
+        o.failure = FailureClass::abort_or_signal;
+        o.message = fmt::format("{} died of {} (ref-probe {}){}", ref.name, signal_name(*r.signal), mode,
+                                why.line.empty() ? "" : ": " + why.line);
+        return o;
+    }
+    o.payload = nlohmann::json::parse(r.out, nullptr, false);
+    if (o.payload.is_discarded() || !o.payload.is_object() || !o.payload.contains("ok")) {
+        o.payload = nullptr;
+        o.failure = FailureClass::other;
+        o.message = fmt::format("ref-probe {} exited with {} and printed no JSON object", mode, r.exit_code);
+        return o;
+    }
+    const std::string log = o.payload.value("log", std::string());
+    if (o.log_excerpt.empty()) o.log_excerpt = tail(log);
+    if (o.payload["ok"] == true) {
+        o.ok = true;
+        return o;
+    }
+    const std::string error = o.payload.value("error", std::string("failed"));
+    // stderr holds the log too (echoed) plus what ggml prints with fprintf (NaN checks, asserts).
+    const auto why = classify_text(log + "\n" + r.err + "\n" + error);
+    o.failure = why.failure;
+    o.message = why.line.empty() ? error : fmt::format("{}: {}", error, why.line);
+    return o;
+}
+
+StageOutcome run_header(const Reference& ref, const std::filesystem::path& model, const RunOptions& options) {
+    return run_probe(ref, {"header", "--", model.string()}, options);
+}
+
+StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options) {
+    return run_probe(ref, {"load", "--", model.string()}, options);
+}
+
+}  // namespace gguf::reference

@@ -1,0 +1,270 @@
+// The crossval flow against the real reference (ctest label: reference). Each file is built with
+// the Writer in the test; every report produced is validated against the JSON Schema.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "fixtures/mini_fixture.hpp"
+#include "support/build.hpp"
+#include "support/run.hpp"
+
+using namespace testing_support;
+using gguf::Value;
+using gguf::ValueType;
+using nlohmann::json;
+
+namespace {
+
+const std::string kBin = GGUF_CROSSVAL_BIN;
+const std::string kSchema = GGUF_CROSSVAL_SOURCE_DIR "/schema/crossval-report.schema.json";
+const std::string kValidator = GGUF_CROSSVAL_SOURCE_DIR "/tests/support/validate_schema.py";
+
+class Crossval : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("gguf_crossval_test_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::filesystem::path write(const std::string& name, const Buffer& bytes) {
+        const auto path = dir_ / name;
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                    static_cast<long>(bytes.size()));
+        return path;
+    }
+
+    // Runs crossval; the report must exist and validate against the schema.
+    std::pair<RunResult, json> crossval(const std::filesystem::path& model, const std::string& env = "",
+                                        const std::string& extra = "") {
+        const auto report = dir_ / (model.stem().string() + ".report.json");
+        std::filesystem::remove(report);
+        auto r = run_command(env + " " + kBin + " crossval --model " + quoted(model) + " --report " + quoted(report) +
+                             " " + extra);
+        EXPECT_TRUE(std::filesystem::exists(report)) << r.out << r.err;
+        if (!std::filesystem::exists(report)) return {r, json()};
+        auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + " " + quoted(report));
+        EXPECT_EQ(check.exit_code, 0) << "schema: " << check.out << check.err;
+        return {r, json::parse(slurp(report))};
+    }
+
+    static const json& stage(const json& report, const std::string& name) {
+        for (const auto& s : report["stages"]) {
+            if (s["name"] == name) return s;
+        }
+        static const json none;
+        ADD_FAILURE() << "no stage " << name;
+        return none;
+    }
+
+    std::filesystem::path dir_;
+};
+
+const std::string kSoft = "CROSSVAL_ALLOW_CPP_FAIL=1";
+const std::string kStrict = "CROSSVAL_ALLOW_CPP_FAIL=0";
+
+// A llama model that llama.cpp's loader aborts on: llama.block_count = 0 (gguf-facts.md section 3).
+Buffer llama_with_zero_blocks() {
+    gguf::Writer w;
+    w.add("general.architecture", Value::string("llama"));
+    w.add("llama.context_length", Value::u32(32));
+    w.add("llama.embedding_length", Value::u32(8));
+    w.add("llama.block_count", Value::u32(0));
+    w.add("llama.feed_forward_length", Value::u32(16));
+    w.add("llama.attention.head_count", Value::u32(2));
+    w.add("llama.attention.layer_norm_rms_epsilon", Value::f32(1e-5f));
+    w.add("llama.vocab_size", Value::u32(4));
+    w.add("tokenizer.ggml.model", Value::string("none"));
+    EXPECT_TRUE(w.add_tensor("token_embd.weight", 0, {8, 4}, f32_data(32)).ok());
+    EXPECT_TRUE(w.add_tensor("output_norm.weight", 0, {8}, f32_data(8)).ok());
+    return w.to_bytes();
+}
+
+}  // namespace
+
+TEST_F(Crossval, MiniFixtureHeaderMatchesAndFullLoadXfailsUnderSoftFail) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    auto [r, report] = crossval(model, kSoft);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(report["reader_ok"], true);
+    EXPECT_EQ(report["cpp_header_ok"], true);
+    EXPECT_EQ(report["comparison"]["ran"], true);
+    EXPECT_EQ(report["comparison"]["equal"], true);
+    EXPECT_TRUE(report["comparison"]["mismatches"].empty());
+    EXPECT_EQ(report["cpp_full_ok"], false);
+    const auto& full = stage(report, "cpp_full");
+    EXPECT_EQ(full["ran"], true);
+    EXPECT_EQ(full["xfail"], true);
+    EXPECT_EQ(full["failure_class"], "unknown_architecture") << full.dump();
+    EXPECT_EQ(report["xfail"], true);
+    EXPECT_EQ(report["verdict"], "pass_xfail");
+    EXPECT_EQ(report["gguf_version"], 3);
+    EXPECT_EQ(report["n_kv"], 4);
+    EXPECT_EQ(report["file_size"], 224);
+    EXPECT_EQ(report["data_offset"], 224);
+    EXPECT_EQ(report["sha256"].get<std::string>().size(), 64u);
+    EXPECT_FALSE(report["reference"]["version"].get<std::string>().empty());
+}
+
+TEST_F(Crossval, MiniFixtureFailsWithoutSoftFail) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    auto [r, report] = crossval(model, kStrict);
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_EQ(report["verdict"], "reference_failed");
+    EXPECT_EQ(report["xfail"], false);
+    EXPECT_EQ(stage(report, "cpp_full")["xfail"], false);
+}
+
+TEST_F(Crossval, SoftFailAcceptsTrueAndYesInAnyCase) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(2).to_bytes());
+    for (const char* v : {"true", "YES", "True"}) {
+        auto [r, report] = crossval(model, std::string("CROSSVAL_ALLOW_CPP_FAIL=") + v);
+        EXPECT_EQ(r.exit_code, 0) << v;
+    }
+    auto [r, report] = crossval(model, "CROSSVAL_ALLOW_CPP_FAIL=nope");
+    EXPECT_EQ(r.exit_code, 4);
+}
+
+TEST_F(Crossval, ReferenceAcceptsWhatOurReaderRejects) {
+    // A tensor of shape (2^32, 2^32): the element count wraps to 0 in ggml, which accepts the file
+    // (llama.cpp #27203); our reader rejects it as shape_overflow.
+    gguf::Writer w;
+    ASSERT_TRUE(w.add_tensor("t", 0, {1, 1}, Buffer(4)).ok());
+    auto b = w.to_bytes();
+    const std::uint64_t dim0 = 24 + 8 + 1 + 4;
+    put<std::uint64_t>(b, dim0, std::uint64_t{1} << 32);
+    put<std::uint64_t>(b, dim0 + 8, std::uint64_t{1} << 32);
+    const auto model = write("wrap.gguf", b);
+    auto [r, report] = crossval(model, kSoft);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_EQ(report["verdict"], "reader_rejected");
+    EXPECT_EQ(report["reader_ok"], false);
+    EXPECT_EQ(stage(report, "reader")["failure_class"], "shape_overflow");
+    EXPECT_EQ(report["cpp_header_ok"], true);
+    ASSERT_EQ(report["findings"].size(), 1u);
+    EXPECT_NE(report["findings"][0].get<std::string>().find("the reference accepts this file; our reader rejects it"),
+              std::string::npos);
+}
+
+TEST_F(Crossval, OurReaderAcceptsWhatTheReferenceRejects) {
+    // A u8 array of 2^30 + 1 elements: valid GGUF (a sparse 1 GiB file), above ggml's array limit.
+    gguf::Writer w;
+    w.add("big", Value::array(ValueType::uint8, {Value::u8(0)}));
+    auto b = w.to_bytes();
+    const std::uint64_t count = 24 + 8 + 3 + 4 + 4;
+    const std::uint64_t n = (std::uint64_t{1} << 30) + 1;
+    put<std::uint64_t>(b, count, n);
+    b.resize(count + 8);
+    const auto model = write("big-array.gguf", b);
+    ASSERT_EQ(::truncate(model.c_str(), static_cast<off_t>(count + 8 + n)), 0);
+    auto [r, report] = crossval(model, kSoft);
+    EXPECT_EQ(r.exit_code, 3) << r.out;
+    EXPECT_EQ(report["verdict"], "readers_disagree");
+    EXPECT_EQ(report["reader_ok"], true);
+    EXPECT_EQ(report["cpp_header_ok"], false);
+    EXPECT_EQ(stage(report, "cpp_header")["failure_class"], "invalid_gguf");
+    ASSERT_FALSE(report["findings"].empty());
+    EXPECT_NE(report["findings"][0].get<std::string>().find("our reader accepts this file; the reference rejects it"),
+              std::string::npos);
+}
+
+TEST_F(Crossval, PredictedRejectionIsAReferenceFailureNotASilentPass) {
+    gguf::Writer w;
+    w.add("nested", Value::array(ValueType::array, {Value::array(ValueType::uint8, {Value::u8(1)})}));
+    const auto model = write("nested.gguf", w.to_bytes());
+    auto [strict, strict_report] = crossval(model, kStrict);
+    EXPECT_EQ(strict.exit_code, 4);
+    auto [soft, report] = crossval(model, kSoft);
+    EXPECT_EQ(soft.exit_code, 0);
+    EXPECT_EQ(report["verdict"], "pass_xfail");
+    EXPECT_EQ(stage(report, "cpp_header")["xfail"], true);
+    bool noted = false;
+    for (const auto& n : report["notes"]) noted = noted || n.get<std::string>().find("array_of_arrays") != std::string::npos;
+    EXPECT_TRUE(noted) << report["notes"].dump();
+}
+
+TEST_F(Crossval, ReferenceAbortDoesNotTakeUsDown) {
+    const auto model = write("zero-blocks.gguf", llama_with_zero_blocks());
+    auto [r, report] = crossval(model, kSoft);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;  // our process survived and wrote its verdict
+    EXPECT_EQ(report["reader_ok"], true);
+    EXPECT_EQ(report["cpp_header_ok"], true);
+    const auto& full = stage(report, "cpp_full");
+    EXPECT_EQ(full["failure_class"], "abort_or_signal") << full.dump();
+    EXPECT_EQ(full["details"]["signal"], 6);  // SIGABRT
+}
+
+TEST_F(Crossval, DeliberateDisagreementIsListedAndFailsEvenUnderSoftFail) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    auto [r, report] = crossval(model, kSoft + " CROSSVAL_TEST_ALTER_OURS=general.name");
+    EXPECT_EQ(r.exit_code, 3) << r.out;
+    EXPECT_EQ(report["verdict"], "readers_disagree");
+    const auto& m = report["comparison"]["mismatches"];
+    ASSERT_EQ(m.size(), 1u) << m.dump();
+    EXPECT_EQ(m[0]["field"], "kv[1](general.name).value");
+    EXPECT_EQ(m[0]["reference"], std::string(gguf::fixtures::kMiniName));
+    EXPECT_EQ(m[0]["ours"], "altered by CROSSVAL_TEST_ALTER_OURS");
+}
+
+TEST_F(Crossval, RerunsAreIdenticalButForTime) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    auto strip = [](json j) {
+        j.erase("timestamp");
+        for (auto& s : j["stages"]) s.erase("duration_ms");
+        return j;
+    };
+    auto [r1, a] = crossval(model, kSoft);
+    auto [r2, b] = crossval(model, kSoft);
+    EXPECT_EQ(strip(a), strip(b));
+}
+
+TEST_F(Crossval, ExplicitCppDirRoute) {
+    // The pinned reference passed as a user's own build, through --cpp-dir and CROSSVAL_CPP_DIR.
+    const char* cache = std::getenv("XDG_CACHE_HOME");
+    const std::filesystem::path root = cache != nullptr && *cache != '\0'
+                                           ? std::filesystem::path(cache)
+                                           : std::filesystem::path(std::getenv("HOME")) / ".cache";
+    const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
+    ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    auto [r, report] = crossval(model, kSoft, "--cpp-dir " + quoted(pinned));
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(report["cpp_header_ok"], true);
+    EXPECT_EQ(report["reference"]["path"], pinned.string());
+    auto [r2, report2] = crossval(model, kSoft + " CROSSVAL_CPP_DIR=" + quoted(pinned));
+    EXPECT_EQ(report2["cpp_header_ok"], true);
+    EXPECT_EQ(report2["reference"]["path"], pinned.string());
+    // A directory with no reference in it: unavailable, an XFAIL under soft-fail, a failure without.
+    auto [r3, report3] = crossval(model, kSoft, "--cpp-dir " + quoted(dir_));
+    EXPECT_EQ(r3.exit_code, 0);
+    EXPECT_EQ(stage(report3, "cpp_header")["failure_class"], "reference_unavailable");
+    auto [r4, report4] = crossval(model, kStrict, "--cpp-dir " + quoted(dir_));
+    EXPECT_EQ(r4.exit_code, 4);
+}
+
+TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
+    const auto models = dir_ / "models";
+    std::filesystem::create_directories(models);
+    write("models/nested.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    const auto out = dir_ / "out";
+    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + quoted(models) + " --out " + quoted(out));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto summary = json::parse(slurp(out / "summary.json"));
+    EXPECT_EQ(summary["counts"]["fail"], 0);
+    EXPECT_GE(summary["counts"]["total"], 3);
+    std::vector<std::string> reports;
+    for (const auto& m : summary["models"]) reports.push_back(m["report"]);
+    std::string args;
+    for (const auto& p : reports) args += " " + quoted(p);
+    auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + args);
+    EXPECT_EQ(check.exit_code, 0) << check.out;
+    const auto junit = slurp(out / "junit.xml");
+    EXPECT_NE(junit.find("<testsuite name=\"gguf-crossval\""), std::string::npos);
+    EXPECT_NE(junit.find("XFAIL"), std::string::npos);
+    EXPECT_NE(r.out.find("XFAIL"), std::string::npos);  // a verdict line per model
+    EXPECT_NE(r.err.find("[1/"), std::string::npos);    // progress
+}

@@ -1,0 +1,82 @@
+// Mode `load`: a full model load through llama.cpp on the CPU (n_gpu_layers 0, check_tensors, mmap),
+// the way an application would load the file. The tensor count has no llama API: it is read from the
+// loader's own log line "loaded meta data with N key-value pairs and M tensors" ("n_tensors_source").
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "compat.hpp"
+#include "ggml-backend.h"
+#include "ggml.h"
+#include "llama.h"
+#include "probe.hpp"
+
+namespace probe {
+namespace {
+
+// The directory that holds libllama (beside it: libggml and the CPU backend variants).
+std::string library_dir() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr) return {};
+    std::string path = info.dli_fname;
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+// Parse the loader's "loaded meta data with N key-value pairs and M tensors" line.
+bool meta_counts(const std::string& log, long long& n_kv, long long& n_tensors) {
+    static const char kMarker[] = "loaded meta data with ";
+    const auto pos = log.find(kMarker);
+    if (pos == std::string::npos) return false;
+    return std::sscanf(log.c_str() + pos, "loaded meta data with %lld key-value pairs and %lld tensors", &n_kv,
+                       &n_tensors) == 2;
+}
+
+}  // namespace
+
+bool mode_load(const Args& args, Json& out, std::string& error) {
+    if (!args.file) {
+        error = "mode load needs a FILE";
+        return false;
+    }
+    const std::string libdir = args.option("libdir").value_or(library_dir());
+    llama_backend_init();
+    ggml_backend_load_all_from_path(libdir.c_str());
+    out.field("libdir", libdir);
+    out.key("backends").begin_array();
+    for (std::size_t i = 0; i < ggml_backend_reg_count(); ++i) out.value(ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    out.end_array();
+
+    llama_model_params params = llama_model_default_params();
+    params.n_gpu_layers = 0;
+    params.check_tensors = true;
+    compat::set_mmap(params);
+    llama_model* model = llama_model_load_from_file(args.file->c_str(), params);
+    if (model == nullptr) {
+        error = "llama_model_load_from_file returned NULL";
+        return false;
+    }
+    char desc[512] = {0};
+    llama_model_desc(model, desc, sizeof desc);
+    out.field("n_params", static_cast<std::uint64_t>(llama_model_n_params(model)));
+    out.field("n_vocab", llama_vocab_n_tokens(llama_model_get_vocab(model)));
+    out.field("n_layer", llama_model_n_layer(model));
+    out.field("n_embd", llama_model_n_embd(model));
+    out.field("description", static_cast<const char*>(desc));
+    out.field("n_meta", llama_model_meta_count(model));
+    long long n_kv = 0, n_tensors = 0;
+    if (meta_counts(captured_log(), n_kv, n_tensors)) {
+        out.field("n_kv", n_kv);
+        out.field("n_tensors", n_tensors);
+        out.field("n_tensors_source", "log: loaded meta data with N key-value pairs and M tensors");
+    } else {
+        out.key("n_tensors").null();
+        out.field("n_tensors_source", "unavailable: the loader's meta data line was not logged");
+    }
+    llama_model_free(model);
+    return true;
+}
+
+}  // namespace probe
