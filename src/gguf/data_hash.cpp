@@ -17,6 +17,14 @@
 #include <unistd.h>
 #include <unordered_map>
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>  // libxxhash picks SSE2, AVX2 or AVX-512 at run time: as fast as xxhsum
+#define GGUF_XXH3_64(p, n) XXH3_64bits_dispatch(p, n)
+#define GGUF_XXH3_64_UPDATE(s, p, n) XXH3_64bits_update_dispatch(s, p, n)
+#else
+#define GGUF_XXH3_64(p, n) XXH3_64bits(p, n)
+#define GGUF_XXH3_64_UPDATE(s, p, n) XXH3_64bits_update(s, p, n)
+#endif
 
 #include "gguf/data_hash.hpp"
 
@@ -107,10 +115,10 @@ public:
             const bool starts = from == r.offset;
             const bool ends = to == r.offset + r.size;
             if (starts && ends) {
-                out_[i] = XXH3_64bits(p, n);
+                out_[i] = GGUF_XXH3_64(p, n);
             } else {
                 if (starts) XXH3_64bits_reset(state_);
-                XXH3_64bits_update(state_, p, n);
+                GGUF_XXH3_64_UPDATE(state_, p, n);
                 if (ends) out_[i] = XXH3_64bits_digest(state_);
             }
             if (!ends) return;  // the range goes on in the next chunk
