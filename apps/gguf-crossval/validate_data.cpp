@@ -168,7 +168,9 @@ DataOutcome validate_data(const std::string& path, const gguf::Result<gguf::File
         }
         auto check = gguf::check_data(path, *manifest, file ? &*file : nullptr, options);
         if (!check) {
-            out.usage_error = check.error().message;
+            out.usage_error = check.error().code == gguf::Code::tensors_overlap
+                                  ? fmt::format("manifest '{}': {}", manifest_path, check.error().message)
+                                  : check.error().message;
             return out;
         }
         outcome_for_check(out, path, manifest_path, *manifest, *check);
