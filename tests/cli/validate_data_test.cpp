@@ -144,3 +144,14 @@ TEST_F(ValidateData, UnreadableManifestIsAUsageError) {
     EXPECT_NE(r.err.find("manifest"), std::string::npos) << r.err;
     EXPECT_EQ(run("validate --manifest " + quoted(dir_ / "none.json") + " " + quoted(orig_)).exit_code, 2);
 }
+
+TEST_F(ValidateData, ManifestWithOverlappingRangesIsRefused) {
+    // Hashing overlapping ranges could multiply the work without bound: such a manifest is refused.
+    auto j = json::parse(slurp(manifest_));
+    j["data"]["tensors"][1]["offset"] = j["data"]["tensors"][0]["offset"].get<std::uint64_t>() + 1;
+    const auto bad = dir_ / "overlap.json";
+    std::ofstream(bad) << j.dump();
+    auto r = run("validate --manifest " + quoted(bad) + " " + quoted(orig_));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+}
