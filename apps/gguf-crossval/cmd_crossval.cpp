@@ -11,24 +11,33 @@ Command add_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "crossval",
         "Cross-validate one GGUF file: our reader (must pass), llama.cpp's header parse (compared field by field), "
-        "llama.cpp's full model load. The reference runs in a child process.");
+        "llama.cpp's full model load, and with --logits the logits of a token sequence. The reference runs in a "
+        "child process.");
     app->footer(kCrossvalFooter);
     struct Opts {
         std::string model;
         std::string report = "build/crossval_report.json";
         std::string cpp_dir;
         double timeout_s = 60;
+        gguf::crossval::LogitsOptions logits;
+        std::string against;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
     app->add_option("--report", opts->report, "Where to write the JSON report")->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
+    add_logits_options(*app, opts->logits, opts->against);
     return {app, [opts] {
                 if (!std::filesystem::is_regular_file(opts->model)) {
                     fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
                     return int{kUsage};
                 }
+                if (auto why = check_against(opts->against, opts->logits); !why.empty()) {
+                    fmt::print(stderr, "error: {}\n", why);
+                    return int{kUsage};
+                }
                 auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
+                options.logits = opts->logits;
                 const auto report = gguf::crossval::run(options);
                 return finish_report(report, opts->report);
             }};

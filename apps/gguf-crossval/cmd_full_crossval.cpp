@@ -27,20 +27,24 @@ std::vector<std::filesystem::path> models_under(const std::filesystem::path& dir
 Command add_full_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "full-crossval",
-        "Generate the fixture set (mini v3, mini --version 2, tiny models), cross-validate each fixture and every "
-        "*.gguf under --models; write one report per model, summary.json and junit.xml");
+        "Generate the fixture set (mini v3, mini --version 2, tiny models), cross-validate each fixture (the tiny "
+        "models through every stage, logits included) and every *.gguf under --models; write one report per model, "
+        "summary.json and junit.xml");
     app->footer(kCrossvalFooter);
     struct Opts {
         std::string models;
         std::string out = "build/crossval";
         std::string cpp_dir;
         double timeout_s = 60;
+        bool logits = false;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--models", opts->models, "A directory searched recursively for *.gguf files");
     app->add_option("--out", opts->out, "Where fixtures, reports, summary.json and junit.xml go")
         ->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
+    app->add_flag("--logits", opts->logits,
+                  "Also run the logits stage on the models under --models (the tiny models always run it)");
     return {app, [opts] {
                 if (!opts->models.empty() && !std::filesystem::is_directory(opts->models)) {
                     fmt::print(stderr, "error: --models '{}' is not a directory\n", opts->models);
@@ -49,6 +53,7 @@ Command add_full_crossval(CLI::App& root) {
                 const std::filesystem::path out = opts->out;
                 const auto seed = gguf::fixtures::seed_from_environment();
                 std::vector<std::filesystem::path> models;
+                std::vector<bool> with_logits;
                 for (const auto& f : gguf::fixtures::fixture_set(seed)) {
                     const auto path = out / "fixtures" / f.file_name;
                     if (auto s = f.writer.write_file(path); !s) {
@@ -56,15 +61,18 @@ Command add_full_crossval(CLI::App& root) {
                         return int{kUsage};
                     }
                     models.push_back(path);
+                    with_logits.push_back(f.complete_model);
                 }
                 if (!opts->models.empty()) {
                     auto more = models_under(opts->models);
                     models.insert(models.end(), more.begin(), more.end());
+                    with_logits.resize(models.size(), opts->logits);
                 }
                 std::vector<gguf::crossval::RunEntry> runs;
                 for (std::size_t i = 0; i < models.size(); ++i) {
                     fmt::print(stderr, "[{}/{}] {}\n", i + 1, models.size(), models[i].string());
                     auto options = crossval_options(models[i].string(), opts->cpp_dir, opts->timeout_s);
+                    options.logits.enabled = with_logits[i];
                     auto report = gguf::crossval::run(options);
                     const auto report_path =
                         out / "reports" / fmt::format("{:03}-{}.json", i, models[i].stem().string());

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "reference/reference.hpp"
+
 namespace cli {
 
 void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s) {
@@ -11,6 +13,40 @@ void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_
     app.add_option("--cpp-timeout", timeout_s, "Seconds each reference stage may take")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+}
+
+void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, std::string& against) {
+    app.add_flag("--logits", logits.enabled,
+                 "Add the logits stage: the reference decodes --tokens (one thread) and every logit must be finite");
+    app.add_option("--tokens", logits.tokens,
+                   "Comma-separated token ids to decode (default: BOS and the byte tokens of \"Hi!\")");
+    app.add_option("--against", against,
+                   "Compare the logits with a second source: a logits file (JSON or GLOG, docs/logits-format.md) "
+                   "or a directory holding another llama.cpp-family build");
+    app.add_option("--logits-out", logits.save,
+                   "Write the reference's logits to this file (GLOG binary if it ends in .bin, else JSON)");
+    app.add_option("--max-abs", logits.thresholds.max_abs, "Largest allowed |reference - other| per logit")
+        ->capture_default_str();
+    app.add_option("--min-cosine", logits.thresholds.min_cosine, "Smallest allowed cosine similarity per position")
+        ->capture_default_str();
+    app.add_option("--max-kl", logits.thresholds.max_kl, "Largest allowed KL(reference || other) per position, nats")
+        ->capture_default_str();
+    app.add_option("--min-top5", logits.thresholds.min_top5_overlap,
+                   "Smallest allowed overlap of the top-5 token sets (0 = not checked)")
+        ->capture_default_str();
+}
+
+std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
+    if (against.empty()) return {};
+    if (!logits.enabled) return "--against needs --logits";
+    if (std::filesystem::is_directory(against)) {
+        auto located = gguf::reference::locate(std::filesystem::path(against));
+        if (!located.ref) return "--against " + against + ": " + located.error;
+    } else if (auto l = gguf::crossval::read_logits_file(against); !l) {
+        return "--against " + against + ": " + l.error().message;
+    }
+    logits.against = against;
+    return {};
 }
 
 gguf::crossval::Options crossval_options(const std::string& model, const std::string& cpp_dir, double timeout_s) {

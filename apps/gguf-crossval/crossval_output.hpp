@@ -18,6 +18,13 @@ inline constexpr const char* kCrossvalFooter =
 
 void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s);
 
+// --logits, --tokens, --against and the thresholds (their defaults are written into the report).
+void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, std::string& against);
+
+// Check --against before anything runs: a readable logits file, or a directory holding a reference
+// build. Returns an error message, empty when fine.
+std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits);
+
 gguf::crossval::Options crossval_options(const std::string& model, const std::string& cpp_dir, double timeout_s);
 
 // One line: "PASS  model" / "XFAIL model (cpp_full: unknown_architecture)" / "FAIL ...".

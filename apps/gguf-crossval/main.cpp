@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
         cli::add_inspect(app),
         cli::add_crossval(app),
         cli::add_full_crossval(app),
+        cli::add_gen_model(app),
     };
     try {
         app.parse(argc, argv);

@@ -6,5 +6,6 @@
 #include "gguf/reader.hpp"
 #include "gguf/types.hpp"
 #include "gguf/value.hpp"
+#include "gguf/quantize.hpp"
 #include "gguf/writer.hpp"
 #include "gguf/data_hash.hpp"

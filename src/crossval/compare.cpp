@@ -21,6 +21,13 @@ private:
     Comparison& out_;
 };
 
+// ggml keeps no dimension count: it reports a tensor stored as [4, 1] as [4] (ggml_n_dims drops
+// trailing 1s). Compare shapes in that form.
+std::vector<std::uint64_t> without_trailing_ones(std::vector<std::uint64_t> dims) {
+    while (dims.size() > 1 && dims.back() == 1) dims.pop_back();
+    return dims;
+}
+
 std::string kv_field(const describe::Kv& kv, std::size_t i, std::string_view what) {
     return fmt::format("kv[{}]({}).{}", i, kv.key, what);
 }
@@ -83,7 +90,14 @@ Comparison compare(const describe::Description& ours, const describe::Descriptio
         const auto& r = reference.tensors[i];
         c.field(tensor_field(o, i, "name"), o.name, r.name);
         c.field(tensor_field(o, i, "type"), o.type, r.type);
-        c.field(tensor_field(o, i, "dims"), o.dims, r.dims);
+        if (o.dims != r.dims && without_trailing_ones(o.dims) == without_trailing_ones(r.dims)) {
+            out.notes.push_back(fmt::format(
+                "{}: stored as {} dims, reported by ggml as {}: ggml drops trailing dimensions of size 1, a "
+                "difference of definition, not a mismatch",
+                tensor_field(o, i, "dims"), o.dims.size(), r.dims.size()));
+        } else {
+            c.field(tensor_field(o, i, "dims"), o.dims, r.dims);
+        }
         c.field(tensor_field(o, i, "offset"), o.offset, r.offset);
         c.field(tensor_field(o, i, "size"), o.size, r.size);
     }

@@ -40,7 +40,7 @@ Stage stage_from(std::string name, const reference::StageOutcome& o) {
     s.duration_ms = o.duration_ms;
     if (!o.ok) s.failure_class = std::string(reference::failure_class_name(o.failure));
     s.message = o.message;
-    s.log_excerpt = o.log_excerpt;
+    if (!o.ok) s.log_excerpt = o.log_excerpt;  // a passing stage's log adds nothing and varies run to run
     if (o.signal) s.details["signal"] = *o.signal;
     if (o.timed_out) s.details["timed_out"] = true;
     return s;
@@ -106,9 +106,14 @@ void decide(Report& r, const File* file, bool allow) {
         }
     }
 
+    if (const Stage* logits = r.stage("logits"); logits && logits->failure_class == "logits_diverge") {
+        disagree = true;
+        r.findings.push_back("the logits of the second source diverge from the reference's: " + logits->message);
+    }
+
     bool reference_failed = false;
     for (auto& s : r.stages) {
-        if (s.name == "reader" || s.ok) continue;
+        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge") continue;
         reference_failed = true;
         s.xfail = allow;
     }
@@ -187,6 +192,7 @@ Report run(const Options& o) {
     if (!located.ref) {
         r.stages.push_back(unavailable("cpp_header", located.error));
         r.stages.push_back(unavailable("cpp_full", located.error));
+        if (o.logits.enabled) r.stages.push_back(unavailable("logits", located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
@@ -227,6 +233,7 @@ Report run(const Options& o) {
             }
         }
         r.stages.push_back(full);
+        if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
     }
 
     decide(r, file ? &file.value() : nullptr, o.allow_cpp_fail);

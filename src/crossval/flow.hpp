@@ -1,5 +1,6 @@
 // The cross-validation flow for one model: our reader (required), the reference's header parse,
-// the reference's full load; each compared with ours, then a verdict under the soft-fail policy.
+// the reference's full load, optionally the reference's logits; each compared with ours (or with a
+// second source), then a verdict under the soft-fail policy.
 #pragma once
 
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "logits_stage.hpp"
 #include "report.hpp"
 
 namespace gguf::crossval {
@@ -17,6 +19,7 @@ struct Options {
     std::chrono::milliseconds timeout{60000};         // per reference stage
     bool allow_cpp_fail = false;                      // CROSSVAL_ALLOW_CPP_FAIL
     std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
+    LogitsOptions logits;                             // the optional fourth stage
 };
 
 // True when the variable is set to 1, true or yes (any case).

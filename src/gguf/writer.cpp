@@ -34,6 +34,7 @@ struct FileSink {
     bool ok = true;
     std::uint64_t position() const { return pos; }
     bool write(std::span<const std::byte> b) {
+        if (b.empty()) return ok;  // an empty span may have a null data(): fwrite's argument must not be null
         ok = ok && std::fwrite(b.data(), 1, b.size(), f) == b.size();
         pos += b.size();
         return ok;

@@ -103,6 +103,10 @@ struct StageOutcome {
 StageOutcome run_header(const Reference& ref, const std::filesystem::path& model, const RunOptions& options);
 // `ref-probe load MODEL`: a full llama.cpp model load (CPU, check_tensors).
 StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options);
+// `ref-probe logits [--tokens T] MODEL`: decode the tokens (comma-separated ids; empty: the probe's
+// default sequence) on one thread and return every position's logits ("logits_bits").
+StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,
+                        const RunOptions& options);
 // `ref-probe MODE --libdir LIB_DIR REST...` for args = {MODE, REST...}: any mode, for later stages
 // (logits, quantize). Put file names after a "--" in REST: the probe then takes them as positionals.
 StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options);

@@ -105,4 +105,12 @@ StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, 
     return run_probe(ref, {"load", "--", model.string()}, options);
 }
 
+StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,
+                        const RunOptions& options) {
+    std::vector<std::string> args{"logits"};
+    if (!tokens.empty()) args.insert(args.end(), {"--tokens", tokens});
+    args.insert(args.end(), {"--", model.string()});
+    return run_probe(ref, args, options);
+}
+
 }  // namespace gguf::reference

@@ -89,6 +89,22 @@ TEST(Compare, ZeroTensorUnpaddedDataOffsetIsNormalisedAndNoted) {
     EXPECT_FALSE(compare(with_tensors, other).equal);
 }
 
+TEST(Compare, TrailingUnitDimsAreNormalisedButOtherShapesAreNot) {
+    gguf::Writer w;
+    ASSERT_TRUE(w.add_tensor("t", 0, {4, 1, 1}, Buffer(16)).ok());
+    auto ours = describe_writer(w);
+    auto theirs = ours;
+    theirs.tensors[0].dims = {4};
+    auto c = compare(ours, theirs);
+    EXPECT_TRUE(c.equal);
+    ASSERT_EQ(c.notes.size(), 1u);
+    EXPECT_NE(c.notes[0].find("trailing"), std::string::npos);
+    theirs.tensors[0].dims = {4, 1, 2};
+    EXPECT_FALSE(compare(ours, theirs).equal);
+    theirs.tensors[0].dims = {1, 4};
+    EXPECT_FALSE(compare(ours, theirs).equal);
+}
+
 TEST(Summary, ExitCodeIsTheMostSevere) {
     using namespace gguf::crossval;
     auto entry = [](int code) {

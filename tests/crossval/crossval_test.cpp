@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "crossval/logits.hpp"
 #include "fixtures/mini_fixture.hpp"
+#include "fixtures/tiny_model.hpp"
 #include "support/build.hpp"
 #include "support/run.hpp"
 
@@ -43,11 +45,11 @@ protected:
                                         const std::string& extra = "") {
         const auto report = dir_ / (model.stem().string() + ".report.json");
         std::filesystem::remove(report);
-        auto r = run_command(env + " " + kBin + " crossval --model " + quoted(model) + " --report " + quoted(report) +
+        auto r = run_command(env + " " + kBin + " crossval --model " + testing_support::quoted(model) + " --report " + testing_support::quoted(report) +
                              " " + extra);
         EXPECT_TRUE(std::filesystem::exists(report)) << r.out << r.err;
         if (!std::filesystem::exists(report)) return {r, json()};
-        auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + " " + quoted(report));
+        auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + " " + testing_support::quoted(report));
         EXPECT_EQ(check.exit_code, 0) << "schema: " << check.out << check.err;
         return {r, json::parse(slurp(report))};
     }
@@ -82,6 +84,12 @@ Buffer llama_with_zero_blocks() {
     EXPECT_TRUE(w.add_tensor("token_embd.weight", 0, {8, 4}, f32_data(32)).ok());
     EXPECT_TRUE(w.add_tensor("output_norm.weight", 0, {8}, f32_data(8)).ok());
     return w.to_bytes();
+}
+
+Buffer tiny(gguf::fixtures::TinyArch arch, gguf::fixtures::TinyType type) {
+    auto w = gguf::fixtures::tiny_model({arch, type, 42});
+    EXPECT_TRUE(w.ok());
+    return w ? w->to_bytes() : Buffer{};
 }
 
 }  // namespace
@@ -231,18 +239,18 @@ TEST_F(Crossval, ExplicitCppDirRoute) {
     const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
     ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
     const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
-    auto [r, report] = crossval(model, kSoft, "--cpp-dir " + quoted(pinned));
+    auto [r, report] = crossval(model, kSoft, "--cpp-dir " + testing_support::quoted(pinned));
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(report["cpp_header_ok"], true);
     EXPECT_EQ(report["reference"]["path"], pinned.string());
-    auto [r2, report2] = crossval(model, kSoft + " CROSSVAL_CPP_DIR=" + quoted(pinned));
+    auto [r2, report2] = crossval(model, kSoft + " CROSSVAL_CPP_DIR=" + testing_support::quoted(pinned));
     EXPECT_EQ(report2["cpp_header_ok"], true);
     EXPECT_EQ(report2["reference"]["path"], pinned.string());
     // A directory with no reference in it: unavailable, an XFAIL under soft-fail, a failure without.
-    auto [r3, report3] = crossval(model, kSoft, "--cpp-dir " + quoted(dir_));
+    auto [r3, report3] = crossval(model, kSoft, "--cpp-dir " + testing_support::quoted(dir_));
     EXPECT_EQ(r3.exit_code, 0);
     EXPECT_EQ(stage(report3, "cpp_header")["failure_class"], "reference_unavailable");
-    auto [r4, report4] = crossval(model, kStrict, "--cpp-dir " + quoted(dir_));
+    auto [r4, report4] = crossval(model, kStrict, "--cpp-dir " + testing_support::quoted(dir_));
     EXPECT_EQ(r4.exit_code, 4);
 }
 
@@ -251,7 +259,7 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     std::filesystem::create_directories(models);
     write("models/nested.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
     const auto out = dir_ / "out";
-    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + quoted(models) + " --out " + quoted(out));
+    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + testing_support::quoted(models) + " --out " + testing_support::quoted(out));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     auto summary = json::parse(slurp(out / "summary.json"));
     EXPECT_EQ(summary["counts"]["fail"], 0);
@@ -259,12 +267,87 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     std::vector<std::string> reports;
     for (const auto& m : summary["models"]) reports.push_back(m["report"]);
     std::string args;
-    for (const auto& p : reports) args += " " + quoted(p);
-    auto check = run_command("/usr/bin/python3 " + quoted(kValidator) + " " + quoted(kSchema) + args);
+    for (const auto& p : reports) args += " " + testing_support::quoted(p);
+    auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + args);
     EXPECT_EQ(check.exit_code, 0) << check.out;
     const auto junit = slurp(out / "junit.xml");
     EXPECT_NE(junit.find("<testsuite name=\"gguf-crossval\""), std::string::npos);
     EXPECT_NE(junit.find("XFAIL"), std::string::npos);
     EXPECT_NE(r.out.find("XFAIL"), std::string::npos);  // a verdict line per model
     EXPECT_NE(r.err.find("[1/"), std::string::npos);    // progress
+}
+
+TEST_F(Crossval, TinyModelPassesEveryStageLogitsIncluded) {
+    using namespace gguf::fixtures;
+    const auto model = write("llama-f32.gguf", tiny(TinyArch::llama, TinyType::f32));
+    auto [r, report] = crossval(model, kStrict, "--logits --tokens 1,2,3,4,5");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(report["verdict"], "pass");
+    EXPECT_EQ(report["cpp_full_ok"], true);
+    EXPECT_EQ(report["comparison"]["equal"], true);
+    const auto& logits = stage(report, "logits");
+    EXPECT_EQ(logits["ok"], true);
+    EXPECT_EQ(logits["details"]["tokens"], json({1, 2, 3, 4, 5}));
+    EXPECT_EQ(logits["details"]["n_vocab"], tiny_vocab().tokens.size());
+    ASSERT_EQ(logits["details"]["positions"].size(), 5u);
+    for (const auto& p : logits["details"]["positions"]) EXPECT_EQ(p["finite"], true);
+    EXPECT_EQ(logits["details"]["thresholds"]["max_abs"], 1e-4);  // the defaults are written into the report
+}
+
+TEST_F(Crossval, LogitsPerturbedAtOnePositionAreCaughtThere) {
+    using namespace gguf::fixtures;
+    const auto model = write("llama-f32.gguf", tiny(TinyArch::llama, TinyType::f32));
+    const auto saved = dir_ / "reference-logits.json";
+    auto [r0, first] = crossval(model, kStrict, "--logits --logits-out " + testing_support::quoted(saved));
+    ASSERT_EQ(r0.exit_code, 0) << r0.out;
+    auto logits = gguf::crossval::read_logits_file(saved);
+    ASSERT_TRUE(logits.ok()) << logits.error().message;
+    ASSERT_EQ(logits->n_positions(), 4u);
+    // Unchanged, the saved file agrees with a fresh run exactly.
+    auto [r1, same] = crossval(model, kStrict, "--logits --against " + testing_support::quoted(saved));
+    EXPECT_EQ(r1.exit_code, 0) << r1.out;
+    EXPECT_EQ(stage(same, "logits")["details"]["metrics"][3]["max_abs_diff"], 0.0);
+    // Position 2, vocab index 7, moved by 0.5: caught at exactly position 2 with that difference.
+    auto perturbed = *logits;
+    const float before = perturbed.values[2 * perturbed.n_vocab + 7];
+    perturbed.values[2 * perturbed.n_vocab + 7] = before + 0.5f;
+    const auto test_file = dir_ / "perturbed.bin";
+    ASSERT_TRUE(gguf::crossval::write_logits_file(test_file, perturbed, gguf::crossval::LogitsFormat::binary).ok());
+    auto [r2, report] = crossval(model, kSoft, "--logits --against " + testing_support::quoted(test_file));
+    EXPECT_EQ(r2.exit_code, 3) << r2.out;  // a disagreement: soft-fail does not hide it
+    EXPECT_EQ(report["verdict"], "readers_disagree");
+    const auto& s = stage(report, "logits");
+    EXPECT_EQ(s["failure_class"], "logits_diverge");
+    EXPECT_EQ(s["xfail"], false);
+    EXPECT_EQ(s["details"]["first_divergence"]["position"], 2);
+    const auto& m = s["details"]["metrics"];
+    ASSERT_EQ(m.size(), 4u);
+    for (int p : {0, 1, 3}) {
+        EXPECT_EQ(m[p]["max_abs_diff"], 0.0) << p;
+        EXPECT_EQ(m[p]["cosine"], 1.0) << p;
+    }
+    EXPECT_EQ(m[2]["max_abs_diff"].get<double>(), static_cast<double>((before + 0.5f) - before));
+    EXPECT_EQ(m[2]["max_abs_index"], 7);
+    EXPECT_GT(m[2]["kl"].get<double>(), 0.0);
+}
+
+TEST_F(Crossval, TernaryFormatsOfOneBitnetModelAgree) {
+    using namespace gguf::fixtures;
+    const auto tq1 = write("bitnet-tq1.gguf", tiny(TinyArch::bitnet, TinyType::tq1_0));
+    const auto tq2 = write("bitnet-tq2.gguf", tiny(TinyArch::bitnet, TinyType::tq2_0));
+    const auto saved = dir_ / "tq1.json";
+    auto [r1, a] = crossval(tq1, kStrict, "--logits --logits-out " + testing_support::quoted(saved));
+    ASSERT_EQ(r1.exit_code, 0) << r1.out;
+    auto [r2, b] = crossval(tq2, kStrict, "--logits --against " + testing_support::quoted(saved));
+    EXPECT_EQ(r2.exit_code, 0) << r2.out;
+    EXPECT_TRUE(stage(b, "logits")["details"]["first_divergence"].is_null());
+}
+
+TEST_F(Crossval, AgainstMustBeReadable) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    const auto junk = write("junk.json", Buffer{std::byte{'{'}});
+    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
+                         testing_support::quoted(junk));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--against"), std::string::npos);
 }

@@ -109,6 +109,39 @@ TEST(Locate, AnExplicitCppDirIsUsed) {
     EXPECT_TRUE(o.ok) << o.message;
 }
 
+// A llama.cpp source + CMake build tree (headers in include/ and ggml/include/, libraries in build/bin
+// and build/ggml/src, unversioned names), made of links into the pinned cache.
+TEST(Locate, AcceptsALlamaCppSourceAndBuildTree) {
+    ASSERT_REFERENCE();
+    const auto pinned = pinned_reference_dir();
+    // A fixed path, so that the probe built for it is reused by later runs.
+    const auto tree = fs::temp_directory_path() / "gguf_reference_llama_cpp_tree";
+    fs::remove_all(tree);
+    fs::create_directories(tree / "ggml");
+    fs::create_directories(tree / "build" / "bin");
+    fs::create_directories(tree / "build" / "ggml" / "src");
+    fs::create_directory_symlink(pinned / "src" / "include", tree / "include");
+    fs::create_directory_symlink(pinned / "src" / "ggml" / "include", tree / "ggml" / "include");
+    for (const auto& e : fs::directory_iterator(pinned / "lib")) {
+        const auto name = e.path().filename().string();
+        if (name == "libggml-base.so") {
+            fs::create_symlink(e.path(), tree / "build" / "ggml" / "src" / name);
+        } else {
+            fs::create_symlink(e.path(), tree / "build" / "bin" / name);
+        }
+    }
+    fs::create_symlink(pinned / "lib" / "libllama.v0.4.0.so", tree / "build" / "bin" / "libllama.so");
+    const auto located = locate(tree);
+    ASSERT_TRUE(located.ref.has_value()) << located.error;
+    EXPECT_EQ(located.ref->lib_dir, tree / "build" / "bin");
+    EXPECT_EQ(located.ref->version, "unknown");  // not a git checkout, no REFERENCE file
+    const auto path = write(fixtures::mini_fixture(3), test_dir() / "mini.gguf");
+    const auto header = run_header(*located.ref, path, {});
+    EXPECT_TRUE(header.ok) << header.message << "\n" << header.log_excerpt;
+    const auto load = run_load(*located.ref, path, {});
+    EXPECT_EQ(failure_class_name(load.failure), "unknown_architecture") << load.message << "\n" << load.log_excerpt;
+}
+
 TEST(Locate, ABrokenCppDirIsAnErrorNotAFallback) {
     const auto dir = test_dir() / "not-a-llama-build";
     fs::create_directories(dir);
@@ -116,6 +149,23 @@ TEST(Locate, ABrokenCppDirIsAnErrorNotAFallback) {
     EXPECT_FALSE(located.ref.has_value());
     EXPECT_NE(located.error.find(dir.string()), std::string::npos) << located.error;
     EXPECT_NE(located.error.find("--cpp-dir"), std::string::npos) << located.error;
+}
+
+// Headers that do not compile: locate reports the compiler's own message (the caller's
+// reference_unavailable), and nothing is left installed as a probe.
+TEST(Locate, AProbeThatDoesNotCompileIsReportedWithTheCompilerMessage) {
+    const auto dir = test_dir() / "broken-build";
+    fs::create_directories(dir / "include");
+    fs::create_directories(dir / "ggml" / "include");
+    fs::create_directories(dir / "lib");
+    std::ofstream(dir / "include" / "llama.h") << "#error this llama.h is deliberately broken\n";
+    std::ofstream(dir / "ggml" / "include" / "ggml.h") << "#pragma once\n";
+    std::ofstream(dir / "lib" / "libllama.so") << "";
+    std::ofstream(dir / "lib" / "libggml.so") << "";
+    const auto located = locate(dir);
+    ASSERT_FALSE(located.ref.has_value());
+    EXPECT_NE(located.error.find("building the reference probe failed"), std::string::npos) << located.error;
+    EXPECT_NE(located.error.find("this llama.h is deliberately broken"), std::string::npos) << located.error;
 }
 
 TEST(ProbeTypes, AgreesWithOurTypeTable) {
@@ -277,6 +327,18 @@ TEST(ProbeHeader, GgmlDropsTrailingUnitDimensions) {
     const auto path = write(w, test_dir() / "trailing.gguf");
     EXPECT_EQ(ours(path).tensors.at(0).dims, (std::vector<std::uint64_t>{4, 1}));
     EXPECT_EQ(theirs(path).tensors.at(0).dims, (std::vector<std::uint64_t>{4}));
+}
+
+// ggml's data offset for a file without tensors is the end of the metadata, unpadded (gguf-facts.md
+// section 2); ours is padded. Worked out by hand: 24-byte header + one KV "general.architecture" =
+// "x": 8 + 20 (key) + 4 (type) + 8 + 1 (string) = 65 bytes, padded to 32 -> 96.
+TEST(ProbeHeader, ZeroTensorDataOffsetIsTheUnpaddedMetadataEnd) {
+    ASSERT_REFERENCE();
+    gguf::Writer w;
+    w.add("general.architecture", gguf::Value::string("x"));
+    const auto path = write(w, test_dir() / "no_tensors.gguf");
+    EXPECT_EQ(theirs(path).data_offset, 65u);
+    EXPECT_EQ(ours(path).data_offset, 96u);
 }
 
 TEST(ProbeHeader, AFileNameWithShellCharactersPassesThrough) {

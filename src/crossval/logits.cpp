@@ -1,0 +1,397 @@
+// Logits metrics and the logits file formats.
+#include "logits.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <unistd.h>
+
+namespace gguf::crossval {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Indices of the k largest values, largest first; equal values: lower index first.
+std::vector<std::uint32_t> top_k(std::span<const float> row, std::size_t k) {
+    std::vector<std::uint32_t> idx(row.size());
+    for (std::uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    k = std::min(k, idx.size());
+    const auto greater = [&row](std::uint32_t a, std::uint32_t b) {
+        // NaN sorts last so that it never hides a real maximum
+        const bool an = std::isnan(row[a]), bn = std::isnan(row[b]);
+        if (an != bn) return bn;
+        if (!an && row[a] != row[b]) return row[a] > row[b];
+        return a < b;
+    };
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), greater);
+    idx.resize(k);
+    return idx;
+}
+
+// log-softmax in double, maximum subtracted first.
+std::vector<double> log_softmax(std::span<const float> row) {
+    double m = -kInf;
+    for (float v : row) m = std::max(m, static_cast<double>(v));
+    double sum = 0;
+    for (float v : row) sum += std::exp(static_cast<double>(v) - m);
+    const double log_sum = std::log(sum);
+    std::vector<double> out(row.size());
+    for (std::size_t i = 0; i < row.size(); ++i) out[i] = static_cast<double>(row[i]) - m - log_sum;
+    return out;
+}
+
+bool all_finite(std::span<const float> row) {
+    return std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); });
+}
+
+std::uint32_t f32_bits(float f) {
+    std::uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+float bits_f32(std::uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+Error json_error(std::string message, std::uint64_t offset = 0) {
+    return Error{Code::invalid_value_type, offset, "logits JSON: " + std::move(message)};
+}
+
+// One logit from JSON: a number within f32 range, or "nan", "inf", "-inf".
+std::optional<float> json_float(const nlohmann::json& v) {
+    if (v.is_number()) {
+        const double d = v.get<double>();
+        const auto f = static_cast<float>(d);
+        if (std::isinf(f) && std::isfinite(d)) return std::nullopt;  // outside the f32 range
+        return f;
+    }
+    if (v.is_string()) {
+        const auto& s = v.get_ref<const std::string&>();
+        if (s == "nan") return std::numeric_limits<float>::quiet_NaN();
+        if (s == "inf") return std::numeric_limits<float>::infinity();
+        if (s == "-inf") return -std::numeric_limits<float>::infinity();
+    }
+    return std::nullopt;
+}
+
+std::uint32_t read_u32(const std::byte* p) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+    return v;
+}
+
+void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
+}
+
+constexpr std::array<char, 4> kMagic{'G', 'L', 'O', 'G'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeader = 16;
+
+}  // namespace
+
+// ---- Metrics ----------------------------------------------------------------------------------
+
+PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position) {
+    PositionMetrics m;
+    m.position = position;
+    const auto top_ref = top_k(ref, 5);
+    const auto top_test = top_k(test, 5);
+    m.ref_top1 = top_ref.empty() ? 0 : top_ref[0];
+    m.test_top1 = top_test.empty() ? 0 : top_test[0];
+    m.top1_match = m.ref_top1 == m.test_top1;
+    for (auto i : top_ref) m.top5_overlap += std::count(top_test.begin(), top_test.end(), i) > 0 ? 1u : 0u;
+
+    m.finite = all_finite(ref) && all_finite(test);
+    if (!m.finite) {
+        const bool identical = ref.size() == test.size() &&
+                               std::equal(ref.begin(), ref.end(), test.begin(),
+                                          [](float a, float b) { return f32_bits(a) == f32_bits(b); });
+        m.max_abs_diff = identical ? 0 : kInf;
+        m.cosine = identical ? 1 : 0;
+        m.kl = identical ? 0 : kInf;
+        return m;
+    }
+
+    double dot = 0, nr = 0, nt = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+        const double r = ref[i], t = test[i];
+        const double d = std::fabs(r - t);
+        if (d > m.max_abs_diff) {
+            m.max_abs_diff = d;
+            m.max_abs_index = static_cast<std::uint32_t>(i);
+        }
+        dot += r * t;
+        nr += r * r;
+        nt += t * t;
+    }
+    if (nr == 0 && nt == 0) m.cosine = 1;
+    else if (nr == 0 || nt == 0) m.cosine = 0;
+    else m.cosine = dot / std::sqrt(nr * nt);  // sqrt(x * x) == x exactly: identical rows give 1
+
+    const auto lp = log_softmax(ref);
+    const auto lq = log_softmax(test);
+    double kl = 0;
+    for (std::size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+    m.kl = std::max(0.0, kl);
+    return m;
+}
+
+Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test) {
+    if (ref.n_vocab == 0 || ref.n_positions() == 0 || test.n_vocab == 0 || test.n_positions() == 0) {
+        return Error{Code::invalid_dimension, 0, "cannot compare an empty logits matrix"};
+    }
+    if (ref.n_vocab != test.n_vocab) {
+        return Error{Code::invalid_dimension, 0,
+                     fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
+    }
+    if (ref.n_positions() != test.n_positions()) {
+        return Error{Code::invalid_dimension, 0,
+                     fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(),
+                                 test.n_positions())};
+    }
+    if (!ref.tokens.empty() && !test.tokens.empty() && ref.tokens != test.tokens) {
+        std::size_t i = 0;
+        while (i < ref.tokens.size() && i < test.tokens.size() && ref.tokens[i] == test.tokens[i]) ++i;
+        return Error{Code::invalid_dimension, 0,
+                     fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};
+    }
+    std::vector<PositionMetrics> out;
+    out.reserve(ref.n_positions());
+    for (std::size_t p = 0; p < ref.n_positions(); ++p) out.push_back(compare_rows(ref.row(p), test.row(p), p));
+    return out;
+}
+
+std::vector<std::string> failed_checks(const PositionMetrics& m, const Thresholds& t) {
+    std::vector<std::string> why;
+    if (!m.finite && m.max_abs_diff != 0) why.emplace_back("non-finite logits (NaN or infinity)");
+    if (!(m.max_abs_diff <= t.max_abs)) {
+        why.push_back(fmt::format("max_abs_diff {:.6g} > {:.6g} (vocab index {})", m.max_abs_diff, t.max_abs,
+                                  m.max_abs_index));
+    }
+    if (!(m.cosine >= t.min_cosine)) why.push_back(fmt::format("cosine {:.9g} < {:.9g}", m.cosine, t.min_cosine));
+    if (!(m.kl <= t.max_kl)) why.push_back(fmt::format("kl {:.6g} > {:.6g}", m.kl, t.max_kl));
+    if (t.require_top1 && !m.top1_match) {
+        why.push_back(fmt::format("top-1 differs: reference {}, test {}", m.ref_top1, m.test_top1));
+    }
+    if (m.top5_overlap < t.min_top5_overlap) {
+        why.push_back(fmt::format("top-5 overlap {} < {}", m.top5_overlap, t.min_top5_overlap));
+    }
+    return why;
+}
+
+std::optional<Divergence> first_divergence(std::span<const PositionMetrics> metrics, const Thresholds& t) {
+    for (const auto& m : metrics) {
+        auto why = failed_checks(m, t);
+        if (!why.empty()) return Divergence{m.position, std::move(why)};
+    }
+    return std::nullopt;
+}
+
+// ---- JSON -------------------------------------------------------------------------------------
+
+Result<Logits> parse_logits_json(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || text[first] != '{') {
+        return Error{Code::bad_magic, 0, "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
+    }
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        return json_error(fmt::format("syntax error at byte {}: {}", e.byte, e.what()), e.byte);
+    }
+    if (!j.is_object()) return json_error("the top level is not an object");
+    const auto nv = j.find("n_vocab");
+    if (nv == j.end() || !nv->is_number_unsigned() || nv->get<std::uint64_t>() > 0xFFFFFFFFu) {
+        return json_error("\"n_vocab\" is missing or not an unsigned 32-bit integer");
+    }
+    Logits out;
+    out.n_vocab = static_cast<std::uint32_t>(nv->get<std::uint64_t>());
+    if (out.n_vocab == 0) return Error{Code::count_too_large, 0, "logits JSON: n_vocab is 0"};
+
+    const auto lf = j.find("logits");
+    const auto lb = j.find("logits_bits");
+    if ((lf == j.end()) == (lb == j.end())) {
+        return json_error("exactly one of \"logits\" (numbers) and \"logits_bits\" (u32 bit patterns) is required");
+    }
+    const bool as_bits = lb != j.end();
+    const auto& rows = as_bits ? *lb : *lf;
+    const char* field = as_bits ? "logits_bits" : "logits";
+    if (!rows.is_array()) return json_error(fmt::format("\"{}\" is not an array", field));
+    if (rows.empty()) return Error{Code::count_too_large, 0, "logits JSON: no positions"};
+    out.values.reserve(rows.size() * out.n_vocab);
+    for (std::size_t p = 0; p < rows.size(); ++p) {
+        const auto& row = rows[p];
+        if (!row.is_array() || row.size() != out.n_vocab) {
+            return json_error(fmt::format("{}[{}] is not an array of n_vocab = {} values{}", field, p, out.n_vocab,
+                                          row.is_array() ? fmt::format(" (it has {})", row.size()) : ""));
+        }
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            const auto& v = row[i];
+            if (as_bits) {
+                if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 0xFFFFFFFFu) {
+                    return json_error(fmt::format("logits_bits[{}][{}] is not a u32 bit pattern", p, i));
+                }
+                out.values.push_back(bits_f32(static_cast<std::uint32_t>(v.get<std::uint64_t>())));
+            } else {
+                const auto f = json_float(v);
+                if (!f) {
+                    return json_error(fmt::format(
+                        "logits[{}][{}] is not an f32 number (or \"nan\", \"inf\", \"-inf\"): {}", p, i, v.dump()));
+                }
+                out.values.push_back(*f);
+            }
+        }
+    }
+    if (const auto tk = j.find("tokens"); tk != j.end() && !(tk->is_array() && tk->empty())) {  // [] = unknown
+        if (!tk->is_array() || tk->size() != rows.size()) {
+            return json_error(fmt::format("\"tokens\" must be an array of one token id per position ({})", rows.size()));
+        }
+        for (std::size_t i = 0; i < tk->size(); ++i) {
+            const auto& t = (*tk)[i];
+            if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > 0x7FFFFFFF) {
+                return json_error(fmt::format("tokens[{}] is not a token id (0 .. 2^31-1)", i));
+            }
+            out.tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+        }
+    }
+    return out;
+}
+
+std::string to_json(const Logits& logits) {
+    std::string s = fmt::format("{{\"n_vocab\":{},", logits.n_vocab);
+    if (!logits.tokens.empty()) {  // omitted when unknown
+        s += "\"tokens\":[";
+        for (std::size_t i = 0; i < logits.tokens.size(); ++i) s += fmt::format("{}{}", i ? "," : "", logits.tokens[i]);
+        s += "],";
+    }
+    s += "\"logits\":[";
+    for (std::size_t p = 0; p < logits.n_positions(); ++p) {
+        s += p ? ",[" : "[";
+        const auto row = logits.row(p);
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (i) s += ',';
+            const float v = row[i];
+            if (std::isnan(v)) s += "\"nan\"";
+            else if (std::isinf(v)) s += v > 0 ? "\"inf\"" : "\"-inf\"";
+            else if (v == 0.0f && std::signbit(v)) s += "-0.0";  // "-0" would read back as the integer 0
+            else s += fmt::format("{:.9g}", v);  // 9 significant digits: reads back to the same f32
+        }
+        s += ']';
+    }
+    s += "]}\n";
+    return s;
+}
+
+// ---- Binary -----------------------------------------------------------------------------------
+
+Result<Logits> parse_logits_binary(Bytes bytes) {
+    if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic.data(), 4) != 0) {
+        return Error{Code::bad_magic, 0, "not a binary logits file: the first 4 bytes are not \"GLOG\""};
+    }
+    if (bytes.size() < kHeader) {
+        return Error{Code::truncated, bytes.size(),
+                     fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, bytes.size())};
+    }
+    const std::uint32_t version = read_u32(bytes.data() + 4);
+    if (version != kVersion) {
+        return Error{Code::unsupported_version, 4,
+                     fmt::format("binary logits version {} is not supported (only version 1)", version)};
+    }
+    const std::uint32_t n_pos = read_u32(bytes.data() + 8);
+    const std::uint32_t n_vocab = read_u32(bytes.data() + 12);
+    if (n_pos == 0 || n_vocab == 0) {
+        return Error{Code::count_too_large, n_pos == 0 ? 8u : 12u,
+                     fmt::format("binary logits with {} positions of {} values hold no logits", n_pos, n_vocab)};
+    }
+    // n_pos, n_vocab < 2^32, so the product * 4 fits in 64 bits
+    const std::uint64_t need = std::uint64_t{n_pos} * n_vocab * 4;
+    const std::uint64_t have = bytes.size() - kHeader;
+    if (have < need) {
+        return Error{Code::truncated, bytes.size(),
+                     fmt::format("{} positions x {} values need {} bytes of data after the header, the file has {}",
+                                 n_pos, n_vocab, need, have)};
+    }
+    if (have > need) {
+        return Error{Code::count_too_large, kHeader + need,
+                     fmt::format("{} bytes after the {} positions x {} values", have - need, n_pos, n_vocab)};
+    }
+    Logits out;
+    out.n_vocab = n_vocab;
+    out.values.resize(need / 4);
+    for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] = bits_f32(read_u32(bytes.data() + kHeader + 4 * i));
+    return out;
+}
+
+std::vector<std::byte> to_binary(const Logits& logits) {
+    std::vector<std::byte> out;
+    out.reserve(kHeader + logits.values.size() * 4);
+    for (char c : kMagic) out.push_back(static_cast<std::byte>(c));
+    put_u32(out, kVersion);
+    put_u32(out, static_cast<std::uint32_t>(logits.n_positions()));
+    put_u32(out, logits.n_vocab);
+    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i) put_u32(out, f32_bits(logits.values[i]));
+    return out;
+}
+
+// ---- Files ------------------------------------------------------------------------------------
+
+Result<Logits> parse_logits(Bytes bytes) {
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), kMagic.data(), 4) == 0) return parse_logits_binary(bytes);
+    return parse_logits_json({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+Result<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return Error{Code::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
+    if (size > max_bytes) {
+        return Error{Code::count_too_large, 0,
+                     fmt::format("'{}' has {} bytes, more than the {} allowed", path.string(), size, max_bytes)};
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::byte> bytes(size);
+    if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
+        return Error{Code::io_error, 0, fmt::format("cannot read '{}'", path.string())};
+    }
+    return parse_logits({bytes.data(), bytes.size()});
+}
+
+Status write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
+    std::vector<std::byte> bytes;
+    if (format == LogitsFormat::binary) {
+        bytes = to_binary(logits);
+    } else {
+        const auto text = to_json(logits);
+        bytes.resize(text.size());
+        std::memcpy(bytes.data(), text.data(), text.size());
+    }
+    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out || !out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+            std::filesystem::remove(tmp);
+            return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp);
+        return Error{Code::io_error, 0, fmt::format("cannot rename to '{}': {}", path.string(), ec.message())};
+    }
+    return Ok{};
+}
+
+}  // namespace gguf::crossval

@@ -1,0 +1,103 @@
+// Logits comparison: per-position metrics between a reference's logits and an implementation
+// under test, the first position where they diverge, and the logits file formats (JSON and the
+// binary "GLOG") that implementations under test write. See docs/logits-format.md.
+// Pure functions; the only I/O is read_logits_file / write_logits_file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gguf/error.hpp"
+#include "gguf/value.hpp"
+
+namespace gguf::crossval {
+
+// A matrix of logits: n_positions rows of n_vocab floats, row-major.
+struct Logits {
+    std::uint32_t n_vocab = 0;
+    std::vector<std::int32_t> tokens;  // the decoded token ids, one per position; empty if unknown
+    std::vector<float> values;         // n_positions() * n_vocab
+
+    std::size_t n_positions() const { return n_vocab == 0 ? 0 : values.size() / n_vocab; }
+    std::span<const float> row(std::size_t position) const {
+        return std::span<const float>(values).subspan(position * n_vocab, n_vocab);
+    }
+};
+
+// How one position of `test` compares with the same position of `ref`.
+struct PositionMetrics {
+    std::size_t position = 0;
+    bool finite = true;          // every value of both rows is finite; if not, the metrics below are
+                                 // max_abs = inf, cosine = 0, kl = inf unless the rows are bit-identical
+    double max_abs_diff = 0;     // max_i |ref_i - test_i|
+    std::uint32_t max_abs_index = 0;
+    double cosine = 1;           // ref . test / (|ref| |test|); 1 when both are all zero
+    double kl = 0;               // KL(softmax(ref) || softmax(test)) in nats, computed in double with the
+                                 // maximum subtracted before exponentiating; never negative
+    std::uint32_t top5_overlap = 0;  // |top5(ref) n top5(test)| (top-min(5, n_vocab)); ties: lower index first
+    bool top1_match = true;
+    std::uint32_t ref_top1 = 0;
+    std::uint32_t test_top1 = 0;
+};
+
+// When a position counts as diverged. The defaults suit a re-implementation that is meant to compute
+// the same function in f32 (not a different quantization): logits agree to 1e-4 absolute, the
+// distributions are indistinguishable (KL <= 1e-6 nats, cosine >= 0.9999) and the argmax is the same.
+// The top-5 overlap is reported but not checked unless min_top5_overlap is raised (5 = same set).
+struct Thresholds {
+    double max_abs = 1e-4;
+    double min_cosine = 0.9999;
+    double max_kl = 1e-6;
+    bool require_top1 = true;
+    std::uint32_t min_top5_overlap = 0;
+};
+
+// The metrics of two rows of equal, non-zero length (precondition: checked by compare()).
+PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position = 0);
+
+// Every position. Errors (invalid_dimension) when n_vocab or n_positions differ or a matrix is empty,
+// and when both carry tokens and they differ (the runs did not decode the same input).
+Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test);
+
+// The checks a position fails, as short sentences ("max_abs_diff 0.003 > 0.0001"); empty = agrees.
+std::vector<std::string> failed_checks(const PositionMetrics& m, const Thresholds& t = {});
+
+struct Divergence {
+    std::size_t position;
+    std::vector<std::string> reasons;
+};
+
+// The first position that fails a check, or nullopt if all agree.
+std::optional<Divergence> first_divergence(std::span<const PositionMetrics> metrics, const Thresholds& t = {});
+
+// ---- Files ------------------------------------------------------------------------------------
+
+enum class LogitsFormat { json, binary };
+
+// JSON: {"n_vocab":V,"tokens":[...],"logits":[[...],...]} (numbers, or the strings "nan", "inf",
+// "-inf"), or "logits_bits":[[u32,...],...] (IEEE-754 bit patterns, as ref-probe prints them).
+// Errors: bad_magic (not a JSON object), invalid_value_type (syntax, missing or mistyped fields, a
+// row of the wrong length), count_too_large (n_vocab 0 or no rows).
+Result<Logits> parse_logits_json(std::string_view text);
+
+// Binary: "GLOG", u32 version 1, u32 n_positions, u32 n_vocab, then n_positions * n_vocab f32, all
+// little-endian. Errors: bad_magic, unsupported_version, truncated (header or data cut short),
+// count_too_large (n_positions or n_vocab 0, size overflow, or bytes after the data).
+Result<Logits> parse_logits_binary(Bytes bytes);
+
+// Either format, told apart by the magic. `max_bytes` bounds what is read into memory.
+Result<Logits> parse_logits(Bytes bytes);
+Result<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes = std::uint64_t{1} << 31);
+
+// Writers. JSON floats use 9 significant digits, which read back to the same f32 bits; non-finite
+// values become "nan", "inf", "-inf". The binary format has no tokens: they are dropped.
+std::string to_json(const Logits& logits);
+std::vector<std::byte> to_binary(const Logits& logits);
+Status write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format);
+
+}  // namespace gguf::crossval

@@ -1,0 +1,149 @@
+#include "logits_stage.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace gguf::crossval {
+namespace {
+
+nlohmann::json number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return v;
+}
+
+nlohmann::json thresholds_json(const Thresholds& t) {
+    return {{"max_abs", t.max_abs},
+            {"min_cosine", t.min_cosine},
+            {"max_kl", t.max_kl},
+            {"require_top1", t.require_top1},
+            {"min_top5_overlap", t.min_top5_overlap}};
+}
+
+// What the reference's own logits look like, position by position.
+nlohmann::json position_summary(const Logits& l) {
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t p = 0; p < l.n_positions(); ++p) {
+        const auto row = l.row(p);
+        bool finite = true;
+        std::size_t argmax = 0;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            finite = finite && std::isfinite(row[i]);
+            if (row[i] > row[argmax]) argmax = i;
+        }
+        out.push_back({{"position", p},
+                       {"token", p < l.tokens.size() ? nlohmann::json(l.tokens[p]) : nlohmann::json(nullptr)},
+                       {"finite", finite},
+                       {"argmax", argmax},
+                       {"max", number(row[argmax])}});
+    }
+    return out;
+}
+
+nlohmann::json metrics_json(const PositionMetrics& m) {
+    return {{"position", m.position},         {"finite", m.finite},
+            {"max_abs_diff", number(m.max_abs_diff)}, {"max_abs_index", m.max_abs_index},
+            {"cosine", number(m.cosine)},     {"kl", number(m.kl)},
+            {"top5_overlap", m.top5_overlap}, {"top1_match", m.top1_match},
+            {"ref_top1", m.ref_top1},         {"test_top1", m.test_top1}};
+}
+
+Result<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
+
+void fail(Stage& s, std::string failure_class, std::string message) {
+    s.ok = false;
+    s.failure_class = std::move(failure_class);
+    s.message = std::move(message);
+}
+
+// The second source's logits: a file, or another reference build decoding the same tokens.
+Result<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
+                              const std::string& tokens, const reference::RunOptions& run, nlohmann::json& about) {
+    if (!std::filesystem::is_directory(source)) {
+        about = {{"source", source.string()}, {"kind", "file"}};
+        return read_logits_file(source);
+    }
+    const auto located = reference::locate(source);
+    if (!located.ref) return Error{Code::io_error, 0, located.error};
+    about = {{"source", source.string()},
+             {"kind", "reference"},
+             {"name", located.ref->name},
+             {"version", located.ref->version}};
+    const auto o = reference::run_logits(*located.ref, model, tokens, run);
+    if (!o.ok) return Error{Code::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
+    return logits_from(o);
+}
+
+}  // namespace
+
+Stage logits_stage(const reference::Reference& ref, const std::filesystem::path& model, const LogitsOptions& options,
+                   const reference::RunOptions& run) {
+    const auto o = reference::run_logits(ref, model, options.tokens, run);
+    Stage s;
+    s.name = "logits";
+    s.ran = true;
+    s.duration_ms = o.duration_ms;
+    s.details["thresholds"] = thresholds_json(options.thresholds);
+    if (!o.ok) {
+        s.failure_class = std::string(reference::failure_class_name(o.failure));
+        s.message = o.message;
+        s.log_excerpt = o.log_excerpt;
+        return s;
+    }
+    auto ref_logits = logits_from(o);
+    if (!ref_logits) {
+        fail(s, "other", "the probe's logits could not be read: " + ref_logits.error().message);
+        return s;
+    }
+    const auto& l = *ref_logits;
+    s.ok = true;
+    s.details["tokens"] = l.tokens;
+    s.details["n_vocab"] = l.n_vocab;
+    s.details["n_positions"] = l.n_positions();
+    s.details["positions"] = position_summary(l);
+    if (options.save) {
+        const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;
+        if (auto w = write_logits_file(*options.save, l, format); !w) {
+            fail(s, "other", "cannot save the reference's logits: " + w.error().message);
+            return s;
+        }
+        s.details["saved_to"] = options.save->string();
+    }
+    for (const auto& p : s.details["positions"]) {
+        if (!p["finite"].get<bool>()) {
+            fail(s, "non_finite_logits",
+                 fmt::format("the reference's logits at position {} are not all finite", p["position"].get<int>()));
+            return s;
+        }
+    }
+    if (!options.against) return s;
+
+    nlohmann::json about;
+    const auto start = std::chrono::steady_clock::now();
+    auto theirs = against_logits(*options.against, model, options.tokens, run, about);
+    s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    s.details["against"] = about;
+    if (!theirs) {
+        fail(s, "against_unavailable", theirs.error().message);
+        return s;
+    }
+    auto metrics = compare(l, *theirs);
+    if (!metrics) {
+        fail(s, "logits_diverge", "the two sources cannot be compared: " + metrics.error().message);
+        return s;
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& m : *metrics) rows.push_back(metrics_json(m));
+    s.details["metrics"] = std::move(rows);
+    const auto divergence = first_divergence(*metrics, options.thresholds);
+    s.details["first_divergence"] = nullptr;
+    if (divergence) {
+        s.details["first_divergence"] = {{"position", divergence->position}, {"reasons", divergence->reasons}};
+        fail(s, "logits_diverge",
+             fmt::format("the logits diverge first at position {}: {}", divergence->position,
+                         fmt::join(divergence->reasons, "; ")));
+    }
+    return s;
+}
+
+}  // namespace gguf::crossval

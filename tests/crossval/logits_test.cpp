@@ -1,0 +1,381 @@
+// Logits metrics and logits files. Expected metrics are worked out by hand (in the comments) from
+// the definitions in src/crossval/logits.hpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <unistd.h>
+
+#include "crossval/logits.hpp"
+
+using gguf::crossval::Logits;
+using gguf::crossval::LogitsFormat;
+using gguf::crossval::Thresholds;
+
+namespace {
+
+std::uint32_t bits(float f) {
+    std::uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+}
+
+gguf::Bytes view(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
+gguf::Bytes view(const std::vector<std::byte>& b) { return {b.data(), b.size()}; }
+
+// Three positions of 8 logits: position 0 a ramp, position 1 all ones, position 2 a ramp down.
+Logits reference() {
+    Logits l;
+    l.n_vocab = 8;
+    l.tokens = {1, 72, 105};
+    l.values = {0, 1, 2, 3, 4, 5, 6, 7,
+                1, 1, 1, 1, 1, 1, 1, 1,
+                7, 6, 5, 4, 3, 2, 1, 0};
+    return l;
+}
+
+}  // namespace
+
+// ---- Metrics ----------------------------------------------------------------------------------
+
+TEST(LogitsMetrics, IdenticalLogitsAgreeExactly) {
+    const auto ref = reference();
+    auto m = gguf::crossval::compare(ref, ref);
+    ASSERT_TRUE(m) << m.error().message;
+    ASSERT_EQ(m->size(), 3u);
+    for (const auto& p : *m) {
+        EXPECT_TRUE(p.finite);
+        EXPECT_EQ(p.max_abs_diff, 0.0);
+        EXPECT_EQ(p.cosine, 1.0);
+        EXPECT_EQ(p.kl, 0.0);
+        EXPECT_TRUE(p.top1_match);
+        EXPECT_EQ(p.top5_overlap, 5u);
+    }
+    EXPECT_EQ((*m)[0].ref_top1, 7u);
+    EXPECT_EQ((*m)[2].ref_top1, 0u);
+    EXPECT_FALSE(gguf::crossval::first_divergence(*m));
+}
+
+TEST(LogitsMetrics, OnePerturbedPositionIsCaughtThereWithTheExpectedMetrics) {
+    const auto ref = reference();
+    auto test = ref;
+    test.values[8 + 3] = 2.0f;  // position 1, vocab index 3: 1 -> 2
+    auto m = gguf::crossval::compare(ref, test);
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)[0].max_abs_diff, 0.0);
+    EXPECT_EQ((*m)[2].max_abs_diff, 0.0);
+    const auto& p = (*m)[1];
+    EXPECT_EQ(p.position, 1u);
+    EXPECT_EQ(p.max_abs_diff, 1.0);
+    EXPECT_EQ(p.max_abs_index, 3u);
+    // cosine: ref = 8 ones, test = 7 ones and a 2: (7 + 2) / (sqrt(8) * sqrt(7 + 4)) = 9 / sqrt(88)
+    EXPECT_NEAR(p.cosine, 9.0 / std::sqrt(88.0), 1e-15);
+    // KL(p || q): p uniform 1/8; q = softmax(7 zeros and a 1) = 1/(7+e) and e/(7+e):
+    //   sum p (ln p - ln q) = -ln 8 + ln(7 + e) - (1/8) * 1
+    EXPECT_NEAR(p.kl, std::log(7.0 + std::exp(1.0)) - std::log(8.0) - 0.125, 1e-15);
+    // top-1: ties go to the lower index, so the reference's is 0 and the test's is 3
+    EXPECT_EQ(p.ref_top1, 0u);
+    EXPECT_EQ(p.test_top1, 3u);
+    EXPECT_FALSE(p.top1_match);
+    // top-5: {0,1,2,3,4} and {3,0,1,2,4}
+    EXPECT_EQ(p.top5_overlap, 5u);
+
+    const auto d = gguf::crossval::first_divergence(*m);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->position, 1u);
+    ASSERT_EQ(d->reasons.size(), 4u);  // max_abs, cosine, kl, top-1
+    EXPECT_NE(d->reasons[0].find("max_abs_diff 1 > 0.0001 (vocab index 3)"), std::string::npos) << d->reasons[0];
+    EXPECT_NE(d->reasons[3].find("top-1 differs: reference 0, test 3"), std::string::npos) << d->reasons[3];
+}
+
+TEST(LogitsMetrics, FirstDivergenceIsTheEarliestFailingPosition) {
+    const auto ref = reference();
+    auto test = ref;
+    test.values[8 * 1 + 0] += 3e-4f;  // position 1: only max_abs fails (cosine and KL move by O(1e-8))
+    test.values[8 * 2 + 0] = -50.0f;  // position 2: everything fails
+    auto m = gguf::crossval::compare(ref, test);
+    ASSERT_TRUE(m);
+    const auto d = gguf::crossval::first_divergence(*m);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->position, 1u);
+    ASSERT_EQ(d->reasons.size(), 1u);
+    EXPECT_NE(d->reasons[0].find("max_abs_diff"), std::string::npos);
+    // with a looser absolute threshold, position 2 is the first
+    Thresholds loose;
+    loose.max_abs = 1e-3;
+    const auto d2 = gguf::crossval::first_divergence(*m, loose);
+    ASSERT_TRUE(d2);
+    EXPECT_EQ(d2->position, 2u);
+}
+
+TEST(LogitsMetrics, ThresholdsAreInclusive) {
+    gguf::crossval::PositionMetrics m;
+    m.max_abs_diff = 1e-4;
+    m.cosine = 0.9999;
+    m.kl = 1e-6;
+    EXPECT_TRUE(gguf::crossval::failed_checks(m).empty());
+    m.top1_match = false;
+    EXPECT_EQ(gguf::crossval::failed_checks(m).size(), 1u);
+    Thresholds no_top1;
+    no_top1.require_top1 = false;
+    EXPECT_TRUE(gguf::crossval::failed_checks(m, no_top1).empty());
+}
+
+TEST(LogitsMetrics, TopFiveOverlapCountsSharedIndices) {
+    Logits ref, test;
+    ref.n_vocab = test.n_vocab = 8;
+    ref.values = {9, 8, 7, 6, 5, 0, 0, 0};   // top-5 {0,1,2,3,4}
+    test.values = {9, 8, 7, 0, 0, 6, 5, 0};  // top-5 {0,1,2,5,6}: shares 0, 1, 2
+    auto m = gguf::crossval::compare(ref, test);
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)[0].top5_overlap, 3u);
+    EXPECT_TRUE((*m)[0].top1_match);
+    Thresholds strict;
+    strict.max_abs = 100;
+    strict.min_cosine = -1;
+    strict.max_kl = 100;
+    EXPECT_FALSE(gguf::crossval::first_divergence(*m, strict));
+    strict.min_top5_overlap = 4;
+    auto d = gguf::crossval::first_divergence(*m, strict);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->reasons, std::vector<std::string>{"top-5 overlap 3 < 4"});
+}
+
+TEST(LogitsMetrics, SoftmaxIsStableForLargeLogits) {
+    // exp(1000) overflows a double. Softmax does not change when a constant is added to every logit,
+    // so KL of [1000, 999] against [999, 999] equals KL of [1, 0] against [0, 0]:
+    // p = (e/(1+e), 1/(1+e)), q = (1/2, 1/2).
+    Logits ref, test;
+    ref.n_vocab = test.n_vocab = 2;
+    ref.values = {1000, 999};
+    test.values = {999, 999};
+    auto m = gguf::crossval::compare(ref, test);
+    ASSERT_TRUE(m);
+    const double e = std::exp(1.0);
+    const double p0 = e / (1 + e), p1 = 1 / (1 + e);
+    const double expected = p0 * std::log(p0 / 0.5) + p1 * std::log(p1 / 0.5);
+    EXPECT_TRUE(std::isfinite((*m)[0].kl));
+    EXPECT_NEAR((*m)[0].kl, expected, 1e-12);
+}
+
+TEST(LogitsMetrics, NonFiniteValuesDivergeUnlessBitIdentical) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    Logits ref, test;
+    ref.n_vocab = test.n_vocab = 4;
+    ref.values = {1, 2, 3, 4};
+    test.values = {1, nan, 3, 4};
+    auto m = gguf::crossval::compare(ref, test);
+    ASSERT_TRUE(m);
+    EXPECT_FALSE((*m)[0].finite);
+    EXPECT_TRUE(std::isinf((*m)[0].max_abs_diff));
+    auto d = gguf::crossval::first_divergence(*m);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->reasons[0], "non-finite logits (NaN or infinity)");
+    auto same = gguf::crossval::compare(test, test);
+    ASSERT_TRUE(same);
+    EXPECT_FALSE(gguf::crossval::first_divergence(*same));
+}
+
+TEST(LogitsMetrics, MismatchedMatricesAreErrors) {
+    const auto ref = reference();
+    auto other_vocab = ref;
+    other_vocab.n_vocab = 4;  // 6 rows of 4
+    auto a = gguf::crossval::compare(ref, other_vocab);
+    ASSERT_FALSE(a);
+    EXPECT_NE(a.error().message.find("n_vocab differs: reference 8, test 4"), std::string::npos);
+
+    auto fewer = ref;
+    fewer.values.resize(16);
+    fewer.tokens.resize(2);
+    auto b = gguf::crossval::compare(ref, fewer);
+    ASSERT_FALSE(b);
+    EXPECT_NE(b.error().message.find("reference 3, test 2"), std::string::npos);
+
+    auto other_tokens = ref;
+    other_tokens.tokens[2] = 7;
+    auto c = gguf::crossval::compare(ref, other_tokens);
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message.find("from position 2"), std::string::npos) << c.error().message;
+
+    auto no_tokens = ref;
+    no_tokens.tokens.clear();  // unknown tokens: compared by position only
+    EXPECT_TRUE(gguf::crossval::compare(ref, no_tokens));
+
+    EXPECT_FALSE(gguf::crossval::compare(Logits{}, ref));
+}
+
+// ---- Files ------------------------------------------------------------------------------------
+
+namespace {
+
+Logits awkward() {
+    Logits l;
+    l.n_vocab = 5;
+    l.tokens = {0, 2147483647};
+    l.values = {1.0f / 3.0f, -0.0f, std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
+                -1.17549435e-38f,
+                16777217.0f /* rounds to 2^24 */, 0.1f, -123456.789f, std::numeric_limits<float>::infinity(),
+                -std::numeric_limits<float>::infinity()};
+    return l;
+}
+
+}  // namespace
+
+TEST(LogitsFiles, JsonRoundTripKeepsEveryBit) {
+    const auto l = awkward();
+    const auto text = gguf::crossval::to_json(l);
+    auto back = gguf::crossval::parse_logits_json(text);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->n_vocab, 5u);
+    EXPECT_EQ(back->tokens, l.tokens);
+    ASSERT_EQ(back->values.size(), l.values.size());
+    for (std::size_t i = 0; i < l.values.size(); ++i) EXPECT_EQ(bits(back->values[i]), bits(l.values[i])) << i;
+    EXPECT_NE(text.find("\"-inf\""), std::string::npos);
+}
+
+TEST(LogitsFiles, JsonNaNBecomesAString) {
+    Logits l;
+    l.n_vocab = 1;
+    l.values = {std::numeric_limits<float>::quiet_NaN()};
+    const auto text = gguf::crossval::to_json(l);
+    EXPECT_EQ(text, "{\"n_vocab\":1,\"logits\":[[\"nan\"]]}\n");
+    auto back = gguf::crossval::parse_logits_json(text);
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(std::isnan(back->values[0]));
+}
+
+TEST(LogitsFiles, JsonFromTheProbeCarriesBitPatterns) {
+    // ref-probe prints "logits_bits": 0x3F800000 = 1.0f, 0xC0000000 = -2.0f, 0x7FC00001 a NaN with payload
+    const std::string text = R"({"ok":true,"n_vocab":3,"tokens":[1],"logits_bits":[[1065353216,3221225472,2143289345]]})";
+    auto l = gguf::crossval::parse_logits_json(text);
+    ASSERT_TRUE(l) << l.error().message;
+    EXPECT_EQ(l->values[0], 1.0f);
+    EXPECT_EQ(l->values[1], -2.0f);
+    EXPECT_EQ(bits(l->values[2]), 0x7FC00001u);
+}
+
+TEST(LogitsFiles, BinaryLayoutIsExactlyTheDocumentedOne) {
+    Logits l;
+    l.n_vocab = 2;
+    l.values = {1.0f, -2.0f};
+    const auto b = gguf::crossval::to_binary(l);
+    const std::uint8_t expected[] = {'G', 'L', 'O', 'G', 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0,
+                                     0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0};
+    ASSERT_EQ(b.size(), sizeof expected);
+    for (std::size_t i = 0; i < b.size(); ++i) EXPECT_EQ(std::to_integer<std::uint8_t>(b[i]), expected[i]) << i;
+}
+
+TEST(LogitsFiles, BinaryRoundTripKeepsEveryBit) {
+    auto l = awkward();
+    l.values.push_back(std::numeric_limits<float>::quiet_NaN());
+    l.values.resize(10);
+    const auto b = gguf::crossval::to_binary(l);
+    auto back = gguf::crossval::parse_logits(view(b));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_TRUE(back->tokens.empty());
+    ASSERT_EQ(back->values.size(), 10u);
+    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(bits(back->values[i]), bits(l.values[i])) << i;
+}
+
+TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
+    Logits l;
+    l.n_vocab = 2;
+    l.values = {1, 2, 3, 4};
+    const auto good = gguf::crossval::to_binary(l);
+    using gguf::Code;
+    struct Case {
+        const char* what;
+        std::vector<std::byte> bytes;
+        Code code;
+        const char* text;
+    };
+    auto edit = [&good](std::size_t at, std::uint8_t v) {
+        auto b = good;
+        b[at] = std::byte{v};
+        return b;
+    };
+    auto cut = [&good](std::size_t n) { return std::vector<std::byte>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)); };
+    auto longer = good;
+    longer.push_back(std::byte{0});
+    const std::vector<Case> cases{
+        {"version 2", edit(4, 2), Code::unsupported_version, "version 2"},
+        {"header cut", cut(10), Code::truncated, "needs 16 bytes"},
+        {"data cut", cut(good.size() - 1), Code::truncated, "need 16 bytes of data"},
+        {"trailing byte", longer, Code::count_too_large, "1 bytes after"},
+        {"zero positions", edit(8, 0), Code::count_too_large, "0 positions"},
+        {"zero vocab", edit(12, 0), Code::count_too_large, "of 0 values"},
+        {"huge n_positions", edit(11, 0xFF), Code::truncated, "need"},
+    };
+    for (const auto& c : cases) {
+        auto r = gguf::crossval::parse_logits(view(c.bytes));
+        ASSERT_FALSE(r) << c.what;
+        EXPECT_EQ(r.error().code, c.code) << c.what << ": " << r.error().message;
+        EXPECT_NE(r.error().message.find(c.text), std::string::npos) << c.what << ": " << r.error().message;
+    }
+    auto bad_magic = gguf::crossval::parse_logits_binary(view(edit(0, 'X')));
+    ASSERT_FALSE(bad_magic);
+    EXPECT_EQ(bad_magic.error().code, Code::bad_magic);
+    auto neither = gguf::crossval::parse_logits(view(std::string("XLOG....")));
+    ASSERT_FALSE(neither);
+    EXPECT_EQ(neither.error().code, Code::bad_magic);
+}
+
+TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
+    struct Case {
+        const char* text;
+        const char* message;
+    };
+    const std::vector<Case> cases{
+        {R"({"n_vocab":2,"logits":[[1,2],[3]]})", "logits[1] is not an array of n_vocab = 2 values (it has 1)"},
+        {R"({"n_vocab":2,"logits":[[1,"x"]]})", "logits[0][1] is not an f32 number"},
+        {R"({"n_vocab":2,"logits":[[1,1e39]]})", "logits[0][1] is not an f32 number"},
+        {R"({"logits":[[1,2]]})", "\"n_vocab\" is missing"},
+        {R"({"n_vocab":-2,"logits":[[1,2]]})", "\"n_vocab\" is missing or not an unsigned"},
+        {R"({"n_vocab":2})", "exactly one of"},
+        {R"({"n_vocab":2,"logits":[[1,2]],"logits_bits":[[1,2]]})", "exactly one of"},
+        {R"({"n_vocab":2,"logits_bits":[[1,4294967296]]})", "logits_bits[0][1] is not a u32"},
+        {R"({"n_vocab":2,"logits":[[1,2]],"tokens":[1,2]})", "one token id per position (1)"},
+        {R"({"n_vocab":2,"logits":[[1,2]],"tokens":[-1]})", "tokens[0] is not a token id"},
+        {R"({"n_vocab":2,"logits":[[1,2]])", "syntax error at byte"},
+    };
+    for (const auto& c : cases) {
+        auto r = gguf::crossval::parse_logits_json(c.text);
+        ASSERT_FALSE(r) << c.text;
+        EXPECT_EQ(r.error().code, gguf::Code::invalid_value_type) << c.text;
+        EXPECT_NE(r.error().message.find(c.message), std::string::npos) << c.text << " -> " << r.error().message;
+    }
+    auto empty = gguf::crossval::parse_logits_json(R"({"n_vocab":2,"logits":[]})");
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().code, gguf::Code::count_too_large);
+    auto zero = gguf::crossval::parse_logits_json(R"({"n_vocab":0,"logits":[[]]})");
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().code, gguf::Code::count_too_large);
+    auto list = gguf::crossval::parse_logits_json("[1,2]");
+    ASSERT_FALSE(list);
+    EXPECT_EQ(list.error().code, gguf::Code::bad_magic);
+}
+
+TEST(LogitsFiles, FilesRoundTripInBothFormats) {
+    const auto dir = std::filesystem::temp_directory_path() / ("gguf_logits_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto l = reference();
+    for (auto format : {LogitsFormat::json, LogitsFormat::binary}) {
+        const auto path = dir / (format == LogitsFormat::json ? "l.json" : "l.bin");
+        ASSERT_TRUE(gguf::crossval::write_logits_file(path, l, format));
+        auto back = gguf::crossval::read_logits_file(path);
+        ASSERT_TRUE(back) << back.error().message;
+        EXPECT_EQ(back->values, l.values);
+        EXPECT_EQ(back->n_vocab, l.n_vocab);
+        EXPECT_EQ(back->tokens, format == LogitsFormat::json ? l.tokens : std::vector<std::int32_t>{});
+    }
+    auto missing = gguf::crossval::read_logits_file(dir / "nope.json");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, gguf::Code::io_error);
+    auto capped = gguf::crossval::read_logits_file(dir / "l.json", 10);
+    ASSERT_FALSE(capped);
+    EXPECT_EQ(capped.error().code, gguf::Code::count_too_large);
+    std::filesystem::remove_all(dir);
+}
