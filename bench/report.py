@@ -60,6 +60,26 @@ def timed(cmd, repeats):
     return statistics.median(times)
 
 
+def gbench_gbps(gguf_bench, name):
+    """GB/s of one Google Benchmark run of the benchmark called `name`, in a fresh process."""
+    out = subprocess.run([gguf_bench, f"--benchmark_filter=^{name}$", "--benchmark_format=json"], check=True,
+                         capture_output=True, text=True)
+    runs = [b for b in json.loads(out.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+    return runs[0]["bytes_per_second"] / 1e9
+
+
+def interleaved_hashing(gguf_bench, data_path, rounds):
+    """Our XXH3 passes and xxhsum, run in turns so that a change in the machine's load hits both alike.
+    Returns median GB/s of each."""
+    size = os.path.getsize(data_path)
+    series = {"threaded": [], "one_thread": [], "xxhsum": []}
+    for _ in range(rounds):
+        series["threaded"].append(gbench_gbps(gguf_bench, "BM_ours_xxh3_tensors/threaded/iterations:3/real_time"))
+        series["xxhsum"].append(size / timed(["xxhsum", "-H3", data_path], 1) / 1e9)
+        series["one_thread"].append(gbench_gbps(gguf_bench, "BM_ours_xxh3_tensors/one_thread/iterations:3/real_time"))
+    return {k: statistics.median(v) for k, v in series.items()}
+
+
 def max_rss_kib(cmd):
     """Peak resident set of `cmd` in KiB, from GNU time."""
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, stdout=subprocess.DEVNULL,
@@ -89,6 +109,7 @@ def main():
     ap.add_argument("--gbench", required=True, help="gguf-bench JSON output")
     ap.add_argument("--files", required=True, help="directory of the generated files")
     ap.add_argument("--gguf-crossval", required=True)
+    ap.add_argument("--gguf-bench", required=True)
     ap.add_argument("--gguf-py", required=True, help="the reference's gguf-py directory")
     ap.add_argument("--hf-gguf", required=True, help="the installed @huggingface/gguf package directory")
     ap.add_argument("--python", default="/usr/bin/python3")
@@ -115,8 +136,8 @@ def main():
             peers[("hf", name)] = None
 
     # ---- peers: hashing, end to end --------------------------------------------------------------
-    log("xxhsum -H3 on the 1 GiB file (5 runs)")
-    xxhsum_s = timed(["xxhsum", "-H3", files["data_1g"]], 5)
+    log("XXH3 over the 1 GiB file: ours (threaded, one thread) and xxhsum -H3 in turns (7 rounds)")
+    hashing = interleaved_hashing(args.gguf_bench, files["data_1g"], 7)
     log("sha256sum on the 1 GiB file (3 runs)")
     sha256sum_s = timed(["sha256sum", files["data_1g"]], 3)
     log("gguf-crossval validate --data on the 1 GiB file (3 runs, then once under /usr/bin/time)")
@@ -155,15 +176,15 @@ def main():
     p("")
     p("## Hashing the 1 GiB file (page cache warm for every run)")
     p("")
-    ours_x = find(med, "BM_ours_xxh3_tensors/threaded")
-    ours_x1 = find(med, "BM_ours_xxh3_tensors/one_thread")
     ours_full = find(med, "BM_ours_sha256_and_xxh3")
     seq = find(med, "BM_sequential_read")
-    xxhsum_gbps = data_size / xxhsum_s / 1e9
+    xxhsum_gbps = hashing["xxhsum"]
+    p("Our XXH3 passes and xxhsum ran in turns, 7 rounds, medians; the rest once each, medians of their runs.")
+    p("")
     p("| what | GB/s | vs xxhsum -H3 |")
     p("|---|---|---|")
-    for label, v in (("ours: XXH3-64 per tensor, read-ahead thread (gguf::hash_file)", gbps(ours_x)),
-                     ("ours: XXH3-64 per tensor, one thread", gbps(ours_x1)),
+    for label, v in (("ours: XXH3-64 per tensor, read-ahead thread (gguf::hash_file's default)", hashing["threaded"]),
+                     ("ours: XXH3-64 per tensor, one thread", hashing["one_thread"]),
                      ("xxhsum -H3 (whole file, process wall time)", xxhsum_gbps),
                      ("ours: SHA-256 of the file + XXH3-64 per tensor (validate --data's work)", gbps(ours_full)),
                      ("sha256sum (whole file, process wall time)", data_size / sha256sum_s / 1e9),
@@ -198,8 +219,10 @@ def main():
     r = parse_ratio.get("large_vocab")
     targets.append(("parse >= 3x faster than the reference's reader (large vocabulary)",
                     r is not None and r >= 3.0, f"{r:.1f}x" if r else "reference not measured"))
-    hx = gbps(ours_x) / xxhsum_gbps
-    targets.append(("hashing >= 80% of xxhsum's throughput", hx >= 0.8, f"{hx * 100:.0f}%"))
+    hx = hashing["threaded"] / xxhsum_gbps
+    h1 = hashing["one_thread"] / xxhsum_gbps
+    targets.append(("hashing >= 80% of xxhsum's throughput (default: read-ahead thread)", hx >= 0.8,
+                    f"{hx * 100:.0f}% (one thread: {h1 * 100:.0f}%)"))
     rss_mib = validate_rss / 1024
     targets.append(("peak RSS < 64 MiB for validate --data on 1 GiB", rss_mib < 64, f"{rss_mib:.1f} MiB"))
     p("| target | result | measured |")
