@@ -179,7 +179,7 @@ def main():
     ours_full = find(med, "BM_ours_sha256_and_xxh3")
     seq = find(med, "BM_sequential_read")
     xxhsum_gbps = hashing["xxhsum"]
-    p("Our XXH3 passes and xxhsum ran in turns, 7 rounds, medians; the rest once each, medians of their runs.")
+    p("Our XXH3 passes and xxhsum ran in turns, 7 rounds, medians. Other rows: Google Benchmark medians of 5 repetitions, or medians of 3 process runs.")
     p("")
     p("| what | GB/s | vs xxhsum -H3 |")
     p("|---|---|---|")
