@@ -25,5 +25,6 @@ Command add_inspect(CLI::App& root);
 Command add_crossval(CLI::App& root);
 Command add_full_crossval(CLI::App& root);
 Command add_gen_model(CLI::App& root);
+Command add_gen_corpus(CLI::App& root);
 
 }  // namespace cli

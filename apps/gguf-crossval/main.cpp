@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
         cli::add_crossval(app),
         cli::add_full_crossval(app),
         cli::add_gen_model(app),
+        cli::add_gen_corpus(app),
     };
     try {
         app.parse(argc, argv);

@@ -3,14 +3,12 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "describe/description.hpp"
+
 namespace gguf::crossval {
 namespace {
 
-nlohmann::json number(double v) {
-    if (std::isnan(v)) return "nan";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    return v;
-}
+nlohmann::json number(double v) { return describe::render_float(v); }
 
 nlohmann::json thresholds_json(const Thresholds& t) {
     return {{"max_abs", t.max_abs},

@@ -8,12 +8,6 @@
 namespace gguf::describe {
 namespace {
 
-nlohmann::json render_float(double v) {
-    if (std::isnan(v)) return "nan";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    return v;
-}
-
 nlohmann::json render_scalar(const ValueView& v) {
     switch (v.type()) {
         case ValueType::uint8:
@@ -42,6 +36,12 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+nlohmann::json render_float(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return v;
+}
 
 std::string xxh64_hex(std::span<const std::byte> bytes) {
     return fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));

@@ -56,6 +56,9 @@ std::string render_string(std::string_view bytes);
 // added when longer than kArrayPreview, in which case only the first kArrayPreview values appear.
 nlohmann::json render_value(const ValueView& value);
 
+// A double as a JSON number, or "nan", "inf", "-inf" (JSON has no such numbers).
+nlohmann::json render_float(double v);
+
 // xxh64 (seed 0) as 16 lower-case hex digits.
 std::string xxh64_hex(std::span<const std::byte> bytes);
 

@@ -29,6 +29,25 @@ std::string describe_bytes(std::uint64_t n) { return n == 1 ? "1 byte" : fmt::fo
 
 bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// Messages quote keys and tensor names taken from the file. Keep them valid UTF-8, each stray byte
+// shown as \xNN, so that every consumer can carry them (a JSON serializer refuses invalid UTF-8).
+std::string utf8_safe(std::string message) {
+    if (is_valid_utf8(message)) return message;
+    std::string out;
+    for (std::size_t i = 0; i < message.size();) {
+        const auto c = static_cast<unsigned char>(message[i]);
+        const std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (i + len <= message.size() && is_valid_utf8(std::string_view(message).substr(i, len))) {
+            out.append(message, i, len);
+            i += len;
+        } else {
+            out += fmt::format("\\x{:02x}", c);
+            ++i;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 // Parses one buffer. Each step returns false after setting `error_`.
@@ -55,12 +74,12 @@ private:
     }
 
     bool fail(Code code, std::uint64_t offset, std::string message) {
-        error_ = Error{code, offset, std::move(message)};
+        error_ = Error{code, offset, utf8_safe(std::move(message))};
         return false;
     }
 
     void warn(Code code, std::uint64_t offset, std::string message) {
-        file_.warnings_.push_back(Issue{code, offset, std::move(message)});
+        file_.warnings_.push_back(Issue{code, offset, utf8_safe(std::move(message))});
     }
 
     // `what` names the structure for an error message: a string, or a callable returning one, which
@@ -450,11 +469,12 @@ private:
                                     t.name, t.type, traits->name));
         }
         t.traits = *traits;
-        if (t.n_dims > 0 && t.traits.block_size > 1 && t.ne[0] % t.traits.block_size != 0) {
+        const std::uint64_t row = t.n_dims > 0 ? t.ne[0] : 1;  // 0 dims: a one-element scalar
+        if (t.traits.block_size > 1 && row % t.traits.block_size != 0) {
             return fail(Code::shape_not_block_aligned, at,
                         fmt::format("tensor '{}' of type {} has {} elements per row, not a multiple of the block "
                                     "size {}",
-                                    t.name, t.traits.name, t.ne[0], t.traits.block_size));
+                                    t.name, t.traits.name, row, t.traits.block_size));
         }
         auto size = tensor_nbytes(t.traits, t.dims());
         if (!size) {

@@ -4,6 +4,7 @@
 
 #include "support/build.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using nlohmann::json;
@@ -12,18 +13,9 @@ namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
 
-class Cli : public ::testing::Test {
+class Cli : public testing_support::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gguf_cli_test_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     RunResult run(const std::string& args) { return run_command(kBin + " " + args); }
-    std::filesystem::path dir_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "fixtures/tiny_model.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 
@@ -10,16 +11,8 @@ namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
 
-class GenModel : public ::testing::Test {
+class GenModel : public testing_support::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gguf_gen_model_test_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     // env: assignments put before the command ("CROSSVAL_SEED=7"); both seed variables are cleared first.
     RunResult run(const std::string& args, const std::string& env = "") {
         return run_command("env -u CROSSVAL_SEED -u BITNET_SEED " + env + " " + kBin + " gen-model " + args);
@@ -28,7 +21,6 @@ protected:
         const auto bytes = gguf::fixtures::tiny_model(spec)->to_bytes();
         return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
     }
-    std::filesystem::path dir_;
 };
 
 }  // namespace

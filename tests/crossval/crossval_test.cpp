@@ -10,6 +10,7 @@
 #include "fixtures/tiny_model.hpp"
 #include "support/build.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using gguf::Value;
@@ -22,16 +23,8 @@ const std::string kBin = GGUF_CROSSVAL_BIN;
 const std::string kSchema = GGUF_CROSSVAL_SOURCE_DIR "/schema/crossval-report.schema.json";
 const std::string kValidator = GGUF_CROSSVAL_SOURCE_DIR "/tests/support/validate_schema.py";
 
-class Crossval : public ::testing::Test {
+class Crossval : public testing_support::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gguf_crossval_test_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     std::filesystem::path write(const std::string& name, const Buffer& bytes) {
         const auto path = dir_ / name;
@@ -63,7 +56,6 @@ protected:
         return none;
     }
 
-    std::filesystem::path dir_;
 };
 
 const std::string kSoft = "CROSSVAL_ALLOW_CPP_FAIL=1";

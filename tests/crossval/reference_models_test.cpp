@@ -18,6 +18,7 @@
 #include "gguf/reader.hpp"
 #include "reference/reference.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using gguf::GgmlType;
 using gguf::fixtures::TinyArch;
@@ -42,16 +43,8 @@ std::string probe_path() {
                                    "to a ref-probe with modes quantize and logits); this test needs it";  \
     ASSERT_TRUE(std::filesystem::exists(probe)) << "GGUF_CROSSVAL_PROBE=" << probe << " does not exist"
 
-class Reference : public ::testing::Test {
+class Reference : public testing_support::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gguf_reference_models_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     // Run the probe; returns its JSON object (the probe always prints one, "ok" says how it went).
     nlohmann::json run_probe(const std::string& probe, const std::string& args) {
@@ -75,7 +68,6 @@ protected:
         return write(*w, name);
     }
 
-    std::filesystem::path dir_;
 };
 
 std::string spec_name(TinyModelSpec s) {
