@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "gguf/reader.hpp"
 #include "issues_json.hpp"
+#include "validate_data.hpp"
 
 namespace cli {
 
@@ -15,18 +16,38 @@ Command add_validate(CLI::App& root) {
     struct Opts {
         std::string file;
         bool json = false;
+        bool data = false;
+        std::string manifest;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("FILE", opts->file, "The GGUF file")->required();
     app->add_flag("--json", opts->json, "Print a JSON object instead of text");
+    app->add_flag("--data", opts->data,
+                  "Also hash the data: XXH3-64 of each tensor's bytes and SHA-256 of the whole file, in one "
+                  "streaming pass (with --json this is the manifest for --manifest)");
+    app->add_option("--manifest", opts->manifest,
+                    "Check the file against a manifest written by 'validate --data --json' on the original: "
+                    "report the tensors whose data differs or is missing; exit 1 if anything differs "
+                    "(implies --data)");
     return {app, [opts] {
                 auto file = gguf::open(opts->file);
                 if (!file && file.error().code == gguf::Code::io_error) {
                     fmt::print(stderr, "error: {}\n", file.error().message);
                     return int{kUsage};
                 }
+                std::optional<DataOutcome> data;
+                if (opts->data || !opts->manifest.empty()) {
+                    data = validate_data(opts->file, file, opts->manifest);
+                    if (!data->usage_error.empty()) {
+                        fmt::print(stderr, "error: {}\n", data->usage_error);
+                        return int{kUsage};
+                    }
+                }
                 if (opts->json) {
-                    fmt::print("{}\n", validation_json(opts->file, file).dump(2));
+                    auto j = validation_json(opts->file, file);
+                    if (data) j["data"] = data->data;
+                    if (data && !opts->manifest.empty()) j["manifest"] = data->manifest;
+                    fmt::print("{}\n", j.dump(2));
                 } else if (file) {
                     fmt::print("{}: valid GGUF v{}, {} key-value pairs, {} tensors, data at {}, {} bytes\n",
                                opts->file, file->version(), file->kvs().size(), file->tensors().size(),
@@ -39,7 +60,8 @@ Command add_validate(CLI::App& root) {
                     fmt::print("{}: invalid: [{}] at offset {}: {}\n", opts->file, gguf::code_name(e.code), e.offset,
                                e.message);
                 }
-                return file ? int{kOk} : int{kInvalid};
+                if (data && !opts->json) fmt::print("{}", data->text);
+                return file && (!data || data->ok) ? int{kOk} : int{kInvalid};
             }};
 }
 

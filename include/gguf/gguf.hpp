@@ -8,3 +8,4 @@
 #include "gguf/value.hpp"
 #include "gguf/quantize.hpp"
 #include "gguf/writer.hpp"
+#include "gguf/data_hash.hpp"

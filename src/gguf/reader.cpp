@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <bit>
 #include <fmt/format.h>
-#include <unordered_set>
+#include <type_traits>
 
 #include "gguf/reader.hpp"
+#include "name_set.hpp"
 #include "wire.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the reader assumes a little-endian host");
@@ -18,6 +19,11 @@ namespace {
 // A length or count whose byte size exceeds this cannot belong to any real file, even a truncated
 // one: we call it impossible (string_too_long, count_too_large) rather than truncated.
 constexpr std::uint64_t kPlausibleBytes = std::uint64_t{1} << 50;  // 1 PiB
+
+// The smallest encodings: a key-value (length, a 1-byte key, type, a 1-byte value) and a tensor
+// info (name length, n_dims, type, offset).
+constexpr std::uint64_t kMinKeyValueSize = 8 + 1 + 4 + 1;
+constexpr std::uint64_t kMinTensorInfoSize = 8 + 4 + 4 + 8;
 
 std::string describe_bytes(std::uint64_t n) { return n == 1 ? "1 byte" : fmt::format("{} bytes", n); }
 
@@ -59,6 +65,14 @@ private:
 
     std::uint64_t remaining() const { return b_.size() - pos_; }
 
+    // How many records to make room for up front when the header claims `n` of at least
+    // `min_size` bytes each: no more than the remaining bytes could hold, and never more than a
+    // fixed cap, so a hostile count costs nothing and a real one saves the regrowth.
+    std::size_t plausible_count(std::uint64_t n, std::uint64_t min_size) const {
+        constexpr std::uint64_t kCap = 16384;
+        return static_cast<std::size_t>(std::min({n, remaining() / min_size, kCap}));
+    }
+
     bool fail(Code code, std::uint64_t offset, std::string message) {
         error_ = Error{code, offset, utf8_safe(std::move(message))};
         return false;
@@ -68,15 +82,27 @@ private:
         file_.warnings_.push_back(Issue{code, offset, utf8_safe(std::move(message))});
     }
 
-    bool need(std::uint64_t n, std::string_view what) {
-        if (n <= remaining()) return true;
+    // `what` names the structure for an error message: a string, or a callable returning one, which
+    // is called only when the read fails (building the text on every read would dominate parsing).
+    template <class What>
+    static std::string text(const What& what) {
+        if constexpr (std::is_invocable_v<const What&>) {
+            return std::string(what());
+        } else {
+            return std::string(what);
+        }
+    }
+
+    template <class What>
+    bool need(std::uint64_t n, const What& what) {
+        if (n <= remaining()) [[likely]] return true;
         return fail(Code::truncated, pos_,
-                    fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), what,
+                    fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), text(what),
                                 describe_bytes(n - remaining()), pos_));
     }
 
-    template <class T>
-    bool read(T& out, std::string_view what) {
+    template <class T, class What>
+    bool read(T& out, const What& what) {
         if (!need(sizeof(T), what)) return false;
         out = wire::load<T>(b_.data() + pos_, file_.swapped_);
         pos_ += sizeof(T);
@@ -84,20 +110,21 @@ private:
     }
 
     // A string: u64 length then bytes. The view points into the buffer.
-    bool read_string(std::string_view& out, std::string_view what) {
+    template <class What>
+    bool read_string(std::string_view& out, const What& what) {
         const std::uint64_t at = pos_;
         std::uint64_t len = 0;
         if (!read(len, what)) return false;
         if (len > remaining()) {
             if (len >= kPlausibleBytes) {
                 return fail(Code::string_too_long, at,
-                            fmt::format("{} at offset {} claims a length of {} bytes, which no file can hold", what,
-                                        at, len));
+                            fmt::format("{} at offset {} claims a length of {} bytes, which no file can hold",
+                                        text(what), at, len));
             }
             pos_ = at + 8;
             return fail(Code::truncated, at,
-                        fmt::format("{} at offset {} claims {} but only {} remain: the file is cut short", what, at,
-                                    describe_bytes(len), describe_bytes(remaining())));
+                        fmt::format("{} at offset {} claims {} but only {} remain: the file is cut short", text(what),
+                                    at, describe_bytes(len), describe_bytes(remaining())));
         }
         out = {reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(len)};
         pos_ += len;
@@ -159,7 +186,9 @@ private:
     // ---- key-value pairs -----------------------------------------------------------------------
 
     bool key_values() {
-        std::unordered_set<std::string_view> seen;
+        const auto expected = plausible_count(n_kv_, kMinKeyValueSize);
+        NameSet seen(expected);
+        file_.kvs_.reserve(expected);
         for (std::uint64_t i = 0; i < n_kv_; ++i) {
             const std::uint64_t at = pos_;
             if (!key_value(i, seen)) {
@@ -171,13 +200,13 @@ private:
         return true;
     }
 
-    bool key_value(std::uint64_t index, std::unordered_set<std::string_view>& seen) {
+    bool key_value(std::uint64_t index, NameSet& seen) {
         KeyValue kv{};
         kv.offset = pos_;
-        const auto what = fmt::format("the key of key-value {}", index);
+        const auto what = [&] { return fmt::format("the key of key-value {}", index); };
         if (!read_string(kv.key, what)) return false;
         if (kv.key.empty()) return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
-        if (!seen.insert(kv.key).second) {
+        if (!seen.insert(kv.key)) {
             return fail(Code::duplicate_key, kv.offset, fmt::format("key '{}' appears twice", kv.key));
         }
         if (!is_valid_utf8(kv.key)) {
@@ -185,7 +214,7 @@ private:
         }
         std::uint32_t type = 0;
         const std::uint64_t type_at = pos_;
-        if (!read(type, fmt::format("the type of key '{}'", kv.key))) return false;
+        if (!read(type, [&] { return fmt::format("the type of key '{}'", kv.key); })) return false;
         if (!is_valid_value_type(type)) {
             return fail(Code::invalid_value_type, type_at,
                         fmt::format("key '{}' has value type {}; valid types are 0 to 12", kv.key, type));
@@ -201,7 +230,7 @@ private:
         const std::uint64_t at = pos_;
         if (type == ValueType::string) {
             std::string_view s;
-            if (!read_string(s, fmt::format("the string value of '{}'", key))) return false;
+            if (!read_string(s, [&] { return fmt::format("the string value of '{}'", key); })) return false;
             if (!utf8_warned_ && !is_valid_utf8(s)) {
                 utf8_warned_ = true;
                 warn(Code::invalid_utf8, at, fmt::format("a string value of '{}' is not valid UTF-8", key));
@@ -210,7 +239,7 @@ private:
             if (!array(key, depth)) return false;
         } else {
             const auto size = value_type_size(type);
-            if (!need(size, fmt::format("the value of '{}'", key))) return false;
+            if (!need(size, [&] { return fmt::format("the value of '{}'", key); })) return false;
             if (type == ValueType::boolean && std::to_integer<unsigned>(b_[pos_]) > 1) {
                 return fail(Code::invalid_bool, pos_,
                             fmt::format("'{}' has bool byte {}; a bool must be 0 or 1", key,
@@ -230,12 +259,12 @@ private:
         }
         std::uint32_t elem = 0;
         std::uint64_t n = 0;
-        if (!read(elem, fmt::format("the element type of '{}'", key))) return false;
+        if (!read(elem, [&] { return fmt::format("the element type of '{}'", key); })) return false;
         if (!is_valid_value_type(elem)) {
             return fail(Code::invalid_value_type, at,
                         fmt::format("array '{}' has element type {}; valid types are 0 to 12", key, elem));
         }
-        if (!read(n, fmt::format("the length of array '{}'", key))) return false;
+        if (!read(n, [&] { return fmt::format("the length of array '{}'", key); })) return false;
         const auto type = static_cast<ValueType>(elem);
         if (type == ValueType::array && !nested_warned_) {
             nested_warned_ = true;
@@ -249,7 +278,7 @@ private:
                             fmt::format("array '{}' claims {} elements of {}: more than any file could hold", key, n,
                                         describe_bytes(size)));
             }
-            if (!need(total, fmt::format("the {} elements of array '{}'", n, key))) return false;
+            if (!need(total, [&] { return fmt::format("the {} elements of array '{}'", n, key); })) return false;
             if (type == ValueType::boolean) {
                 for (std::uint64_t i = 0; i < n; ++i) {
                     if (std::to_integer<unsigned>(b_[pos_ + i]) > 1) {
@@ -268,21 +297,55 @@ private:
             return fail(Code::count_too_large, at + 4,
                         fmt::format("array '{}' claims {} elements: more than any file could hold", key, n));
         }
+        if (type == ValueType::string) return string_elements(key, n);
         ValueView ignored;
         for (std::uint64_t i = 0; i < n; ++i) {
-            if (type == ValueType::string) {
-                std::string_view s;
-                if (!read_string(s, fmt::format("element {} of array '{}'", i, key))) return false;
-                if (!utf8_warned_ && !is_valid_utf8(s)) {
-                    utf8_warned_ = true;
-                    warn(Code::invalid_utf8, pos_ - s.size() - 8,
-                         fmt::format("element {} of '{}' is not valid UTF-8", i, key));
-                }
-            } else if (!value(type, key, depth + 1, ignored)) {
-                return false;
-            }
+            if (!value(type, key, depth + 1, ignored)) return false;
         }
         return true;
+    }
+
+    // The n elements of a string array. Their UTF-8 is checked a run of strings at a time, which
+    // costs far less than a check per string: a run of strings shorter than 128 bytes is checked
+    // as one byte range, length fields included. Such a length encodes as eight bytes below 0x80
+    // (in either byte order), which leave a decoder that is between characters there and make one
+    // that is inside a sequence fail, so the range is valid exactly when each string in it is.
+    bool string_elements(std::string_view key, std::uint64_t n) {
+        std::uint64_t run_start = pos_;
+        std::uint64_t run_first = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::uint64_t at = pos_;
+            std::string_view s;
+            if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
+            if (s.size() >= 128) [[unlikely]] {
+                check_utf8_run(key, run_start, at, run_first);
+                if (!utf8_warned_ && !is_valid_utf8(s)) {
+                    utf8_warned_ = true;
+                    warn(Code::invalid_utf8, at, fmt::format("element {} of '{}' is not valid UTF-8", i, key));
+                }
+                run_start = pos_;
+                run_first = i + 1;
+            }
+        }
+        check_utf8_run(key, run_start, pos_, run_first);
+        return true;
+    }
+
+    // Check the run of already-parsed short strings in [from, to), the first of which is element
+    // `first`; if it is not valid UTF-8, warn about the first string at fault (once per file).
+    void check_utf8_run(std::string_view key, std::uint64_t from, std::uint64_t to, std::uint64_t first) {
+        if (utf8_warned_ || from == to) return;
+        const auto* base = reinterpret_cast<const char*>(b_.data());
+        if (is_valid_utf8({base + from, static_cast<std::size_t>(to - from)})) [[likely]] return;
+        for (std::uint64_t at = from, i = first; at < to; ++i) {
+            const auto len = wire::load<std::uint64_t>(b_.data() + at, file_.swapped_);
+            if (!is_valid_utf8({base + at + 8, static_cast<std::size_t>(len)})) {
+                utf8_warned_ = true;
+                warn(Code::invalid_utf8, at, fmt::format("element {} of '{}' is not valid UTF-8", i, key));
+                return;
+            }
+            at += 8 + len;
+        }
     }
 
     bool alignment(const KeyValue& kv) {
@@ -328,11 +391,13 @@ private:
     // ---- tensor infos --------------------------------------------------------------------------
 
     bool tensor_infos() {
-        std::unordered_set<std::string_view> seen;
+        const auto expected = plausible_count(n_tensors_, kMinTensorInfoSize);
+        NameSet seen(expected);
+        file_.tensors_.reserve(expected);
         for (std::uint64_t i = 0; i < n_tensors_; ++i) {
             TensorInfo t{};
             t.info_offset = pos_;
-            if (!read_string(t.name, fmt::format("the name of tensor {}", i))) return false;
+            if (!read_string(t.name, [&] { return fmt::format("the name of tensor {}", i); })) return false;
             if (t.name.size() > kMaxTensorName) {
                 return fail(Code::tensor_name_too_long, t.info_offset,
                             fmt::format("tensor {} has a {}-byte name; the limit is {}", i, t.name.size(),
@@ -343,11 +408,11 @@ private:
                      fmt::format("tensor '{}' has a 64-byte name: allowed, but llama.cpp needs fewer than 64",
                                  t.name));
             }
-            if (!seen.insert(t.name).second) {
+            if (!seen.insert(t.name)) {
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
             }
             if (!tensor_shape(t) || !tensor_type(t)) return false;
-            if (!read(t.offset, fmt::format("the offset of tensor '{}'", t.name))) return false;
+            if (!read(t.offset, [&] { return fmt::format("the offset of tensor '{}'", t.name); })) return false;
             file_.tensors_.push_back(t);
         }
         file_.metadata_end_ = pos_;
@@ -356,7 +421,7 @@ private:
 
     bool tensor_shape(TensorInfo& t) {
         const std::uint64_t at = pos_;
-        if (!read(t.n_dims, fmt::format("the dimension count of tensor '{}'", t.name))) return false;
+        if (!read(t.n_dims, [&] { return fmt::format("the dimension count of tensor '{}'", t.name); })) return false;
         if (t.n_dims > kMaxDims) {
             return fail(Code::too_many_dims, at,
                         fmt::format("tensor '{}' has {} dimensions; this reader allows at most {} (llama.cpp {})",
@@ -369,7 +434,7 @@ private:
         }
         for (std::uint32_t d = 0; d < t.n_dims; ++d) {
             const std::uint64_t dim_at = pos_;
-            if (!read(t.ne[d], fmt::format("dimension {} of tensor '{}'", d, t.name))) return false;
+            if (!read(t.ne[d], [&] { return fmt::format("dimension {} of tensor '{}'", d, t.name); })) return false;
             if (t.ne[d] >= (std::uint64_t{1} << 63)) {
                 return fail(Code::invalid_dimension, dim_at,
                             fmt::format("dimension {} of tensor '{}' is {}, beyond the signed 64-bit range", d,
@@ -385,7 +450,7 @@ private:
 
     bool tensor_type(TensorInfo& t) {
         const std::uint64_t at = pos_;
-        if (!read(t.type, fmt::format("the type of tensor '{}'", t.name))) return false;
+        if (!read(t.type, [&] { return fmt::format("the type of tensor '{}'", t.name); })) return false;
         auto traits = ggml_type(t.type);
         if (!traits) {
             return fail(Code::invalid_tensor_type, at,
@@ -467,7 +532,8 @@ private:
         for (const auto& t : file_.tensors_) {
             if (t.size != 0) order.push_back(&t);
         }
-        std::sort(order.begin(), order.end(), [](auto* x, auto* y) { return x->offset < y->offset; });
+        const auto by_offset = [](auto* x, auto* y) { return x->offset < y->offset; };
+        if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
         for (std::size_t i = 1; i < order.size(); ++i) {
             const auto* prev = order[i - 1];
             const auto* cur = order[i];

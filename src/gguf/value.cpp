@@ -1,4 +1,5 @@
 // Values: accessors of the zero-copy views, owned values and their encoding, UTF-8 validation.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -183,41 +184,89 @@ void Value::encode(std::vector<std::byte>& out, bool big_endian) const {
     }
 }
 
+namespace {
+
+// UTF-8 validation as a DFA whose transitions for one input byte are packed into one 64-bit row:
+// each state is a multiple of 6, and the next state sits in the row at bit position `state`. A step
+// is then a table load that does not depend on the state and a shift that does, with no branch per
+// byte. States follow the Unicode Standard's Table 3-7 of well-formed sequences.
+enum Utf8State : unsigned {
+    kAccept = 0,     // between characters
+    kCont1 = 6,      // one continuation byte (80..BF) to go
+    kCont2 = 12,     // two to go
+    kCont3 = 18,     // three to go
+    kAfterE0 = 24,   // second byte must be A0..BF (no overlongs)
+    kAfterED = 30,   // second byte must be 80..9F (no surrogates)
+    kAfterF0 = 36,   // second byte must be 90..BF (no overlongs)
+    kAfterF4 = 42,   // second byte must be 80..8F (nothing above U+10FFFF)
+    kReject = 48,    // absorbing
+};
+
+constexpr unsigned utf8_next(unsigned state, unsigned b) {
+    const bool cont = b >= 0x80 && b <= 0xBF;
+    switch (state) {
+        case kAccept:
+            if (b < 0x80) return kAccept;
+            if (b >= 0xC2 && b <= 0xDF) return kCont1;
+            if (b == 0xE0) return kAfterE0;
+            if (b == 0xED) return kAfterED;
+            if (b >= 0xE1 && b <= 0xEF) return kCont2;
+            if (b == 0xF0) return kAfterF0;
+            if (b == 0xF4) return kAfterF4;
+            if (b >= 0xF1 && b <= 0xF3) return kCont3;
+            return kReject;
+        case kCont1: return cont ? kAccept : kReject;
+        case kCont2: return cont ? kCont1 : kReject;
+        case kCont3: return cont ? kCont2 : kReject;
+        case kAfterE0: return b >= 0xA0 && b <= 0xBF ? kCont1 : kReject;
+        case kAfterED: return b >= 0x80 && b <= 0x9F ? kCont1 : kReject;
+        case kAfterF0: return b >= 0x90 && b <= 0xBF ? kCont2 : kReject;
+        case kAfterF4: return b >= 0x80 && b <= 0x8F ? kCont2 : kReject;
+        default: return kReject;
+    }
+}
+
+struct Utf8Table {
+    std::uint64_t row[256];
+    constexpr Utf8Table() : row{} {
+        for (unsigned b = 0; b < 256; ++b) {
+            for (unsigned st = kAccept; st <= kReject; st += 6) {
+                row[b] |= std::uint64_t{utf8_next(st, b)} << st;
+            }
+        }
+    }
+};
+constexpr Utf8Table kUtf8Table;
+
+}  // namespace
+
+// One DFA step. Only the low 6 bits of a state are meaningful: masking the shift count is free
+// (x86 shifts take their count modulo 64) and lets the state carry garbage above them.
+inline std::uint64_t utf8_step(std::uint64_t state, unsigned char b) {
+    return kUtf8Table.row[b] >> (state & 63);
+}
+
 bool is_valid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t i = 0;
     const std::size_t n = s.size();
-    while (i < n) {
-        // Fast path: eight ASCII bytes at a time.
-        if (i + 8 <= n) {
-            std::uint64_t w;
-            std::memcpy(&w, p + i, 8);
-            if ((w & 0x8080808080808080ULL) == 0) { i += 8; continue; }
+    std::size_t i = 0;
+    std::uint64_t state = kAccept;
+    // Sixteen bytes at a time: skipped when they are ASCII between characters, else stepped through
+    // the DFA. kReject absorbs, so one check at the end suffices; a block checks early only to
+    // stop scanning invalid input.
+    while (i + 16 <= n) {
+        std::uint64_t w[2];
+        std::memcpy(w, p + i, 16);
+        if (((w[0] | w[1]) & 0x8080808080808080ULL) == 0 && (state & 63) == kAccept) {
+            i += 16;
+            continue;
         }
-        unsigned c = p[i];
-        if (c < 0x80) { ++i; continue; }
-        std::size_t len;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;  // no surrogates
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (i + len > n) return false;
-        if (p[i + 1] < lo || p[i + 1] > hi) return false;
-        for (std::size_t k = 2; k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-        }
-        i += len;
+        for (std::size_t k = 0; k < 16; ++k) state = utf8_step(state, p[i + k]);
+        if ((state & 63) == kReject) return false;
+        i += 16;
     }
-    return true;
+    for (; i < n; ++i) state = utf8_step(state, p[i]);
+    return (state & 63) == kAccept;
 }
 
 }  // namespace gguf

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Measure the peers and the end-to-end figures, then print OUR figures, the PEERS' and the RATIOS
+with each target's PASS/MISS. Called by scripts/bench, which has built everything and run
+gguf-bench (Google Benchmark JSON) on the same generated files.
+
+Everything here runs with the files in the page cache (scripts/bench reads them first).
+"""
+import argparse
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+GIB = 1 << 30
+
+
+def log(msg):
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+def gbench_medians(path):
+    """{benchmark run name: median aggregate} from Google Benchmark's JSON."""
+    with open(path) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median":
+            out[b["run_name"]] = b
+    return out
+
+
+def ms(b):
+    """Real time of a benchmark entry in milliseconds."""
+    factor = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["real_time"] * factor
+
+
+def find(medians, prefix):
+    for name, b in medians.items():
+        if name.startswith(prefix):
+            return b
+    return None
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(cmd, repeats):
+    """Median wall time in seconds of `cmd` (output discarded)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gbench_gbps(gguf_bench, name):
+    """GB/s of one Google Benchmark run of the benchmark called `name`, in a fresh process."""
+    out = subprocess.run([gguf_bench, f"--benchmark_filter=^{name}$", "--benchmark_format=json"], check=True,
+                         capture_output=True, text=True)
+    runs = [b for b in json.loads(out.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+    return runs[0]["bytes_per_second"] / 1e9
+
+
+def interleaved_hashing(gguf_bench, data_path, rounds):
+    """Our XXH3 passes and xxhsum, run in turns so that a change in the machine's load hits both alike.
+    Returns median GB/s of each."""
+    size = os.path.getsize(data_path)
+    series = {"threaded": [], "one_thread": [], "xxhsum": []}
+    for _ in range(rounds):
+        series["threaded"].append(gbench_gbps(gguf_bench, "BM_ours_xxh3_tensors/threaded/iterations:3/real_time"))
+        series["xxhsum"].append(size / timed(["xxhsum", "-H3", data_path], 1) / 1e9)
+        series["one_thread"].append(gbench_gbps(gguf_bench, "BM_ours_xxh3_tensors/one_thread/iterations:3/real_time"))
+    return {k: statistics.median(v) for k, v in series.items()}
+
+
+def max_rss_kib(cmd):
+    """Peak resident set of `cmd` in KiB, from GNU time."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def crossval_stages(gguf_crossval, work):
+    """Per-stage wall times of `full-crossval` (mini fixtures and tiny models), from its reports."""
+    help_run = subprocess.run([gguf_crossval, "crossval", "--help"], capture_output=True)
+    if help_run.returncode != 0:
+        return None
+    out = os.path.join(work, "crossval")
+    subprocess.run([gguf_crossval, "full-crossval", "--out", out], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    rows = []
+    for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
+        with open(path) as f:
+            report = json.load(f)
+        stages = {s["name"]: (s["duration_ms"] if s.get("ran") else None) for s in report.get("stages", [])}
+        rows.append((os.path.basename(report.get("model", path)), stages))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gbench", required=True, help="gguf-bench JSON output")
+    ap.add_argument("--files", required=True, help="directory of the generated files")
+    ap.add_argument("--gguf-crossval", required=True)
+    ap.add_argument("--gguf-bench", required=True)
+    ap.add_argument("--gguf-py", required=True, help="the reference's gguf-py directory")
+    ap.add_argument("--hf-gguf", required=True, help="the installed @huggingface/gguf package directory")
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--work", required=True, help="scratch directory")
+    args = ap.parse_args()
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    med = gbench_medians(args.gbench)
+    files = {n: os.path.join(args.files, n + ".gguf") for n in ("large_vocab", "many_tensors", "data_1g")}
+    data_size = os.path.getsize(files["data_1g"])
+
+    # ---- peers: parse ----------------------------------------------------------------------------
+    peers = {}
+    for name, repeats_py in (("large_vocab", 3), ("many_tensors", 5)):
+        log(f"gguf-py GGUFReader on {name} ({repeats_py} runs)")
+        peers[("gguf-py", name)] = run_json([args.python, os.path.join(here, "peers", "gguf_py_parse.py"),
+                                             args.gguf_py, files[name], str(repeats_py)])["median_ms"]
+        log(f"@huggingface/gguf on {name} (5 runs)")
+        try:
+            peers[("hf", name)] = run_json(["node", os.path.join(here, "peers", "hf_gguf_parse.cjs"), args.hf_gguf,
+                                            files[name], "5"])["median_ms"]
+        except subprocess.CalledProcessError as e:
+            log(f"@huggingface/gguf failed on {name}: {e.stderr.strip()}")
+            peers[("hf", name)] = None
+
+    # ---- peers: hashing, end to end --------------------------------------------------------------
+    log("XXH3 over the 1 GiB file: ours (threaded, one thread) and xxhsum -H3 in turns (7 rounds)")
+    hashing = interleaved_hashing(args.gguf_bench, files["data_1g"], 7)
+    log("sha256sum on the 1 GiB file (3 runs)")
+    sha256sum_s = timed(["sha256sum", files["data_1g"]], 3)
+    log("gguf-crossval validate --data on the 1 GiB file (3 runs, then once under /usr/bin/time)")
+    validate_cmd = [args.gguf_crossval, "validate", "--data", "--json", files["data_1g"]]
+    validate_s = timed(validate_cmd, 3)
+    validate_rss = max_rss_kib(validate_cmd)
+    xxhsum_rss = max_rss_kib(["xxhsum", "-H3", files["data_1g"]])
+
+    log("crossval stages (full-crossval on the fixture set)")
+    stages = crossval_stages(args.gguf_crossval, args.work)
+
+    # ---- the table -------------------------------------------------------------------------------
+    gbps = lambda b: b["bytes_per_second"] / 1e9 if b else None  # noqa: E731
+    fmt_ms = lambda v: f"{v:10.2f} ms" if v is not None else "   (failed)"  # noqa: E731
+    lines = []
+    p = lines.append
+    p("## Metadata parse (median; ours and the reference in-process, Python and Node timed inside the process)")
+    p("")
+    p("| file | ours: gguf::open | ours: gguf::parse (buffer) | reference gguf_init_from_file | reference gguf_init_from_buffer"
+      " | gguf-py GGUFReader | @huggingface/gguf | reference / ours | gguf-py / ours | hf / ours |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    parse_ratio = {}
+    for name in ("large_vocab", "many_tensors"):
+        ours = find(med, f"BM_ours_open/{name}")
+        ours_buf = find(med, f"BM_ours_parse_buffer/{name}")
+        ref = find(med, f"BM_reference_init_from_file/{name}")
+        ref_buf = find(med, f"BM_reference_init_from_buffer/{name}")
+        o = ms(ours)
+        r = ms(ref) if ref else None
+        py = peers[("gguf-py", name)]
+        hf = peers[("hf", name)]
+        parse_ratio[name] = r / o if r else None
+        ratio = lambda v: f"{v / o:.1f}x" if v else "n/a"  # noqa: E731
+        p(f"| {name} | {fmt_ms(o)} | {fmt_ms(ms(ours_buf))} | {fmt_ms(r)} | {fmt_ms(ms(ref_buf) if ref_buf else None)}"
+          f" | {fmt_ms(py)} | {fmt_ms(hf)} | {ratio(r)} | {ratio(py)} | {ratio(hf)} |")
+    p("")
+    p("## Hashing the 1 GiB file (page cache warm for every run)")
+    p("")
+    ours_full = find(med, "BM_ours_sha256_and_xxh3")
+    seq = find(med, "BM_sequential_read")
+    xxhsum_gbps = hashing["xxhsum"]
+    p("Our XXH3 passes and xxhsum ran in turns, 7 rounds, medians. Other rows: Google Benchmark medians of 5 repetitions, or medians of 3 process runs.")
+    p("")
+    p("| what | GB/s | vs xxhsum -H3 |")
+    p("|---|---|---|")
+    for label, v in (("ours: XXH3-64 per tensor, read-ahead thread (gguf::hash_file's default)", hashing["threaded"]),
+                     ("ours: XXH3-64 per tensor, one thread", hashing["one_thread"]),
+                     ("xxhsum -H3 (whole file, process wall time)", xxhsum_gbps),
+                     ("ours: SHA-256 of the file + XXH3-64 per tensor (validate --data's work)", gbps(ours_full)),
+                     ("sha256sum (whole file, process wall time)", data_size / sha256sum_s / 1e9),
+                     ("gguf-crossval validate --data --json (process wall time)", data_size / validate_s / 1e9),
+                     ("plain sequential read(), 1 MiB buffer (the machine's limit)", gbps(seq))):
+        p(f"| {label} | {v:.2f} | {v / xxhsum_gbps:.2f}x |")
+    p("")
+    p("## Peak memory (max RSS, GNU time)")
+    p("")
+    p("| command | max RSS |")
+    p("|---|---|")
+    p(f"| gguf-crossval validate --data --json data_1g.gguf | {validate_rss / 1024:.1f} MiB |")
+    p(f"| xxhsum -H3 data_1g.gguf | {xxhsum_rss / 1024:.1f} MiB |")
+    p("")
+    p("## crossval stages (wall time per stage, from full-crossval's reports)")
+    p("")
+    if stages is None:
+        p("not measured: crossval not built")
+    else:
+        names = ["reader", "cpp_header", "cpp_full", "logits"]
+        p("| fixture | " + " | ".join(names) + " |")
+        p("|---|" + "---|" * len(names))
+        for fixture, st in stages:
+            cells = [f"{st[n]:.1f} ms" if st.get(n) is not None else "not run" for n in names]
+            p(f"| {fixture} | " + " | ".join(cells) + " |")
+        if not stages:
+            p("not measured: full-crossval wrote no reports")
+    p("")
+    p("## Targets")
+    p("")
+    targets = []
+    r = parse_ratio.get("large_vocab")
+    targets.append(("parse >= 3x faster than the reference's reader (large vocabulary)",
+                    r is not None and r >= 3.0, f"{r:.1f}x" if r else "reference not measured"))
+    hx = hashing["threaded"] / xxhsum_gbps
+    h1 = hashing["one_thread"] / xxhsum_gbps
+    targets.append(("hashing >= 80% of xxhsum's throughput (default: read-ahead thread)", hx >= 0.8,
+                    f"{hx * 100:.0f}% (one thread: {h1 * 100:.0f}%)"))
+    rss_mib = validate_rss / 1024
+    targets.append(("peak RSS < 64 MiB for validate --data on 1 GiB", rss_mib < 64, f"{rss_mib:.1f} MiB"))
+    p("| target | result | measured |")
+    p("|---|---|---|")
+    for label, ok, measured in targets:
+        p(f"| {label} | {'PASS' if ok else 'MISS'} | {measured} |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
