@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
-#include "file_hash.hpp"
+#include "gguf/data_hash.hpp"
 #include "reference/reference.hpp"
 
 namespace gguf::crossval {
@@ -158,7 +158,6 @@ Report run(const Options& o) {
     r.allow_cpp_fail = o.allow_cpp_fail;
     std::error_code ec;
     if (auto size = std::filesystem::file_size(o.model, ec); !ec) r.file_size = size;
-    if (auto digest = sha256_file(o.model)) r.sha256 = *digest;
 
     // 1. Our reader: required.
     Stage reader{.name = "reader", .ran = true};
@@ -178,7 +177,13 @@ Report run(const Options& o) {
             warnings.push_back({{"code", code_name(w.code)}, {"offset", w.offset}, {"message", w.message}});
         }
         reader.details["warnings"] = std::move(warnings);
+        // SHA-256 of the file and XXH3-64 of each tensor's data, in one streaming pass.
+        if (auto digest = gguf::digest_file(o.model, *file)) {
+            r.sha256 = digest->sha256;
+            r.tensor_hashes = std::move(digest->tensors);
+        }
     } else {
+        if (auto h = gguf::hash_file(o.model, {})) r.sha256 = h->sha256;
         const auto& e = file.error();
         reader.failure_class = std::string(code_name(e.code));
         reader.message = fmt::format("at offset {}: {}", e.offset, e.message);

@@ -1,6 +1,8 @@
 // The report's JSON form and its atomic write.
 #include "report.hpp"
 
+#include "describe/description.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <fmt/format.h>
@@ -26,6 +28,17 @@ nlohmann::json stage_json(const Stage& s) {
             {"message", s.message},
             {"log_excerpt", s.log_excerpt},
             {"details", s.details}};
+}
+
+nlohmann::json tensor_hashes_json(const std::vector<TensorDigest>& digests) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : digests) {
+        out.push_back({{"name", describe::render_string(t.name)},
+                       {"offset", t.offset},
+                       {"size", t.size},
+                       {"xxh3", fmt::format("{:016x}", t.xxh3)}});
+    }
+    return out;
 }
 
 }  // namespace
@@ -76,6 +89,7 @@ nlohmann::json to_json(const Report& r) {
         {"data_offset", opt(r.data_offset)},
         {"file_size", opt(r.file_size)},
         {"sha256", r.sha256},
+        {"tensor_hashes", tensor_hashes_json(r.tensor_hashes)},
         {"reference", {{"name", r.reference.name}, {"version", r.reference.version}, {"path", r.reference.path}}},
         {"stages", std::move(stages)},
         {"comparison",

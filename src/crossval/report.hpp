@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compare.hpp"
+#include "gguf/data_hash.hpp"
 #include "gguf/error.hpp"
 
 namespace gguf::crossval {
@@ -44,6 +45,7 @@ struct Report {
     std::optional<std::uint64_t> n_kv, n_tensors, data_offset;
     std::optional<std::uint64_t> file_size;
     std::string sha256;
+    std::vector<TensorDigest> tensor_hashes;  // XXH3-64 of each tensor's data (when our reader accepts the file)
     struct {
         std::string name, version, path;
     } reference;
