@@ -66,7 +66,10 @@ Command add_matrix(CLI::App& root) {
                 }
                 const auto& t = matrix->totals;
                 for (std::size_t r = 0; r < matrix->readers.size(); ++r) {
-                    if (!matrix->readers[r].available) continue;
+                    if (!matrix->readers[r].available) {
+                        fmt::print("{:<18} unavailable\n", matrix->readers[r].name);
+                        continue;
+                    }
                     fmt::print("{:<18} wrongly accepted {:>3}  wrongly rejected {:>3}  crashes {:>2}  timeouts {:>2}  "
                                "value disagreements {:>3}\n",
                                matrix->readers[r].name, t[r].wrongly_accepted, t[r].wrongly_rejected, t[r].crashes,

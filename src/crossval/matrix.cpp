@@ -152,7 +152,9 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
     if (!theirs) {
         // The reader accepted, but what it returned does not fit the neutral form (an array of arrays
         // whose inner element type @huggingface/gguf does not return): a disagreement, shown as is.
-        c.mismatches.push_back({"description", "(ours)", theirs.error().message});
+        auto why = theirs.error().message;
+        if (why.rfind("reference payload: ", 0) == 0) why.erase(0, 19);
+        c.mismatches.push_back({"payload", nullptr, "not representable in the neutral description: " + why});
         return c;
     }
     if (!ours) return c;  // we rejected the file: nothing to compare values with

@@ -59,8 +59,8 @@ std::string md(std::string s) {
 std::string cell_md(const Cell& c, std::size_t reader) {
     if (c.verdict == Verdict::unavailable) return "n/a";
     std::string s(verdict_name(c.verdict));
-    if (c.wrong.value_or(false)) s = "**" + s + "** ✗";
-    if (reader == kOurs && c.verdict == Verdict::reject) s += " `" + c.code_or_message + "`";
+    if (c.wrong.value_or(false)) s = fmt::format("**{}** ✗", s);
+    if (reader == kOurs && c.verdict == Verdict::reject) s += fmt::format(" `{}`", c.code_or_message);
     if (c.documented && c.wrong.value_or(false)) s += " (documented)";
     if (!c.mismatches.empty()) s += fmt::format(" ≠{}", c.mismatches.size());
     return s;
@@ -175,9 +175,9 @@ std::string to_markdown(const Matrix& m) {
     line(rule + "---|");
     for (const auto* f : rows) {
         std::string row = fmt::format("| `{}` | {}{} |", f->file, valid_md(*f),
-                                      f->expected_code.empty() ? "" : " `" + f->expected_code + "`");
-        for (std::size_t r = 0; r < f->cells.size(); ++r) row += " " + cell_md(f->cells[r], r) + " |";
-        line(row + " " + md(f->description) + " |");
+                                      f->expected_code.empty() ? std::string() : fmt::format(" `{}`", f->expected_code));
+        for (std::size_t r = 0; r < f->cells.size(); ++r) row += fmt::format(" {} |", cell_md(f->cells[r], r));
+        line(fmt::format("{} {} |", row, md(f->description)));
     }
     line("");
     line("(documented): llama.cpp's verdict is the one gguf-facts.md documents for this file (the manifest's "
