@@ -26,5 +26,6 @@ Command add_crossval(CLI::App& root);
 Command add_full_crossval(CLI::App& root);
 Command add_gen_model(CLI::App& root);
 Command add_gen_corpus(CLI::App& root);
+Command add_matrix(CLI::App& root);
 
 }  // namespace cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
         cli::add_full_crossval(app),
         cli::add_gen_model(app),
         cli::add_gen_corpus(app),
+        cli::add_matrix(app),
     };
     try {
         app.parse(argc, argv);

@@ -22,9 +22,10 @@ private:
 };
 
 // ggml keeps no dimension count: it reports a tensor stored as [4, 1] as [4] (ggml_n_dims drops
-// trailing 1s). Compare shapes in that form.
+// trailing 1s), and a 0-dimension scalar as [1] (ggml_n_dims is at least 1). Compare shapes with
+// every trailing 1 dropped, which makes [], [1] and [1, 1] the same shape.
 std::vector<std::uint64_t> without_trailing_ones(std::vector<std::uint64_t> dims) {
-    while (dims.size() > 1 && dims.back() == 1) dims.pop_back();
+    while (!dims.empty() && dims.back() == 1) dims.pop_back();
     return dims;
 }
 

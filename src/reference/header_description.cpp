@@ -40,8 +40,13 @@ bool is_signed(ValueType t) {
     return t == ValueType::int8 || t == ValueType::int16 || t == ValueType::int32 || t == ValueType::int64;
 }
 
-// One scalar or string element as the probe reports it (see tools/ref-probe/mode_header.cpp).
+std::optional<Value> array_value(const json& j);
+
+// One element as the probe reports it (see tools/ref-probe/mode_header.cpp): a string as hex, a
+// fixed-size scalar as an integer. An element of an array of arrays, which ggml never reports but
+// the peer adapters (tools/peers/) do, is itself {"elem_type", "n", "values"}.
 std::optional<Value> element(ValueType type, const json& j) {
+    if (type == ValueType::array) return array_value(j);
     if (type == ValueType::string) {
         auto s = unhex(j);
         if (!s) return std::nullopt;
@@ -50,6 +55,28 @@ std::optional<Value> element(ValueType type, const json& j) {
     if (!j.is_number_integer()) return std::nullopt;  // floats come as bit patterns, bools as the raw byte
     const std::uint64_t bits = is_signed(type) ? static_cast<std::uint64_t>(j.get<std::int64_t>()) : j.get<std::uint64_t>();
     return Value::scalar(type, bits);
+}
+
+// {"elem_type", "n", "values"}: nullopt when the element type is missing or out of range, or the
+// values do not match n or the type.
+std::optional<Value> array_value(const json& j) {
+    if (!j.is_object()) return std::nullopt;
+    const auto& elem_id = j.value("elem_type", json());
+    if (!elem_id.is_number_integer() || elem_id.get<std::int64_t>() < 0 ||
+        !is_valid_value_type(static_cast<std::uint32_t>(elem_id.get<std::int64_t>()))) {
+        return std::nullopt;
+    }
+    const auto elem = static_cast<ValueType>(elem_id.get<std::int64_t>());
+    const auto& values = j.value("values", json::array());
+    if (!values.is_array() || values.size() != j.value("n", std::uint64_t{0})) return std::nullopt;
+    std::vector<Value> items;
+    items.reserve(values.size());
+    for (const auto& v : values) {
+        auto e = element(elem, v);
+        if (!e) return std::nullopt;
+        items.push_back(std::move(*e));
+    }
+    return Value::array(elem, std::move(items));
 }
 
 gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
@@ -63,24 +90,9 @@ gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
     const auto type = static_cast<ValueType>(type_id);
     Value value;
     if (type == ValueType::array) {
-        const auto elem_id = j.value("elem_type", -1);
-        if (elem_id < 0 || !is_valid_value_type(static_cast<std::uint32_t>(elem_id)) ||
-            static_cast<ValueType>(elem_id) == ValueType::array) {
-            return payload_error(fmt::format("{}: array element type {} not supported", where, elem_id));
-        }
-        const auto elem = static_cast<ValueType>(elem_id);
-        const auto& values = j.value("values", json::array());
-        if (!values.is_array() || values.size() != j.value("n", std::uint64_t{0})) {
-            return payload_error(where + ": array values do not match its length n");
-        }
-        std::vector<Value> items;
-        items.reserve(values.size());
-        for (const auto& v : values) {
-            auto e = element(elem, v);
-            if (!e) return payload_error(where + ": malformed array element");
-            items.push_back(std::move(*e));
-        }
-        value = Value::array(elem, std::move(items));
+        auto a = array_value(j);
+        if (!a) return payload_error(where + ": malformed array (element type, length n or values)");
+        value = std::move(*a);
     } else {
         auto e = element(type, j.value("value", json()));
         if (!e) return payload_error(where + ": malformed value");

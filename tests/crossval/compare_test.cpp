@@ -105,6 +105,21 @@ TEST(Compare, TrailingUnitDimsAreNormalisedButOtherShapesAreNot) {
     EXPECT_FALSE(compare(ours, theirs).equal);
 }
 
+TEST(Compare, AScalarStoredWithNoDimsMatchesGgmlsOneDim) {
+    // ggml_n_dims is at least 1: a tensor stored with 0 dims (one element) comes back as [1].
+    gguf::Writer w;
+    ASSERT_TRUE(w.add_tensor("s", 0, {}, Buffer(4)).ok());
+    auto ours = describe_writer(w);
+    ASSERT_TRUE(ours.tensors[0].dims.empty());
+    auto theirs = ours;
+    theirs.tensors[0].dims = {1};
+    auto c = compare(ours, theirs);
+    EXPECT_TRUE(c.equal);
+    EXPECT_EQ(c.notes.size(), 1u);
+    theirs.tensors[0].dims = {2};
+    EXPECT_FALSE(compare(ours, theirs).equal);
+}
+
 TEST(Summary, ExitCodeIsTheMostSevere) {
     using namespace gguf::crossval;
     auto entry = [](int code) {

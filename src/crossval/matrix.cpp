@@ -1,0 +1,352 @@
+// The reader-agreement matrix: running the readers over a corpus and judging each verdict.
+#include "matrix.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <fmt/format.h>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "compare.hpp"
+#include "describe/description.hpp"
+#include "reference/peers.hpp"
+#include "reference/reference.hpp"
+#include "report.hpp"
+
+namespace gguf::crossval {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Files per peer process: a Python or Node start costs about 0.2 s of CPU, reading a small file a
+// few milliseconds. Small enough that a batch never nears the timeout on this corpus.
+constexpr std::size_t kPeerBatch = 16;
+
+// What @huggingface/gguf does not return (tools/peers/hf_gguf_describe.mjs): general.alignment is
+// used inside the parser, and GGUFTensorInfo has no byte size. Such fields are not compared.
+constexpr const char* kHfNotReported =
+    "alignment and tensor sizes are not compared: @huggingface/gguf does not return them (it uses "
+    "general.alignment internally; GGUFTensorInfo is {name, n_dims, shape, dtype, offset})";
+
+// Type id 36: our reader reads it as bitnet.cpp's I2_S and names it so; a reader that returns only
+// the id (or ggml's table) gets ggml's name, IQ4_NL_4_4. Same id: one type, two names.
+bool same_type_id_36(const Difference& d) {
+    return d.field.rfind("tensors[", 0) == 0 && d.field.size() > 5 &&
+           d.field.compare(d.field.size() - 5, 5, ".type") == 0 && d.ours == "I2_S" && d.theirs == "IQ4_NL_4_4";
+}
+
+bool hf_unreported(const std::string& field) {
+    return field == "alignment" || (field.rfind("tensors[", 0) == 0 && field.size() > 5 &&
+                                    field.compare(field.size() - 5, 5, ".size") == 0);
+}
+
+// The corpus: manifest.json's files, or every *.gguf under dir (no expectation).
+gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_manifest) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        return Error{Code::io_error, 0, fmt::format("'{}' is not a directory", dir.string())};
+    }
+    std::vector<MatrixFile> files;
+    const auto manifest_path = dir / "manifest.json";
+    has_manifest = fs::exists(manifest_path, ec);
+    if (has_manifest) {
+        std::ifstream in(manifest_path);
+        const auto m = nlohmann::json::parse(in, nullptr, false);
+        if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_array()) {
+            return Error{Code::io_error, 0,
+                         fmt::format("'{}' is not a corpus manifest (no \"files\" array)", manifest_path.string())};
+        }
+        for (const auto& f : m["files"]) {
+            if (!f.is_object() || !f.contains("file") || !f["file"].is_string()) {
+                return Error{Code::io_error, 0,
+                             fmt::format("'{}': an entry without a \"file\" name", manifest_path.string())};
+            }
+            MatrixFile mf;
+            mf.file = f["file"].get<std::string>();
+            if (f.contains("valid") && f["valid"].is_boolean()) mf.valid = f["valid"].get<bool>();
+            mf.expected_code = f.value("expected_code", std::string());
+            mf.reference_expect = f.value("reference_expect", std::string());
+            mf.category = f.value("category", std::string());
+            mf.description = f.value("description", std::string());
+            files.push_back(std::move(mf));
+        }
+    } else {
+        for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec)) {
+            if (it->is_regular_file(ec) && it->path().extension() == ".gguf") {
+                MatrixFile mf;
+                mf.file = fs::relative(it->path(), dir, ec).generic_string();
+                files.push_back(std::move(mf));
+            }
+        }
+        std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
+    }
+    if (files.empty()) {
+        return Error{Code::io_error, 0,
+                     fmt::format("no files to run in '{}' ({})", dir.string(),
+                                 has_manifest ? "the manifest lists none" : "no manifest.json and no *.gguf")};
+    }
+    return files;
+}
+
+// Right or wrong against the manifest. Only accept and reject are verdicts on the file.
+void judge(Cell& cell, const MatrixFile& f, bool ours) {
+    if (!f.valid || (cell.verdict != Verdict::accept && cell.verdict != Verdict::reject)) return;
+    const bool accepted = cell.verdict == Verdict::accept;
+    cell.wrong = accepted != *f.valid;
+    if (ours && !accepted && !*f.valid && !f.expected_code.empty() && cell.code_or_message != f.expected_code) {
+        cell.wrong = true;
+    }
+}
+
+// Our reader, in process: the production parser.
+Cell run_ours(const fs::path& path, std::optional<describe::Description>& description) {
+    Cell c;
+    const auto start = Clock::now();
+    auto file = gguf::open(path);
+    c.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (file) {
+        c.verdict = Verdict::accept;
+        description = describe::describe(*file);
+        c.data_offset = description->data_offset;
+    } else {
+        c.verdict = Verdict::reject;
+        c.code_or_message = std::string(code_name(file.error().code));
+    }
+    return c;
+}
+
+// A child-process reader's outcome as a cell; on acceptance, its description compared with ours.
+// ggml_quirks: the reader is llama.cpp, whose documented differences of definition compare() normalises
+// (0-tensor data offset, dropped trailing unit dims). For any other reader they are differences.
+Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::Description>& ours, bool ggml_quirks,
+               bool hf) {
+    Cell c;
+    c.duration_ms = o.duration_ms;
+    if (!o.ok) {
+        switch (o.failure) {
+            case reference::FailureClass::timeout: c.verdict = Verdict::timeout; break;
+            case reference::FailureClass::reference_unavailable: c.verdict = Verdict::unavailable; break;
+            case reference::FailureClass::abort_or_signal:
+            case reference::FailureClass::other: c.verdict = Verdict::crash; break;
+            default: c.verdict = Verdict::reject; break;
+        }
+        c.code_or_message = o.message;
+        return c;
+    }
+    c.verdict = Verdict::accept;
+    auto payload = o.payload;
+    if (hf) {  // the documented variant of the probe's form: fields the library does not return
+        if (!payload.contains("alignment")) payload["alignment"] = 0;
+        for (auto& t : payload["tensors"]) {
+            if (t.is_object() && !t.contains("size")) t["size"] = 0;
+        }
+    }
+    if (payload.contains("data_offset") && payload["data_offset"].is_number_unsigned()) {
+        c.data_offset = payload["data_offset"].get<std::uint64_t>();
+    }
+    auto theirs = reference::description_from_header(payload);
+    if (!theirs) {
+        // The reader accepted, but what it returned does not fit the neutral form (an array of arrays
+        // whose inner element type @huggingface/gguf does not return): a disagreement, shown as is.
+        auto why = theirs.error().message;
+        if (why.rfind("reference payload: ", 0) == 0) why.erase(0, 19);
+        c.mismatches.push_back({"payload", nullptr, "not representable in the neutral description: " + why});
+        return c;
+    }
+    if (!ours) return c;  // we rejected the file: nothing to compare values with
+    auto cmp = compare(*ours, *theirs);
+    for (auto& m : cmp.mismatches) {
+        if (hf && hf_unreported(m.field)) continue;
+        Difference d{std::move(m.field), std::move(m.ours), std::move(m.reference)};
+        if (same_type_id_36(d)) {
+            c.notes.push_back(fmt::format("{}: type id 36, which our reader names I2_S (bitnet.cpp) and ggml's table "
+                                          "IQ4_NL_4_4: the same id, not a mismatch", d.field));
+            continue;
+        }
+        c.mismatches.push_back(std::move(d));
+    }
+    if (!ggml_quirks && !cmp.notes.empty()) {
+        // compare() normalised a ggml quirk that this reader is not documented to have: report it.
+        if (ours->data_offset != theirs->data_offset) {
+            c.mismatches.push_back({"data_offset", ours->data_offset, theirs->data_offset});
+        }
+        for (std::size_t i = 0; i < std::min(ours->tensors.size(), theirs->tensors.size()); ++i) {
+            const auto& a = ours->tensors[i];
+            const auto& b = theirs->tensors[i];
+            if (a.dims != b.dims) c.mismatches.push_back({fmt::format("tensors[{}]({}).dims", i, a.name), a.dims, b.dims});
+        }
+    } else {
+        c.notes.insert(c.notes.end(), cmp.notes.begin(), cmp.notes.end());
+    }
+    return c;
+}
+
+void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
+    switch (c.verdict) {
+        case Verdict::accept: ++t.accepted; break;
+        case Verdict::reject: ++t.rejected; break;
+        case Verdict::crash: ++t.crashes; break;
+        case Verdict::timeout: ++t.timeouts; break;
+        case Verdict::unavailable: ++t.unavailable; break;
+    }
+    if (c.wrong.value_or(false) && f.valid) {
+        if (c.verdict == Verdict::accept && !*f.valid) ++t.wrongly_accepted;
+        if (c.verdict == Verdict::reject && *f.valid) ++t.wrongly_rejected;
+        if (c.verdict == Verdict::reject && !*f.valid) ++t.wrong_code;
+    }
+    if (!c.mismatches.empty()) ++t.value_disagreements;
+}
+
+}  // namespace
+
+std::string_view verdict_name(Verdict verdict) {
+    switch (verdict) {
+        case Verdict::accept: return "accept";
+        case Verdict::reject: return "reject";
+        case Verdict::crash: return "crash";
+        case Verdict::timeout: return "timeout";
+        case Verdict::unavailable: return "unavailable";
+    }
+    return "?";
+}
+
+bool MatrixFile::all_agree() const {
+    std::optional<Verdict> seen;
+    for (const auto& c : cells) {
+        if (c.verdict == Verdict::unavailable) continue;
+        if (c.wrong.value_or(false) || !c.mismatches.empty()) return false;
+        if (c.verdict == Verdict::crash || c.verdict == Verdict::timeout) return false;
+        if (seen && *seen != c.verdict) return false;
+        seen = c.verdict;
+    }
+    return true;
+}
+
+bool Matrix::ours_right() const {
+    return std::none_of(files.begin(), files.end(), [](const MatrixFile& f) {
+        return f.cells[kOurs].wrong.value_or(false);
+    });
+}
+
+gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
+    const auto start = Clock::now();
+    Matrix m;
+    m.corpus_dir = options.dir.string();
+    m.timestamp = utc_timestamp();
+    auto listed = list_files(options.dir, m.has_manifest);
+    if (!listed) return listed.error();
+    m.files = std::move(listed).value();
+
+    // The readers.
+    m.readers.resize(kReaderCount);
+    m.readers[kOurs] = {"ours", "gguf-crossval (gguf::open)", true, "", {}};
+    const auto located = reference::locate(options.cpp_dir);
+    if (located.ref) {
+        m.readers[kLlamaCpp] = {located.ref->name, located.ref->version, true, "", {}};
+    } else {
+        m.readers[kLlamaCpp] = {"llama.cpp", "", false, located.error + " (run scripts/fetch-reference)", {}};
+    }
+    m.readers[kLlamaCpp].normalisations = {
+        "data_offset of a 0-tensor file: ggml reports the unpadded end of the metadata, we the padded one "
+        "(gguf-facts.md section 2); compared after padding ggml's to the alignment",
+        "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"};
+    const auto gguf_py = reference::locate_gguf_py();
+    const auto hf = reference::locate_hf_gguf();
+    m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
+    m.readers[kHfGguf] = {hf.name, hf.version, hf.available, hf.why_unavailable, {kHfNotReported}};
+
+    // The work: the reference probe runs one file per process (it may abort on a file); each peer
+    // runs kPeerBatch files per process (starting an interpreter costs more than reading a file).
+    // `jobs` workers take the tasks in order, so at most `jobs` child processes run at once. A file
+    // is finished, judged and reported when its three child-process readers are done.
+    const reference::RunOptions run_options{options.timeout};
+    const std::size_t n = m.files.size();
+    struct Pending {
+        std::array<reference::StageOutcome, kReaderCount> outcome;
+        std::atomic<int> left{kReaderCount - 1};
+    };
+    std::vector<Pending> pending(n);
+    struct Task {
+        std::size_t reader, begin, end;
+    };
+    std::vector<Task> tasks;
+    for (std::size_t b = 0; b < n; b += kPeerBatch) {
+        const auto e = std::min(n, b + kPeerBatch);
+        tasks.push_back({kGgufPy, b, e});
+        tasks.push_back({kHfGguf, b, e});
+        for (std::size_t i = b; i < e; ++i) tasks.push_back({kLlamaCpp, i, i + 1});
+    }
+    std::atomic<std::size_t> next{0};
+    std::size_t done = 0;
+    std::mutex progress_mutex;
+    auto finish = [&](std::size_t i) {
+        auto& f = m.files[i];
+        const auto& o = pending[i].outcome;
+        f.cells.resize(kReaderCount);
+        std::optional<describe::Description> ours;
+        f.cells[kOurs] = run_ours(options.dir / f.file, ours);
+        f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
+        f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
+        f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
+        for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
+        auto& ref = f.cells[kLlamaCpp];
+        if (ref.verdict == Verdict::accept || ref.verdict == Verdict::reject) {
+            ref.documented = !f.reference_expect.empty() && f.reference_expect == verdict_name(ref.verdict);
+        }
+        pending[i].outcome = {};  // the payloads are no longer needed
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        ++done;
+        if (options.progress) options.progress(done, n, f.file);
+    };
+    auto worker = [&] {
+        for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
+            const auto& task = tasks[t];
+            std::vector<reference::StageOutcome> results;
+            if (task.reader == kLlamaCpp) {
+                const auto path = options.dir / m.files[task.begin].file;
+                if (located.ref) {
+                    results.push_back(reference::run_header(*located.ref, path, run_options));
+                } else {
+                    results.emplace_back();
+                    results.back().failure = reference::FailureClass::reference_unavailable;
+                    results.back().message = m.readers[kLlamaCpp].why_unavailable;
+                }
+            } else {
+                std::vector<fs::path> paths;
+                for (auto i = task.begin; i < task.end; ++i) paths.push_back(options.dir / m.files[i].file);
+                results = reference::run_peer_batch(task.reader == kGgufPy ? gguf_py : hf, paths, run_options);
+            }
+            for (auto i = task.begin; i < task.end; ++i) {
+                pending[i].outcome[task.reader] = std::move(results[i - task.begin]);
+                if (pending[i].left.fetch_sub(1) == 1) finish(i);
+            }
+        }
+    };
+    const auto jobs = static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, tasks.size()));
+    std::vector<std::thread> threads;
+    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+
+    // A reader found unusable on the way (an adapter that could not load its library) is unavailable.
+    for (std::size_t r = 1; r < kReaderCount; ++r) {
+        const bool none_ran = std::all_of(m.files.begin(), m.files.end(),
+                                          [r](const MatrixFile& f) { return f.cells[r].verdict == Verdict::unavailable; });
+        if (none_ran && m.readers[r].available) {
+            m.readers[r].available = false;
+            m.readers[r].why_unavailable = m.files.front().cells[r].code_or_message;
+        }
+    }
+    m.totals.resize(kReaderCount);
+    for (const auto& f : m.files) {
+        for (std::size_t r = 0; r < kReaderCount; ++r) add_totals(m.totals[r], f, f.cells[r]);
+    }
+    m.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
+    return m;
+}
+
+}  // namespace gguf::crossval

@@ -1,0 +1,110 @@
+// The reader-agreement matrix: every file of a corpus through four readers (ours, llama.cpp's gguf
+// reader, gguf-py's GGUFReader, @huggingface/gguf), each verdict judged against the manifest and
+// each accepted file's values compared with ours.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gguf/error.hpp"
+
+namespace gguf::crossval {
+
+enum class Verdict { accept, reject, crash, timeout, unavailable };
+std::string_view verdict_name(Verdict verdict);  // "accept", ...
+
+// Reader indices in Matrix::readers and MatrixFile::cells.
+enum ReaderIndex : std::size_t { kOurs = 0, kLlamaCpp = 1, kGgufPy = 2, kHfGguf = 3, kReaderCount = 4 };
+
+struct Difference {
+    std::string field;  // crossval::compare's field name
+    nlohmann::json ours;
+    nlohmann::json theirs;
+};
+
+struct Cell {
+    Verdict verdict = Verdict::unavailable;
+    std::string code_or_message;  // ours: the error code; a peer: what it said; crash: the signal
+    // Against the manifest: wrong = accepts a malformed file or rejects a valid one (and, for ours,
+    // reports another code than expected). Unset when there is no expectation or no verdict.
+    std::optional<bool> wrong;
+    bool documented = false;  // llama.cpp: this verdict is the one the manifest's reference_expect gives
+    std::vector<Difference> mismatches;  // accepted by this reader and ours: fields that differ
+    std::vector<std::string> notes;      // documented normalisations applied to this comparison
+    std::optional<std::uint64_t> data_offset;  // what the reader reported, when it accepted
+    double duration_ms = 0;
+};
+
+struct MatrixFile {
+    std::string file;                 // relative to the corpus directory
+    std::optional<bool> valid;        // from the manifest; unset without one
+    std::string expected_code;        // malformed files: the code our reader must report
+    std::string reference_expect;     // "accept" / "reject" where gguf-facts.md documents llama.cpp's verdict
+    std::string category;
+    std::string description;
+    std::vector<Cell> cells;          // one per reader, in ReaderIndex order
+
+    bool all_agree() const;  // no reader wrong, no crash/timeout, one verdict among the available, no mismatch
+};
+
+struct ReaderInfo {
+    std::string name;     // "ours", "llama.cpp", "gguf-py", "@huggingface/gguf"
+    std::string version;
+    bool available = false;
+    std::string why_unavailable;
+    std::vector<std::string> normalisations;  // per-reader normalisations, listed in matrix.md
+};
+
+struct ReaderTotals {
+    std::size_t accepted = 0, rejected = 0, crashes = 0, timeouts = 0, unavailable = 0;
+    std::size_t wrongly_accepted = 0;     // malformed files it accepted
+    std::size_t wrongly_rejected = 0;     // valid files it rejected
+    std::size_t wrong_code = 0;           // ours only: rejected with another code than the manifest's
+    std::size_t value_disagreements = 0;  // files it and ours accepted whose values differ
+};
+
+struct Matrix {
+    std::string corpus_dir;
+    bool has_manifest = false;
+    std::string timestamp;  // UTC, ISO 8601
+    double duration_s = 0;
+    std::vector<ReaderInfo> readers;
+    std::vector<MatrixFile> files;
+    std::vector<ReaderTotals> totals;  // one per reader
+
+    bool ours_right() const;  // our reader right on every file (the command's exit code)
+};
+
+struct MatrixOptions {
+    std::filesystem::path dir;
+    std::optional<std::filesystem::path> cpp_dir;  // the reference: --cpp-dir, else the environment, else the pin
+    std::chrono::milliseconds timeout{20000};      // per child process
+    unsigned jobs = 2;                             // files in flight (each runs its readers one after another)
+    // Called as each file finishes (from a worker thread, serialised): index (1-based), count, file.
+    std::function<void(std::size_t, std::size_t, const std::string&)> progress;
+};
+
+// Run the matrix. Errors: the directory is missing, the manifest is unreadable or lists no files.
+gguf::Result<Matrix> run_matrix(const MatrixOptions& options);
+
+// matrix.json: {"schema": "gguf-crossval-matrix", "version": 1, "corpus", "timestamp", "duration_s",
+// "readers": [{name, version, available, why_unavailable?, normalisations}],
+// "totals": {reader: {wrongly_accepted, wrongly_rejected, crashes, timeouts, value_disagreements, ...}},
+// "files": [{name, valid, expected_code, category, description, readers: {reader: {verdict,
+// code_or_message, wrong, mismatches: [fields], details: [{field, ours, theirs}], notes, data_offset}}}]}
+nlohmann::json to_json(const Matrix& matrix);
+
+// matrix.md: the summary table, then the files where a reader is wrong or disagrees.
+std::string to_markdown(const Matrix& matrix);
+
+// Write matrix.json and matrix.md into dir (created if missing), each through a temporary file.
+gguf::Status write_matrix(const Matrix& matrix, const std::filesystem::path& dir);
+
+}  // namespace gguf::crossval

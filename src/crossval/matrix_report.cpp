@@ -1,0 +1,273 @@
+// The matrix's two outputs: matrix.json (everything) and matrix.md (what a person reads first).
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+#include "matrix.hpp"
+#include "report.hpp"
+
+namespace gguf::crossval {
+namespace {
+
+constexpr int kMatrixSchemaVersion = 1;
+constexpr std::size_t kMaxFieldsPerCell = 8;  // matrix.md lists at most this many differing fields per reader
+
+nlohmann::json cell_json(const Cell& c) {
+    nlohmann::json j{{"verdict", verdict_name(c.verdict)}, {"code_or_message", c.code_or_message}};
+    j["wrong"] = c.wrong ? nlohmann::json(*c.wrong) : nlohmann::json(nullptr);
+    auto fields = nlohmann::json::array();
+    auto details = nlohmann::json::array();
+    for (const auto& m : c.mismatches) {
+        fields.push_back(m.field);
+        details.push_back({{"field", m.field}, {"ours", m.ours}, {"theirs", m.theirs}});
+    }
+    j["mismatches"] = std::move(fields);
+    j["details"] = std::move(details);
+    j["notes"] = c.notes;
+    j["data_offset"] = c.data_offset ? nlohmann::json(*c.data_offset) : nlohmann::json(nullptr);
+    if (c.documented) j["documented"] = true;
+    j["duration_ms"] = static_cast<std::int64_t>(c.duration_ms + 0.5);
+    return j;
+}
+
+nlohmann::json totals_json(const ReaderTotals& t) {
+    return {{"wrongly_accepted", t.wrongly_accepted},
+            {"wrongly_rejected", t.wrongly_rejected},
+            {"wrong_code", t.wrong_code},
+            {"crashes", t.crashes},
+            {"timeouts", t.timeouts},
+            {"value_disagreements", t.value_disagreements},
+            {"accepted", t.accepted},
+            {"rejected", t.rejected},
+            {"unavailable", t.unavailable}};
+}
+
+// A table cell: | and line breaks would break the Markdown table.
+std::string md(std::string s) {
+    std::string out;
+    for (char ch : s) {
+        if (ch == '|') out += "\\|";
+        else if (ch == '\n' || ch == '\r') out += ' ';
+        else out += ch;
+    }
+    if (out.size() > 160) out = out.substr(0, 157) + "...";
+    return out;
+}
+
+std::string cell_md(const Cell& c, std::size_t reader) {
+    if (c.verdict == Verdict::unavailable) return "n/a";
+    std::string s(verdict_name(c.verdict));
+    if (c.wrong.value_or(false)) s = fmt::format("**{}** ✗", s);
+    if (reader == kOurs && c.verdict == Verdict::reject) s += fmt::format(" `{}`", c.code_or_message);
+    if (c.documented && c.wrong.value_or(false)) s += " (documented)";
+    if (!c.mismatches.empty()) s += fmt::format(" ≠{}", c.mismatches.size());
+    return s;
+}
+
+std::string valid_md(const MatrixFile& f) {
+    if (!f.valid) return "?";
+    return *f.valid ? "valid" : "malformed";
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Matrix& m) {
+    nlohmann::json readers = nlohmann::json::array();
+    nlohmann::json totals = nlohmann::json::object();
+    for (std::size_t r = 0; r < m.readers.size(); ++r) {
+        const auto& info = m.readers[r];
+        nlohmann::json j{{"name", info.name},
+                         {"version", info.version},
+                         {"available", info.available},
+                         {"normalisations", info.normalisations}};
+        if (!info.available) j["why_unavailable"] = info.why_unavailable;
+        readers.push_back(std::move(j));
+        totals[info.name] = totals_json(m.totals[r]);
+    }
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : m.files) {
+        nlohmann::json j{{"name", f.file}};
+        j["valid"] = f.valid ? nlohmann::json(*f.valid) : nlohmann::json(nullptr);
+        j["expected_code"] = f.expected_code.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.expected_code);
+        j["category"] = f.category;
+        j["description"] = f.description;
+        if (!f.reference_expect.empty()) j["reference_expect"] = f.reference_expect;
+        j["all_agree"] = f.all_agree();
+        nlohmann::json cells = nlohmann::json::object();
+        for (std::size_t r = 0; r < f.cells.size(); ++r) cells[m.readers[r].name] = cell_json(f.cells[r]);
+        j["readers"] = std::move(cells);
+        files.push_back(std::move(j));
+    }
+    return {{"schema", "gguf-crossval-matrix"},
+            {"version", kMatrixSchemaVersion},
+            {"corpus", m.corpus_dir},
+            {"has_manifest", m.has_manifest},
+            {"timestamp", m.timestamp},
+            {"duration_s", static_cast<double>(static_cast<std::int64_t>(m.duration_s * 10 + 0.5)) / 10},
+            {"ours_right", m.ours_right()},
+            {"readers", std::move(readers)},
+            {"totals", std::move(totals)},
+            {"files", std::move(files)}};
+}
+
+std::string to_markdown(const Matrix& m) {
+    std::string out;
+    auto line = [&out](std::string_view s) {
+        out += s;
+        out += '\n';
+    };
+    line("# Reader agreement matrix");
+    line("");
+    line(fmt::format("Corpus `{}`: {} files{}; run {} in {:.0f} s. Generated by `gguf-crossval matrix`.", m.corpus_dir,
+                     m.files.size(), m.has_manifest ? " listed in manifest.json" : " (no manifest: no expectations)",
+                     m.timestamp, m.duration_s));
+    line("");
+    line("A reader is **wrong** (✗) when it accepts a malformed file or rejects a valid one (the manifest's "
+         "`valid`). ≠N: it accepted the file and N fields differ from ours. Crashes and timeouts are counted apart.");
+    line("");
+    line("| reader | version | accepted | rejected | wrongly accepted | wrongly rejected | crashes | timeouts | "
+         "value disagreements |");
+    line("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (std::size_t r = 0; r < m.readers.size(); ++r) {
+        const auto& info = m.readers[r];
+        const auto& t = m.totals[r];
+        if (!info.available) {
+            line(fmt::format("| {} | unavailable | - | - | - | - | - | - | - |", info.name));
+            continue;
+        }
+        line(fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |", info.name, md(info.version), t.accepted,
+                         t.rejected, t.wrongly_accepted, t.wrongly_rejected, t.crashes, t.timeouts,
+                         t.value_disagreements));
+    }
+    if (m.totals[kOurs].wrong_code != 0) {
+        line("");
+        line(fmt::format("**Our reader rejected {} malformed file(s) with another code than the manifest's.**",
+                         m.totals[kOurs].wrong_code));
+    }
+    for (const auto& info : m.readers) {
+        if (info.available) continue;
+        line("");
+        line(fmt::format("**{} is unavailable**: {}", info.name, info.why_unavailable));
+    }
+
+    std::size_t agree = 0;
+    std::vector<const MatrixFile*> rows;
+    for (const auto& f : m.files) {
+        if (f.all_agree()) ++agree;
+        else rows.push_back(&f);
+    }
+    line("");
+    line("## Files where a reader is wrong or disagrees");
+    line("");
+    line(fmt::format("{} of {} files: every available reader gives the expected verdict and the same values (after "
+                     "the normalisations below). The other {}:",
+                     agree, m.files.size(), rows.size()));
+    line("");
+    std::string header = "| file | expected |";
+    std::string rule = "|---|---|";
+    for (const auto& info : m.readers) {
+        header += " " + info.name + " |";
+        rule += "---|";
+    }
+    line(header + " description |");
+    line(rule + "---|");
+    for (const auto* f : rows) {
+        std::string row = fmt::format("| `{}` | {}{} |", f->file, valid_md(*f),
+                                      f->expected_code.empty() ? std::string() : fmt::format(" `{}`", f->expected_code));
+        for (std::size_t r = 0; r < f->cells.size(); ++r) row += fmt::format(" {} |", cell_md(f->cells[r], r));
+        line(fmt::format("{} {} |", row, md(f->description)));
+    }
+    line("");
+    line("(documented): llama.cpp's verdict is the one gguf-facts.md documents for this file (the manifest's "
+         "reference_expect).");
+
+    // The differing fields and the peers' messages on the rows above.
+    line("");
+    line("## Details");
+    line("");
+    for (const auto* f : rows) {
+        std::vector<std::string> items;
+        for (std::size_t r = 1; r < f->cells.size(); ++r) {
+            const auto& c = f->cells[r];
+            if (!c.mismatches.empty()) {
+                std::string fields;
+                for (std::size_t i = 0; i < c.mismatches.size() && i < kMaxFieldsPerCell; ++i) {
+                    const auto& d = c.mismatches[i];
+                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", d.field,
+                                          md(d.ours.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                                          md(d.theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                }
+                if (c.mismatches.size() > kMaxFieldsPerCell) {
+                    fields += fmt::format("; and {} more (matrix.json)", c.mismatches.size() - kMaxFieldsPerCell);
+                }
+                items.push_back(fmt::format("{} differs: {}", m.readers[r].name, fields));
+            }
+            if ((c.wrong.value_or(false) && c.verdict == Verdict::reject) || c.verdict == Verdict::crash ||
+                c.verdict == Verdict::timeout) {
+                items.push_back(fmt::format("{} {}: {}", m.readers[r].name, verdict_name(c.verdict), md(c.code_or_message)));
+            }
+        }
+        if (items.empty()) continue;
+        line(fmt::format("- `{}`", f->file));
+        for (const auto& item : items) line("  - " + item);
+    }
+
+    // Normalisations: per reader, what was applied and how often.
+    line("");
+    line("## Normalisations");
+    line("");
+    line("Documented differences of definition, applied before comparing and not counted as disagreements:");
+    line("");
+    // The kind of a normalisation (its text in ReaderInfo) or of a note (crossval::compare's, matrix.cpp's).
+    auto kind_of = [](const std::string& s) -> std::string {
+        if (s.rfind("data_offset", 0) == 0) return "data_offset";
+        if (s.rfind("dims", 0) == 0 || s.find(").dims") != std::string::npos) return "dims";
+        if (s.find("type id 36") != std::string::npos) return "type36";
+        return "";
+    };
+    std::size_t type36 = 0;
+    for (std::size_t r = 0; r < m.readers.size(); ++r) {
+        const auto& info = m.readers[r];
+        std::map<std::string, std::size_t> applied;  // note kind -> files
+        for (const auto& f : m.files) {
+            std::set<std::string> kinds;
+            for (const auto& n : f.cells[r].notes) kinds.insert(kind_of(n));
+            for (const auto& k : kinds) ++applied[k];
+        }
+        type36 += applied["type36"];
+        for (const auto& n : info.normalisations) {
+            const auto kind = kind_of(n);
+            const auto count = kind.empty() ? std::string() : fmt::format(" (applied on {} files)", applied[kind]);
+            line(fmt::format("- {}: {}{}", info.name, n, count));
+        }
+    }
+    line(fmt::format("- every reader: tensor type id 36 is compared as an id: our reader names it I2_S (bitnet.cpp), "
+                     "ggml's table IQ4_NL_4_4 (applied {} times)",
+                     type36));
+    line("- every reader: arrays longer than 64 elements are compared by their first 64 values and a hash of all "
+         "their bytes (describe's rendering, the same for all)");
+    return out;
+}
+
+gguf::Status write_matrix(const Matrix& matrix, const std::filesystem::path& dir) {
+    if (auto s = write_json_atomically(dir / "matrix.json", to_json(matrix)); !s) return s;
+    const auto path = dir / "matrix.md";
+    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << to_markdown(matrix);
+        out.flush();
+        if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp, ec);
+        return Error{Code::io_error, 0, fmt::format("cannot write '{}'", path.string())};
+    }
+    return Ok{};
+}
+
+}  // namespace gguf::crossval
