@@ -335,6 +335,24 @@ TEST_F(Crossval, TernaryFormatsOfOneBitnetModelAgree) {
     EXPECT_TRUE(stage(b, "logits")["details"]["first_divergence"].is_null());
 }
 
+TEST_F(Crossval, LogitsAgainstASecondReferenceBuild) {
+    // The pinned build passed again as "another" build directory: same library, same logits.
+    using namespace gguf::fixtures;
+    const char* cache = std::getenv("XDG_CACHE_HOME");
+    const std::filesystem::path root = cache != nullptr && *cache != '\0'
+                                           ? std::filesystem::path(cache)
+                                           : std::filesystem::path(std::getenv("HOME")) / ".cache";
+    const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
+    ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
+    const auto model = write("llama-q8.gguf", tiny(TinyArch::llama, TinyType::q8_0));
+    auto [r, report] = crossval(model, kStrict, "--logits --against " + testing_support::quoted(pinned));
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    const auto& s = stage(report, "logits");
+    EXPECT_EQ(s["details"]["against"]["kind"], "reference");
+    ASSERT_EQ(s["details"]["metrics"].size(), 4u);
+    for (const auto& m : s["details"]["metrics"]) EXPECT_EQ(m["max_abs_diff"], 0.0);
+}
+
 TEST_F(Crossval, AgainstMustBeReadable) {
     const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
     const auto junk = write("junk.json", Buffer{std::byte{'{'}});
