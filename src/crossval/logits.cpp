@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <bit>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
@@ -49,18 +50,6 @@ std::vector<double> log_softmax(std::span<const float> row) {
 
 bool all_finite(std::span<const float> row) {
     return std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); });
-}
-
-std::uint32_t f32_bits(float f) {
-    std::uint32_t b;
-    std::memcpy(&b, &f, sizeof b);
-    return b;
-}
-
-float bits_f32(std::uint32_t b) {
-    float f;
-    std::memcpy(&f, &b, sizeof f);
-    return f;
 }
 
 Error json_error(std::string message, std::uint64_t offset = 0) {
@@ -116,7 +105,7 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     if (!m.finite) {
         const bool identical = ref.size() == test.size() &&
                                std::equal(ref.begin(), ref.end(), test.begin(),
-                                          [](float a, float b) { return f32_bits(a) == f32_bits(b); });
+                                          [](float a, float b) { return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b); });
         m.max_abs_diff = identical ? 0 : kInf;
         m.cosine = identical ? 1 : 0;
         m.kl = identical ? 0 : kInf;
@@ -243,7 +232,7 @@ Result<Logits> parse_logits_json(std::string_view text) {
                 if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 0xFFFFFFFFu) {
                     return json_error(fmt::format("logits_bits[{}][{}] is not a u32 bit pattern", p, i));
                 }
-                out.values.push_back(bits_f32(static_cast<std::uint32_t>(v.get<std::uint64_t>())));
+                out.values.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(v.get<std::uint64_t>())));
             } else {
                 const auto f = json_float(v);
                 if (!f) {
@@ -330,7 +319,7 @@ Result<Logits> parse_logits_binary(Bytes bytes) {
     Logits out;
     out.n_vocab = n_vocab;
     out.values.resize(need / 4);
-    for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] = bits_f32(read_u32(bytes.data() + kHeader + 4 * i));
+    for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] = std::bit_cast<float>(read_u32(bytes.data() + kHeader + 4 * i));
     return out;
 }
 
@@ -341,7 +330,7 @@ std::vector<std::byte> to_binary(const Logits& logits) {
     put_u32(out, kVersion);
     put_u32(out, static_cast<std::uint32_t>(logits.n_positions()));
     put_u32(out, logits.n_vocab);
-    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i) put_u32(out, f32_bits(logits.values[i]));
+    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i) put_u32(out, std::bit_cast<std::uint32_t>(logits.values[i]));
     return out;
 }
 

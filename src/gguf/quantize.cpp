@@ -16,6 +16,7 @@
 // scale, as ggml does; this is what makes the bytes identical to ggml's.
 #include <algorithm>
 #include <cmath>
+#include <bit>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -31,18 +32,6 @@ constexpr std::size_t kQ8Bytes = 2 + 32;
 constexpr std::size_t kTqBlock = 256;
 constexpr std::size_t kTq1Bytes = 48 + 4 + 2;
 constexpr std::size_t kTq2Bytes = 64 + 2;
-
-std::uint32_t float_bits(float f) {
-    std::uint32_t b;
-    std::memcpy(&b, &f, sizeof b);
-    return b;
-}
-
-float bits_float(std::uint32_t b) {
-    float f;
-    std::memcpy(&f, &b, sizeof f);
-    return f;
-}
 
 void put_u16(std::byte* out, std::uint16_t v) {
     out[0] = static_cast<std::byte>(v & 0xFF);
@@ -159,7 +148,7 @@ Error unsupported(GgmlType type) {
 }  // namespace
 
 std::uint16_t fp32_to_fp16(float value) {
-    const std::uint32_t b = float_bits(value);
+    const std::uint32_t b = std::bit_cast<std::uint32_t>(value);
     const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
     const std::uint32_t mag = b & 0x7FFFFFFFu;
     if (mag > 0x7F800000u) return sign | 0x7E00u;          // NaN
@@ -188,9 +177,9 @@ float fp16_to_fp32(std::uint16_t bits) {
     const std::uint32_t exponent = (bits >> 10) & 0x1Fu;
     const std::uint32_t mantissa = bits & 0x3FFu;
     if (exponent == 0x1F) {  // infinity, or a NaN made quiet (as ggml's conversion does)
-        return bits_float(sign | 0x7F800000u | (mantissa != 0 ? 0x400000u | (mantissa << 13) : 0u));
+        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa != 0 ? 0x400000u | (mantissa << 13) : 0u));
     }
-    if (exponent != 0) return bits_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
+    if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
     // zero or subnormal: mantissa * 2^-24, exact in f32
     const float magnitude = static_cast<float>(mantissa) * 0x1.0p-24f;
     return sign != 0 ? -magnitude : magnitude;
@@ -217,7 +206,7 @@ Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> va
         std::byte* dst = out.data() + i * layout->bytes;
         switch (type) {
             case GgmlType::F32: {
-                const std::uint32_t b = float_bits(block[0]);
+                const std::uint32_t b = std::bit_cast<std::uint32_t>(block[0]);
                 for (int k = 0; k < 4; ++k) dst[k] = static_cast<std::byte>((b >> (8 * k)) & 0xFF);
                 break;
             }
@@ -254,7 +243,7 @@ Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n
             case GgmlType::F32: {
                 std::uint32_t b = 0;
                 for (int k = 0; k < 4; ++k) b |= static_cast<std::uint32_t>(u8(static_cast<std::size_t>(k))) << (8 * k);
-                y[0] = bits_float(b);
+                y[0] = std::bit_cast<float>(b);
                 break;
             }
             case GgmlType::F16: y[0] = fp16_to_fp32(get_u16(src)); break;

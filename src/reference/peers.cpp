@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "child.hpp"
 #include "process.hpp"
 
 namespace gguf::reference {
@@ -169,20 +170,9 @@ StageOutcome run_peer(const Peer& peer, const fs::path& file, const RunOptions& 
         o.message = peer.why_unavailable;
         return o;
     }
-    ProcessSpec spec;
-    spec.program = peer.program;
-    spec.args = peer.args;
-    spec.args.push_back(file.string());
-    spec.env = peer.env;
-    spec.timeout = options.timeout;
-    spec.stdout_cap = options.stdout_cap;
-    spec.stderr_cap = options.stderr_cap;
-    const auto r = run_process(spec);
-    o.duration_ms = r.duration_ms;
-    o.signal = r.signal;
-    o.timed_out = r.timed_out;
-    o.exit_code = r.exit_code;
-    o.log_excerpt = r.err.size() > 4096 ? r.err.substr(r.err.size() - 4096) : r.err;
+    auto args = peer.args;
+    args.push_back(file.string());
+    const auto r = run_child(peer.program, std::move(args), peer.env, options, o);
     if (!r.started) {
         o.failure = FailureClass::reference_unavailable;
         o.message = fmt::format("{} did not start: {}", peer.name, r.spawn_error);

@@ -1,8 +1,7 @@
 // Running the probe and turning what happened into a StageOutcome.
 #include <fmt/format.h>
 
-#include "process.hpp"
-#include "reference.hpp"
+#include "child.hpp"
 
 namespace gguf::reference {
 namespace {
@@ -10,8 +9,10 @@ namespace {
 constexpr std::size_t kExcerptLines = 25;
 constexpr std::size_t kExcerptBytes = 4096;
 
+}  // namespace
+
 // The last lines of a log, at most kExcerptLines / kExcerptBytes.
-std::string tail(std::string_view text) {
+std::string log_tail(std::string_view text) {
     while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
     std::size_t start = text.size();
     for (std::size_t lines = 0; start > 0;) {
@@ -31,26 +32,34 @@ std::string tail(std::string_view text) {
     return std::string(out);
 }
 
-}  // namespace
-
-StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options) {
-    StageOutcome o;
+ProcessResult run_child(std::filesystem::path program, std::vector<std::string> args,
+                        std::vector<std::pair<std::string, std::string>> env, const RunOptions& options,
+                        StageOutcome& o) {
     ProcessSpec spec;
-    spec.program = ref.probe;
-    // MODE --libdir LIB_DIR ARGS...: the options go before any "--" that ARGS may hold.
-    spec.args = args;
-    spec.args.insert(spec.args.begin() + (args.empty() ? 0 : 1), {"--libdir", ref.lib_dir.string()});
-    spec.env = {{"GGML_NO_BACKTRACE", "1"}, {"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"},
-                {"LLAMA_ARG_THREADS", "1"}};
+    spec.program = std::move(program);
+    spec.args = std::move(args);
+    spec.env = std::move(env);
     spec.timeout = options.timeout;
     spec.stdout_cap = options.stdout_cap;
     spec.stderr_cap = options.stderr_cap;
-    const auto r = run_process(spec);
+    auto r = run_process(spec);
     o.duration_ms = r.duration_ms;
     o.signal = r.signal;
     o.timed_out = r.timed_out;
     o.exit_code = r.exit_code;
-    o.log_excerpt = tail(r.err);
+    o.log_excerpt = log_tail(r.err);
+    return r;
+}
+
+StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options) {
+    StageOutcome o;
+    // MODE --libdir LIB_DIR ARGS...: the options go before any "--" that ARGS may hold.
+    auto probe_args = args;
+    probe_args.insert(probe_args.begin() + (args.empty() ? 0 : 1), {"--libdir", ref.lib_dir.string()});
+    const auto r = run_child(ref.probe, std::move(probe_args),
+                             {{"GGML_NO_BACKTRACE", "1"}, {"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"},
+                              {"LLAMA_ARG_THREADS", "1"}},
+                             options, o);
     const auto mode = args.empty() ? std::string("?") : args.front();
 
     if (!r.started) {
@@ -84,7 +93,7 @@ StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& arg
         return o;
     }
     const std::string log = o.payload.value("log", std::string());
-    if (o.log_excerpt.empty()) o.log_excerpt = tail(log);
+    if (o.log_excerpt.empty()) o.log_excerpt = log_tail(log);
     if (o.payload["ok"] == true) {
         o.ok = true;
         return o;
