@@ -37,6 +37,23 @@ std::string tensor_field(const describe::Tensor& t, std::size_t i, std::string_v
     return fmt::format("tensors[{}]({}).{}", i, t.name, what);
 }
 
+// Walks two lists in file order. An entry present on one side only is a mismatch on its
+// identifying field, null on the missing side; pairs present on both go to `both`.
+template <class Entry, class FieldName, class Both>
+void in_file_order(Comparer& c, const std::vector<Entry>& ours, const std::vector<Entry>& reference,
+                   std::string Entry::*id, std::string_view id_name, FieldName field_name, Both both) {
+    for (std::size_t i = 0; i < std::max(ours.size(), reference.size()); ++i) {
+        if (i < ours.size() && i < reference.size()) {
+            both(ours[i], reference[i], i);
+            continue;
+        }
+        const auto& present = i < ours.size() ? ours[i] : reference[i];
+        const nlohmann::json present_id = present.*id;
+        c.field(field_name(present, i, id_name), i < ours.size() ? present_id : nullptr,
+                i < reference.size() ? present_id : nullptr);
+    }
+}
+
 }  // namespace
 
 Comparison compare(const describe::Description& ours, const describe::Description& reference) {
@@ -60,48 +77,33 @@ Comparison compare(const describe::Description& ours, const describe::Descriptio
         c.field("data_offset", ours.data_offset, reference.data_offset);
     }
 
-    for (std::size_t i = 0; i < std::max(ours.kv.size(), reference.kv.size()); ++i) {
-        if (i >= ours.kv.size() || i >= reference.kv.size()) {
-            const auto& present = i < ours.kv.size() ? ours.kv[i] : reference.kv[i];
-            c.field(kv_field(present, i, "key"), i < ours.kv.size() ? nlohmann::json(present.key) : nullptr,
-                    i < reference.kv.size() ? nlohmann::json(present.key) : nullptr);
-            continue;
-        }
-        const auto& o = ours.kv[i];
-        const auto& r = reference.kv[i];
-        c.field(kv_field(o, i, "key"), o.key, r.key);
-        c.field(kv_field(o, i, "type"), o.type, r.type);
-        c.field(kv_field(o, i, "value"), o.value, r.value);
-        if (o.value == r.value && o.digest != r.digest) {
-            // Same rendering, different bytes (beyond what the rendering shows): still a mismatch.
-            c.field(kv_field(o, i, "raw_bytes_xxh64"), fmt::format("{:016x}", o.digest),
-                    fmt::format("{:016x}", r.digest));
-        }
-    }
+    in_file_order(c, ours.kv, reference.kv, &describe::Kv::key, "key", kv_field,
+                  [&](const describe::Kv& o, const describe::Kv& r, std::size_t i) {
+                      c.field(kv_field(o, i, "key"), o.key, r.key);
+                      c.field(kv_field(o, i, "type"), o.type, r.type);
+                      c.field(kv_field(o, i, "value"), o.value, r.value);
+                      if (o.value == r.value && o.digest != r.digest) {
+                          // Same rendering, different bytes (beyond what the rendering shows): a mismatch.
+                          c.field(kv_field(o, i, "raw_bytes_xxh64"), fmt::format("{:016x}", o.digest),
+                                  fmt::format("{:016x}", r.digest));
+                      }
+                  });
 
-    for (std::size_t i = 0; i < std::max(ours.tensors.size(), reference.tensors.size()); ++i) {
-        if (i >= ours.tensors.size() || i >= reference.tensors.size()) {
-            const auto& present = i < ours.tensors.size() ? ours.tensors[i] : reference.tensors[i];
-            c.field(tensor_field(present, i, "name"),
-                    i < ours.tensors.size() ? nlohmann::json(present.name) : nullptr,
-                    i < reference.tensors.size() ? nlohmann::json(present.name) : nullptr);
-            continue;
-        }
-        const auto& o = ours.tensors[i];
-        const auto& r = reference.tensors[i];
-        c.field(tensor_field(o, i, "name"), o.name, r.name);
-        c.field(tensor_field(o, i, "type"), o.type, r.type);
-        if (o.dims != r.dims && without_trailing_ones(o.dims) == without_trailing_ones(r.dims)) {
-            out.notes.push_back(fmt::format(
-                "{}: stored as {} dims, reported by ggml as {}: ggml drops trailing dimensions of size 1, a "
-                "difference of definition, not a mismatch",
-                tensor_field(o, i, "dims"), o.dims.size(), r.dims.size()));
-        } else {
-            c.field(tensor_field(o, i, "dims"), o.dims, r.dims);
-        }
-        c.field(tensor_field(o, i, "offset"), o.offset, r.offset);
-        c.field(tensor_field(o, i, "size"), o.size, r.size);
-    }
+    in_file_order(c, ours.tensors, reference.tensors, &describe::Tensor::name, "name", tensor_field,
+                  [&](const describe::Tensor& o, const describe::Tensor& r, std::size_t i) {
+                      c.field(tensor_field(o, i, "name"), o.name, r.name);
+                      c.field(tensor_field(o, i, "type"), o.type, r.type);
+                      if (o.dims != r.dims && without_trailing_ones(o.dims) == without_trailing_ones(r.dims)) {
+                          out.notes.push_back(fmt::format(
+                              "{}: stored as {} dims, reported by ggml as {}: ggml drops trailing dimensions of "
+                              "size 1, a difference of definition, not a mismatch",
+                              tensor_field(o, i, "dims"), o.dims.size(), r.dims.size()));
+                      } else {
+                          c.field(tensor_field(o, i, "dims"), o.dims, r.dims);
+                      }
+                      c.field(tensor_field(o, i, "offset"), o.offset, r.offset);
+                      c.field(tensor_field(o, i, "size"), o.size, r.size);
+                  });
     return out;
 }
 
