@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "bench_support.hpp"
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 #include "gguf/reader.hpp"
 
 namespace cli {

@@ -1,4 +1,5 @@
-// The whole public surface of the gguf library.
+// The public surface of the gguf core library (target gguf::gguf): format, types, values, reader,
+// writer. The data layer (hashing, quantizers) is gguf/data.hpp, target gguf::data.
 #pragma once
 
 #include "gguf/error.hpp"
@@ -6,6 +7,4 @@
 #include "gguf/reader.hpp"
 #include "gguf/types.hpp"
 #include "gguf/value.hpp"
-#include "gguf/quantize.hpp"
 #include "gguf/writer.hpp"
-#include "gguf/data_hash.hpp"

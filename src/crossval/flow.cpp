@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 #include "reference/reference.hpp"
 
 namespace gguf::crossval {

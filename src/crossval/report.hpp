@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "compare.hpp"
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 #include "gguf/error.hpp"
 
 namespace gguf::crossval {

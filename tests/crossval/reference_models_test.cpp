@@ -14,7 +14,7 @@
 
 #include "crossval/logits.hpp"
 #include "fixtures/tiny_model.hpp"
-#include "gguf/quantize.hpp"
+#include "gguf/data/quantize.hpp"
 #include "gguf/reader.hpp"
 #include "reference/reference.hpp"
 #include "support/run.hpp"

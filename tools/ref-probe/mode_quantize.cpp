@@ -1,5 +1,5 @@
 // Mode `quantize`: llama_model_quantize of a whole model, the way the reference itself writes
-// quantized files, for byte comparison with our quantizers (include/gguf/quantize.hpp).
+// quantized files, for byte comparison with our quantizers (include/gguf/data/quantize.hpp).
 //
 //   quantize FILE --output PATH --ftype N [--libdir D]
 //

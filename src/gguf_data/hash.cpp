@@ -26,7 +26,7 @@
 #define GGUF_XXH3_64_UPDATE(s, p, n) XXH3_64bits_update(s, p, n)
 #endif
 
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 
 namespace gguf {
 namespace {

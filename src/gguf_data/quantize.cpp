@@ -22,7 +22,7 @@
 #include <string>
 #include <fmt/format.h>
 
-#include "gguf/quantize.hpp"
+#include "gguf/data/quantize.hpp"
 
 namespace gguf {
 namespace {

@@ -2,7 +2,7 @@
 // against a manifest. Expected hashes are computed in the test straight from the file's bytes.
 #include <gtest/gtest.h>
 
-#include "gguf/data_hash.hpp"
+#include "gguf/data/hash.hpp"
 #include "support/data_file.hpp"
 
 using namespace testing_support;

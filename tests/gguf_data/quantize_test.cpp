@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "gguf/quantize.hpp"
+#include "gguf/data/quantize.hpp"
 
 using gguf::GgmlType;
 
