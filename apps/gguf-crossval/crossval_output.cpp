@@ -36,6 +36,23 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
         ->capture_default_str();
 }
 
+void add_expect_options(CLI::App& app, ExpectOptions& options) {
+    app.add_option("--expect", options.files,
+                   "An expectations file (docs/expectations.md): per model and stage, the declared outcome and "
+                   "failure class. A matching failure is XFAIL, any other failure fails; repeatable");
+    app.add_flag("--strict", options.strict,
+                 "An XPASS (a stage that passes though an expectation declares it fails) fails the run (exit 4)");
+}
+
+std::string load_expectations(const ExpectOptions& options, gguf::crossval::Expectations& out) {
+    for (const auto& f : options.files) {
+        auto e = gguf::crossval::Expectations::read(f);
+        if (!e) return "--expect " + e.error().message;
+        out.append(*e);
+    }
+    return {};
+}
+
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
     if (against.empty()) return {};
     if (!logits.enabled) return "--against needs --logits";
@@ -64,7 +81,7 @@ std::string verdict_line(const gguf::crossval::Report& r) {
         if (!s.ok) why.push_back(fmt::format("{}: {}", stage_name(s.id), failure_name(s.failure)));
     }
     if (!r.comparison.equal) why.push_back(fmt::format("{} mismatches", r.comparison.mismatches.size()));
-    const char* word = r.exit_code != 0 ? "FAIL " : (r.xfail() ? "XFAIL" : "PASS ");
+    const char* word = r.exit_code != 0 ? "FAIL " : (r.xpass() ? "XPASS" : (r.xfail() ? "XFAIL" : "PASS "));
     return fmt::format("{} {} [{}]{}", word, r.model, verdict_name(r.verdict),
                        why.empty() ? "" : fmt::format(" ({})", fmt::join(why, "; ")));
 }

@@ -48,7 +48,7 @@ struct Comparison {
 // Compares every field both descriptions carry: version, n_kv, each KV (key, type, value and the
 // digest of its raw bytes), n_tensors, each tensor (name, type, dims, offset, size), alignment and
 // data offset. KVs and tensors are compared in file order. Two documented differences of definition
-// are normalised and noted instead of reported (docs/gguf-notes.md, "llama.cpp's reader"): with 0
+// are normalised and noted instead of reported (docs/gguf-notes.md, "The reference's reader"): with 0
 // tensors ggml's data offset is the unpadded end of the metadata, ours the padded one; ggml drops a
 // tensor's trailing dimensions of size 1.
 Comparison compare_descriptions(const describe::Description& ours, const describe::Description& reference);

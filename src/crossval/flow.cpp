@@ -106,23 +106,54 @@ bool judge_split(Report& r, const File* file) {
     return false;
 }
 
+// How a failed reference stage counts: allowed by an expectation that matches it, refused by one that
+// does not (another class, or an expectation that it passes), else allowed only by the soft-fail policy.
+// Returns true when the failure is allowed (an XFAIL).
+bool allow_failure(Stage& s, const Expectation* e, bool allow_env, Report& r) {
+    if (e != nullptr && e->fails && (!e->failure || *e->failure == s.failure)) {
+        s.xfail_rule = describe_rule(*e);
+        return true;
+    }
+    if (e != nullptr) {
+        r.findings.push_back(fmt::format("{} failed with {}, but {} declares {}", stage_name(s.id),
+                                         failure_name(s.failure), describe_rule(*e),
+                                         e->fails ? "the failure " + failure_name(*e->failure) : "that it passes"));
+        return false;
+    }
+    if (allow_env) s.xfail_rule = "CROSSVAL_ALLOW_CPP_FAIL";
+    return allow_env;
+}
+
 // The verdict: our reader's rejection first, then any disagreement (field mismatches, an unexplained
-// split, a diverging stage), then reference failures, allowed (XFAIL) or not by the policy.
-void decide(Report& r, const File* file, bool allow) {
+// split, a diverging stage), then reference failures (XFAIL when an expectation or the policy allows
+// them), then unexpected passes under --strict.
+void decide(Report& r, const File* file, const Options& o) {
     bool disagree = judge_split(r, file) || (r.compared && !r.comparison.equal);
     bool reference_failed = false;
+    bool xpass = false;
+    const std::string key = o.model_key.empty() ? o.model.string() : o.model_key;
     for (auto& s : r.stages) {
-        if (s.id == StageId::reader || s.ok) continue;
+        if (s.id == StageId::reader) continue;
+        const Expectation* e = o.expectations ? o.expectations->find(key, s.id) : nullptr;
+        if (s.ok) {
+            if (e != nullptr && e->fails) {
+                s.xpass = xpass = true;
+                r.findings.push_back(fmt::format("XPASS: {} passed, but {} declares that it fails", stage_name(s.id),
+                                                 describe_rule(*e)));
+            }
+            continue;
+        }
         if (is_disagreement(s.failure)) {
             disagree = true;
             r.findings.push_back(fmt::format("{}: the second source diverges from the reference: {}",
                                              stage_name(s.id), s.message));
             continue;
         }
-        reference_failed = true;
-        s.xfail = allow;
+        s.xfail = allow_failure(s, e, o.allow_cpp_fail, r);
+        reference_failed = reference_failed || !s.xfail;
     }
 
+    const bool any_xfail = r.xfail();
     if (!r.stage(StageId::reader)->ok) {
         r.verdict = Verdict::reader_rejected;
         r.exit_code = kReaderRejected;
@@ -130,10 +161,13 @@ void decide(Report& r, const File* file, bool allow) {
         r.verdict = Verdict::readers_disagree;
         r.exit_code = kDisagree;
     } else if (reference_failed) {
-        r.verdict = allow ? Verdict::pass_xfail : Verdict::reference_failed;
-        r.exit_code = allow ? kPass : kReferenceFailed;
+        r.verdict = Verdict::reference_failed;
+        r.exit_code = kReferenceFailed;
+    } else if (xpass && o.strict) {
+        r.verdict = Verdict::unexpected_pass;
+        r.exit_code = kReferenceFailed;
     } else {
-        r.verdict = Verdict::pass;
+        r.verdict = any_xfail ? Verdict::pass_xfail : Verdict::pass;
         r.exit_code = kPass;
     }
 }
@@ -266,7 +300,7 @@ Report run(const Options& o) {
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
     }
 
-    decide(r, parsed, o.allow_cpp_fail);
+    decide(r, parsed, o);
     return r;
 }
 

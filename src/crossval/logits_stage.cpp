@@ -46,7 +46,7 @@ nlohmann::json metrics_json(const PositionMetrics& m) {
             {"ref_top1", m.ref_top1},         {"test_top1", m.test_top1}};
 }
 
-Result<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
+LogitsResult<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
 
 void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
@@ -55,20 +55,20 @@ void fail(Stage& s, Failure failure, std::string message) {
 }
 
 // The second source's logits: a file, or another reference build decoding the same tokens.
-Result<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
+LogitsResult<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
                               const std::string& tokens, const reference::RunOptions& run, nlohmann::json& about) {
     if (!std::filesystem::is_directory(source)) {
         about = {{"source", source.string()}, {"kind", "file"}};
         return read_logits_file(source);
     }
     const auto located = reference::locate(source);
-    if (!located.ref) return Error{Code::io_error, 0, located.error};
+    if (!located.ref) return LogitsError{LogitsCode::io_error, 0, located.error};
     about = {{"source", source.string()},
              {"kind", "reference"},
              {"name", located.ref->name},
              {"version", located.ref->version}};
     const auto o = reference::run_logits(*located.ref, model, tokens, run);
-    if (!o.ok) return Error{Code::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
+    if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
     return logits_from(o);
 }
 

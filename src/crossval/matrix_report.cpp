@@ -186,7 +186,7 @@ std::string to_markdown(const Matrix& m) {
         line(fmt::format("{} {} |", row, md(f->description)));
     }
     line("");
-    line("(documented): llama.cpp's verdict is the one gguf-facts.md documents for this file (the manifest's "
+    line("(documented): llama.cpp's verdict is the one docs/gguf-notes.md documents for this file (the manifest's "
          "reference_expect).");
 
     // The differing fields and the peers' messages on the rows above.

@@ -24,6 +24,8 @@ nlohmann::json stage_json(const Stage& s) {
             {"ran", s.ran},
             {"ok", s.ok},
             {"xfail", s.xfail},
+            {"xfail_rule", s.xfail ? nlohmann::json(s.xfail_rule) : nlohmann::json(nullptr)},
+            {"xpass", s.xpass},
             {"duration_ms", s.duration_ms},
             {"failure_class", failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(failure)},
             {"message", s.message},
@@ -62,6 +64,13 @@ bool Report::stage_ok(StageId id) const {
     return s != nullptr && s->ran && s->ok;
 }
 
+bool Report::xpass() const {
+    for (const auto& s : stages) {
+        if (s.xpass) return true;
+    }
+    return false;
+}
+
 bool Report::xfail() const {
     for (const auto& s : stages) {
         if (s.xfail) return true;
@@ -85,6 +94,7 @@ nlohmann::json to_json(const Report& r) {
         {"cpp_header_ok", r.stage_ok(StageId::cpp_header)},
         {"cpp_full_ok", r.stage_ok(StageId::cpp_full)},
         {"xfail", r.xfail()},
+        {"xpass", r.xpass()},
         {"allow_cpp_fail", r.allow_cpp_fail},
         {"notes", notes_json(r.notes)},
         {"findings", r.findings},
@@ -108,12 +118,16 @@ nlohmann::json to_json(const Report& r) {
 }
 
 Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json) {
+    return write_text_atomically(path, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
+}
+
+Status write_text_atomically(const std::filesystem::path& path, const std::string& text) {
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        out << text;
         out.flush();
         if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
     }

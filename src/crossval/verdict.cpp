@@ -51,6 +51,7 @@ std::string_view verdict_name(Verdict verdict) {
         case Verdict::reader_rejected: return "reader_rejected";
         case Verdict::readers_disagree: return "readers_disagree";
         case Verdict::reference_failed: return "reference_failed";
+        case Verdict::unexpected_pass: return "unexpected_pass";
     }
     return "unknown";
 }

@@ -45,7 +45,8 @@ enum class Verdict {
     pass_xfail,        // passed, with reference failures allowed by the soft-fail policy
     reader_rejected,   // our reader rejected the file
     readers_disagree,  // a field mismatch, an unexplained accept/reject split, diverging outputs
-    reference_failed,  // a reference stage failed and the policy does not allow it
+    reference_failed,  // a reference stage failed and no expectation or policy allows it
+    unexpected_pass,   // --strict: a stage passed that an expectation declared as failing (XPASS)
 };
 std::string_view verdict_name(Verdict verdict);
 

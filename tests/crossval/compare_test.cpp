@@ -121,32 +121,3 @@ TEST(Compare, AScalarStoredWithNoDimsMatchesGgmlsOneDim) {
     theirs.tensors[0].dims = {2};
     EXPECT_FALSE(compare_descriptions(ours, theirs).equal);
 }
-
-TEST(Summary, ExitCodeIsTheMostSevere) {
-    using namespace gguf::crossval;
-    auto entry = [](int code) {
-        RunEntry e;
-        e.report.exit_code = code;
-        return e;
-    };
-    EXPECT_EQ(overall_exit_code({entry(kPass), entry(kPass)}), kPass);
-    EXPECT_EQ(overall_exit_code({entry(kReferenceFailed), entry(kReaderRejected)}), kReaderRejected);
-    EXPECT_EQ(overall_exit_code({entry(kReaderRejected), entry(kDisagree), entry(kPass)}), kDisagree);
-    EXPECT_EQ(overall_exit_code({}), kPass);
-}
-
-TEST(Summary, JunitMarksXfailAsSkippedAndFailuresAsFailures) {
-    using namespace gguf::crossval;
-    RunEntry e;
-    e.report.model = "dir/m<1>.gguf";
-    using gguf::reference::FailureClass;
-    e.report.stages = {Stage{.id = StageId::reader, .ran = true, .ok = true},
-                       Stage{.id = StageId::cpp_header, .ran = true, .ok = false, .xfail = true,
-                             .failure = FailureClass::reference_unavailable},
-                       Stage{.id = StageId::cpp_full, .ran = true, .ok = false, .failure = FailureClass::timeout}};
-    auto xml = junit_xml({e});
-    EXPECT_NE(xml.find("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), std::string::npos) << xml;
-    EXPECT_NE(xml.find("classname=\"m&lt;1&gt;.gguf\""), std::string::npos);
-    EXPECT_NE(xml.find("<skipped message=\"XFAIL reference_unavailable\"/>"), std::string::npos);
-    EXPECT_NE(xml.find("<failure message=\"timeout\">"), std::string::npos);
-}

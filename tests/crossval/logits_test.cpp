@@ -12,6 +12,7 @@
 #include "crossval/logits.hpp"
 
 using gguf::crossval::Logits;
+using gguf::crossval::LogitsCode;
 using gguf::crossval::LogitsFormat;
 using gguf::crossval::Thresholds;
 
@@ -285,11 +286,10 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     l.n_vocab = 2;
     l.values = {1, 2, 3, 4};
     const auto good = gguf::crossval::to_binary(l);
-    using gguf::Code;
     struct Case {
         const char* what;
         std::vector<std::byte> bytes;
-        Code code;
+        LogitsCode code;
         const char* text;
     };
     auto edit = [&good](std::size_t at, std::uint8_t v) {
@@ -301,13 +301,16 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     auto longer = good;
     longer.push_back(std::byte{0});
     const std::vector<Case> cases{
-        {"version 2", edit(4, 2), Code::unsupported_version, "version 2"},
-        {"header cut", cut(10), Code::truncated, "needs 16 bytes"},
-        {"data cut", cut(good.size() - 1), Code::truncated, "need 16 bytes of data"},
-        {"trailing byte", longer, Code::count_too_large, "1 bytes after"},
-        {"zero positions", edit(8, 0), Code::count_too_large, "0 positions"},
-        {"zero vocab", edit(12, 0), Code::count_too_large, "of 0 values"},
-        {"huge n_positions", edit(11, 0xFF), Code::truncated, "need"},
+        {"version 2", edit(4, 2), LogitsCode::unsupported_version, "version 2"},
+        {"header cut", cut(10), LogitsCode::truncated, "needs 16 bytes"},
+        {"data cut", cut(good.size() - 1), LogitsCode::truncated, "need 16 bytes of data"},
+        {"trailing byte", longer, LogitsCode::trailing_bytes, "1 bytes after"},
+        {"zero positions", edit(8, 0), LogitsCode::empty, "0 positions"},
+        {"zero vocab", edit(12, 0), LogitsCode::empty, "of 0 values"},
+        {"huge n_positions", edit(11, 0xFF), LogitsCode::truncated, "need"},
+        // 2^31 positions x 2^31 values x 4 bytes = 2^64: the size must not wrap to 0.
+        {"size wraps", [&] { auto b = edit(11, 0x80); b[15] = std::byte{0x80}; return b; }(), LogitsCode::too_large,
+         "does not fit"},
     };
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits(view(c.bytes));
@@ -317,10 +320,10 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     }
     auto bad_magic = gguf::crossval::parse_logits_binary(view(edit(0, 'X')));
     ASSERT_FALSE(bad_magic);
-    EXPECT_EQ(bad_magic.error().code, Code::bad_magic);
+    EXPECT_EQ(bad_magic.error().code, LogitsCode::not_a_logits_file);
     auto neither = gguf::crossval::parse_logits(view(std::string("XLOG....")));
     ASSERT_FALSE(neither);
-    EXPECT_EQ(neither.error().code, Code::bad_magic);
+    EXPECT_EQ(neither.error().code, LogitsCode::not_a_logits_file);
 }
 
 TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
@@ -344,18 +347,18 @@ TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits_json(c.text);
         ASSERT_FALSE(r) << c.text;
-        EXPECT_EQ(r.error().code, gguf::Code::invalid_value_type) << c.text;
+        EXPECT_EQ(r.error().code, LogitsCode::bad_json) << c.text;
         EXPECT_NE(r.error().message.find(c.message), std::string::npos) << c.text << " -> " << r.error().message;
     }
     auto empty = gguf::crossval::parse_logits_json(R"({"n_vocab":2,"logits":[]})");
     ASSERT_FALSE(empty);
-    EXPECT_EQ(empty.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(empty.error().code, LogitsCode::empty);
     auto zero = gguf::crossval::parse_logits_json(R"({"n_vocab":0,"logits":[[]]})");
     ASSERT_FALSE(zero);
-    EXPECT_EQ(zero.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(zero.error().code, LogitsCode::empty);
     auto list = gguf::crossval::parse_logits_json("[1,2]");
     ASSERT_FALSE(list);
-    EXPECT_EQ(list.error().code, gguf::Code::bad_magic);
+    EXPECT_EQ(list.error().code, LogitsCode::not_a_logits_file);
 }
 
 TEST(LogitsFiles, FilesRoundTripInBothFormats) {
@@ -373,9 +376,9 @@ TEST(LogitsFiles, FilesRoundTripInBothFormats) {
     }
     auto missing = gguf::crossval::read_logits_file(dir / "nope.json");
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().code, gguf::Code::io_error);
+    EXPECT_EQ(missing.error().code, LogitsCode::io_error);
     auto capped = gguf::crossval::read_logits_file(dir / "l.json", 10);
     ASSERT_FALSE(capped);
-    EXPECT_EQ(capped.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(capped.error().code, LogitsCode::too_large);
     std::filesystem::remove_all(dir);
 }
