@@ -111,9 +111,14 @@ void decide(Report& r, const File* file, bool allow) {
         r.findings.push_back("the logits of the second source diverge from the reference's: " + logits->message);
     }
 
+    if (const Stage* trace = r.stage("trace"); trace && trace->failure_class == "trace_diverge") {
+        disagree = true;
+        r.findings.push_back("the second source's trace diverges from the reference's: " + trace->message);
+    }
+
     bool reference_failed = false;
     for (auto& s : r.stages) {
-        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge") continue;
+        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge" || s.failure_class == "trace_diverge") continue;
         reference_failed = true;
         s.xfail = allow;
     }
@@ -198,6 +203,7 @@ Report run(const Options& o) {
         r.stages.push_back(unavailable("cpp_header", located.error));
         r.stages.push_back(unavailable("cpp_full", located.error));
         if (o.logits.enabled) r.stages.push_back(unavailable("logits", located.error));
+        if (o.trace.enabled) r.stages.push_back(unavailable("trace", located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
@@ -239,6 +245,7 @@ Report run(const Options& o) {
         }
         r.stages.push_back(full);
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
+        if (o.trace.enabled) r.stages.push_back(trace_stage(ref, o.model, r.sha256, o.trace, run_options));
     }
 
     decide(r, file ? &file.value() : nullptr, o.allow_cpp_fail);

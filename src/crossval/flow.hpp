@@ -10,6 +10,7 @@
 
 #include "logits_stage.hpp"
 #include "report.hpp"
+#include "trace_stage.hpp"
 
 namespace gguf::crossval {
 
@@ -20,6 +21,7 @@ struct Options {
     bool allow_cpp_fail = false;                      // CROSSVAL_ALLOW_CPP_FAIL
     std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
     LogitsOptions logits;                             // the optional fourth stage
+    TraceOptions trace;                               // the optional trace stage
 };
 
 // True when the variable is set to 1, true or yes (any case).
