@@ -184,7 +184,10 @@ std::string trace_table(const Stage& s) {
     out += fmt::format("    {:<28} {:>5} {:<10} {:<16} {:>11} {:>7} {:>11} {:>13}  {}\n", "tensor", "layer", "op", "shape",
                        "max_abs", "at", "nmse", "cosine", "verdict");
     const std::string first = d["first_divergence"].is_null() ? "" : d["first_divergence"]["tensor"].get<std::string>();
-    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    // Figures in the report are exact; the table rounds them to what a reader compares at a glance.
+    auto text = [](const nlohmann::json& v, const char* spec) {
+        return v.is_number() ? fmt::format(fmt::runtime(spec), v.get<double>()) : v.get<std::string>();
+    };
     for (const auto& t : d["tensors"]) {
         if (t["status"] != "compared") continue;
         const auto& m = t["metrics"];
@@ -196,7 +199,8 @@ std::string trace_table(const Stage& s) {
         }
         out += fmt::format("    {:<28} {:>5} {:<10} {:<16} {:>11} {:>7} {:>11} {:>13}  {}\n", key,
                            t["layer"].is_null() ? "-" : t["layer"].dump(), t["op"].get<std::string>(), t["shape"].dump(),
-                           text(m["max_abs_diff"]), m["max_abs_index"].dump(), text(m["nmse"]), text(m["cosine"]), verdict);
+                           text(m["max_abs_diff"], "{:.3g}"), m["max_abs_index"].dump(), text(m["nmse"], "{:.3g}"),
+                           text(m["cosine"], "{:.9f}"), verdict);
     }
     auto list = [&](const char* what, const nlohmann::json& keys) {
         if (keys.empty()) return;
