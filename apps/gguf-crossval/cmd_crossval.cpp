@@ -43,7 +43,7 @@ Command add_crossval(CLI::App& root) {
                 options.logits = opts->logits;
                 options.trace = opts->trace;
                 const auto report = gguf::crossval::run(options);
-                if (const auto* trace = report.stage("trace")) fmt::print("{}", gguf::crossval::trace_table(*trace));
+                if (const auto* trace = report.stage(gguf::crossval::StageId::trace)) fmt::print("{}", gguf::crossval::trace_table(*trace));
                 return finish_report(report, opts->report);
             }};
 }

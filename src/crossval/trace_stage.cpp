@@ -44,9 +44,9 @@ nlohmann::json tensor_json(const TensorComparison& c) {
     return j;
 }
 
-void fail(Stage& s, std::string failure, std::string message) {
+void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
-    s.failure_class = std::move(failure);
+    s.failure = failure;
     s.message = std::move(message);
 }
 
@@ -103,7 +103,7 @@ Result<Trace> against_trace(const std::string& source, const std::filesystem::pa
 Stage trace_stage(const reference::Reference& ref, const std::filesystem::path& model, const std::string& sha256,
                   const TraceOptions& options, const reference::RunOptions& run) {
     Stage s;
-    s.name = "trace";
+    s.id = StageId::trace;
     s.ran = true;
     s.details["thresholds"] = {{"max_abs", options.thresholds.max_abs},
                                {"min_cosine", options.thresholds.min_cosine},
@@ -117,13 +117,13 @@ Stage trace_stage(const reference::Reference& ref, const std::filesystem::path& 
         std::filesystem::remove(path, ec);
     }
     if (!o.ok) {
-        s.failure_class = std::string(reference::failure_class_name(o.failure));
+        s.failure = o.failure;
         s.message = o.message;
         s.log_excerpt = o.log_excerpt;
         return s;
     }
     if (!ours) {
-        fail(s, "other", "the probe's trace could not be read: " + ours.error().message);
+        fail(s, reference::FailureClass::other, "the probe's trace could not be read: " + ours.error().message);
         return s;
     }
     s.ok = true;
@@ -138,12 +138,12 @@ Stage trace_stage(const reference::Reference& ref, const std::filesystem::path& 
     s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     s.details["against"] = about;
     if (!theirs) {
-        fail(s, "against_unavailable", theirs.error().message);
+        fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
     auto cmp = compare_traces(*ours, *theirs, options.thresholds);
     if (!cmp) {
-        fail(s, "against_unavailable", cmp.error().message);
+        fail(s, CheckFailure::against_unavailable, cmp.error().message);
         return s;
     }
     nlohmann::json tensors = nlohmann::json::array();
@@ -161,12 +161,12 @@ Stage trace_stage(const reference::Reference& ref, const std::filesystem::path& 
                                          {"layer", optional_json(d->layer)},
                                          {"position", optional_json(d->position)},
                                          {"reasons", d->reasons}};
-        fail(s, "trace_diverge",
+        fail(s, CheckFailure::trace_diverge,
              fmt::format("the traces diverge first at tensor '{}'{}{}: {}", d->key,
                          d->layer ? fmt::format(" (layer {})", *d->layer) : "",
                          d->position ? fmt::format(", position {}", *d->position) : "", fmt::join(d->reasons, "; ")));
     } else if (cmp->n_compared == 0) {
-        fail(s, "nothing_compared",
+        fail(s, CheckFailure::nothing_compared,
              fmt::format("the two traces share no tensor ({} only in the reference's, {} only in the other)",
                          cmp->only_a.size(), cmp->only_b.size()));
     }
