@@ -171,7 +171,8 @@ Result<std::vector<float>> Model::weights(std::size_t index) const {
     return std::move(*values);
 }
 
-Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, TraceSink* sink) const {
+Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, TraceSink* sink,
+                                     Activations activations) const {
     if (tokens.empty()) return Error{Code::bad_tokens, "no tokens to decode"};
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || static_cast<std::uint32_t>(tokens[i]) >= h_.n_vocab) {
@@ -187,7 +188,14 @@ Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, Trac
     const auto project = [&](std::size_t w, std::size_t s, const Matrix& x) -> Result<Matrix> {
         auto wv = weights(w);
         if (!wv) return wv.error();
-        Matrix out = ops::matmul(*wv, file_.tensors()[w].ne[1], x);
+        Matrix out;
+        if (activations == Activations::like_llama_cpp_cpu) {
+            Matrix rounded = x;
+            ops::round_like_vec_dot(rounded, static_cast<GgmlType>(file_.tensors()[w].type));
+            out = ops::matmul(*wv, file_.tensors()[w].ne[1], rounded);
+        } else {
+            out = ops::matmul(*wv, file_.tensors()[w].ne[1], x);
+        }
         if (s != kNone) {
             auto sv = weights(s);
             if (!sv) return sv.error();

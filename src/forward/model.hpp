@@ -36,6 +36,14 @@ public:
     virtual void tensor(const TraceTensor& t) = 0;
 };
 
+// How the activations enter each matrix product with a weight.
+enum class Activations {
+    exact,              // in f32, as the architecture defines the computation (the default)
+    like_llama_cpp_cpu, // rounded first as ggml's CPU backend rounds them for the weight's type
+                        // (ops::round_like_vec_dot): isolates what llama.cpp's activation rounding
+                        // contributes to a difference (docs/forward-pass.md)
+};
+
 class Model {
 public:
     // Checks the architecture, the hyperparameters, and that every tensor the graph needs is
@@ -51,7 +59,8 @@ public:
     // Decodes `tokens` as one sequence at positions 0..n-1 and returns the logits of every
     // position, row-major [n_tokens, n_vocab]. Errors: bad_tokens (empty, or an id outside
     // 0..n_vocab-1), bad_data (a tensor's data could not be dequantized).
-    Result<std::vector<float>> run(std::span<const std::int32_t> tokens, TraceSink* sink = nullptr) const;
+    Result<std::vector<float>> run(std::span<const std::int32_t> tokens, TraceSink* sink = nullptr,
+                                   Activations activations = Activations::exact) const;
 
 private:
     static constexpr std::size_t kNone = static_cast<std::size_t>(-1);

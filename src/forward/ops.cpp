@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "gguf/data/quantize.hpp"
+
 namespace gguf::forward::ops {
 
 Matrix matmul(std::span<const float> w, std::size_t w_rows, const Matrix& x) {
@@ -103,6 +105,57 @@ Matrix add(const Matrix& a, const Matrix& b) {
     Matrix out(a.rows, a.cols);
     for (std::size_t i = 0; i < a.v.size(); ++i) out.v[i] = a.v[i] + b.v[i];
     return out;
+}
+
+namespace {
+
+// Q8_K from its definition: per 256 elements, the element of largest magnitude maps to -127.
+void q8_k_round(std::span<float> block) {
+    float max = 0, amax = 0;
+    for (float v : block) {
+        if (std::fabs(v) > amax) {
+            amax = std::fabs(v);
+            max = v;
+        }
+    }
+    if (amax == 0) {
+        std::fill(block.begin(), block.end(), 0.0f);
+        return;
+    }
+    const float iscale = -127.0f / max;
+    const float d = 1.0f / iscale;
+    for (float& v : block) {
+        const float q = std::min(127.0f, std::nearbyint(iscale * v));  // ties to even, as ggml's nearest_int
+        v = d * q;
+    }
+}
+
+}  // namespace
+
+bool round_like_vec_dot(Matrix& x, GgmlType weight_type) {
+    switch (weight_type) {
+        case GgmlType::F16:
+            for (float& v : x.v) v = fp16_to_fp32(fp32_to_fp16(v));
+            return true;
+        case GgmlType::Q8_0: {
+            if (x.cols % 32 != 0) return false;
+            for (std::size_t r = 0; r < x.rows; ++r) {
+                auto row = x.row(r);
+                auto q = quantize(GgmlType::Q8_0, row, row.size());
+                if (!q) return false;
+                auto back = dequantize(GgmlType::Q8_0, *q, row.size());
+                if (!back) return false;
+                std::copy(back->begin(), back->end(), row.begin());
+            }
+            return true;
+        }
+        case GgmlType::TQ1_0:
+        case GgmlType::TQ2_0:
+            if (x.cols % 256 != 0) return false;
+            for (std::size_t b = 0; b < x.v.size(); b += 256) q8_k_round(std::span<float>(x.v).subspan(b, 256));
+            return true;
+        default: return false;
+    }
 }
 
 void scale(Matrix& x, float s) {

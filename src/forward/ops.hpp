@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "forward/hparams.hpp"
+#include "gguf/types.hpp"
 
 namespace gguf::forward::ops {
 
@@ -49,6 +50,15 @@ Matrix swiglu(const Matrix& gate, const Matrix& up);
 
 // a + b elementwise (same shape).
 Matrix add(const Matrix& a, const Matrix& b);
+
+// What ggml's CPU backend does to the activations of a matrix product before the dot products: it
+// converts each row of x to the weight type's "vec_dot" type. F32 weights: unchanged; F16: x rounded
+// to F16; Q8_0: x quantized to Q8_0 (blocks of 32, d = amax / 127, q = round(x / d)); TQ1_0 and TQ2_0:
+// x quantized to Q8_K (blocks of 256, d = -max / 127 where max is the element of largest magnitude,
+// q = round(x / d) clamped to 127, d kept in f32). Here x is replaced by the dequantized result, so a
+// matmul in double afterwards computes what llama.cpp's integer dot products compute, up to the
+// order of the additions. Other types: unchanged (returns false).
+bool round_like_vec_dot(Matrix& x, GgmlType weight_type);
 
 // x * s elementwise (bitnet's per-matrix scales, ggml_mul by a one-element tensor).
 void scale(Matrix& x, float s);
