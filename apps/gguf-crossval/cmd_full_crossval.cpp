@@ -37,6 +37,7 @@ Command add_full_crossval(CLI::App& root) {
         std::string cpp_dir;
         double timeout_s = 60;
         bool logits = false;
+        bool builtin = false;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--models", opts->models, "A directory searched recursively for *.gguf files");
@@ -45,6 +46,9 @@ Command add_full_crossval(CLI::App& root) {
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     app->add_flag("--logits", opts->logits,
                   "Also run the logits stage on the models under --models (the tiny models always run it)");
+    app->add_flag("--builtin", opts->builtin,
+                  "Also compare the logits of the models under --models with the built-in forward pass (implies "
+                  "--logits; the tiny models always are)");
     return {app, [opts] {
                 if (!opts->models.empty() && !std::filesystem::is_directory(opts->models)) {
                     fmt::print(stderr, "error: --models '{}' is not a directory\n", opts->models);
@@ -54,6 +58,7 @@ Command add_full_crossval(CLI::App& root) {
                 const auto seed = gguf::fixtures::seed_from_environment();
                 std::vector<std::filesystem::path> models;
                 std::vector<bool> with_logits;
+                std::vector<bool> with_builtin;  // llama.cpp vs the built-in forward pass
                 for (const auto& f : gguf::fixtures::fixture_set(seed)) {
                     const auto path = out / "fixtures" / f.file_name;
                     if (auto s = f.writer.write_file(path); !s) {
@@ -62,17 +67,20 @@ Command add_full_crossval(CLI::App& root) {
                     }
                     models.push_back(path);
                     with_logits.push_back(f.complete_model);
+                    with_builtin.push_back(f.complete_model);
                 }
                 if (!opts->models.empty()) {
                     auto more = models_under(opts->models);
                     models.insert(models.end(), more.begin(), more.end());
-                    with_logits.resize(models.size(), opts->logits);
+                    with_logits.resize(models.size(), opts->logits || opts->builtin);
+                    with_builtin.resize(models.size(), opts->builtin);
                 }
                 std::vector<gguf::crossval::RunEntry> runs;
                 for (std::size_t i = 0; i < models.size(); ++i) {
                     fmt::print(stderr, "[{}/{}] {}\n", i + 1, models.size(), models[i].string());
                     auto options = crossval_options(models[i].string(), opts->cpp_dir, opts->timeout_s);
                     options.logits.enabled = with_logits[i];
+                    if (with_builtin[i]) options.logits.against = gguf::crossval::AgainstSource{gguf::crossval::AgainstSource::Kind::builtin, {}};
                     auto report = gguf::crossval::run(options);
                     const auto report_path =
                         out / "reports" / fmt::format("{:03}-{}.json", i, models[i].stem().string());
