@@ -22,19 +22,27 @@ void add_trace_options(CLI::App& app, gguf::crossval::TraceOptions& trace) {
 
 std::string route_against(const std::string& against, gguf::crossval::LogitsOptions& logits,
                           gguf::crossval::TraceOptions& trace) {
+    using Kind = gguf::crossval::AgainstSource::Kind;
     if (!trace.enabled) return check_against(against, logits);
     trace.tokens = logits.tokens;
     if (against.empty()) return {};
-    if (std::filesystem::is_directory(against)) {
-        if (logits.enabled) {
-            if (auto why = check_against(against, logits); !why.empty()) return why;
-        } else if (auto located = gguf::reference::locate(std::filesystem::path(against)); !located.ref) {
-            return "--against " + against + ": " + located.error;
+    const auto source = gguf::crossval::AgainstSource::from_argument(against);
+    if (source.kind == Kind::file) {
+        // A trace file; with --logits, a logits file is the logits stage's instead.
+        auto t = gguf::crossval::read_trace(source.path);
+        if (t) {
+            trace.against = source;
+            return {};
         }
-    } else if (against != gguf::crossval::kBuiltinSource) {
-        if (auto t = gguf::crossval::read_trace(against); !t) return "--against: " + t.error().message;
+        if (logits.enabled && gguf::crossval::read_logits_file(source.path)) return check_against(against, logits);
+        return "--against: " + t.error().message;
     }
-    trace.against = against;
+    if (logits.enabled) {
+        if (auto why = check_against(against, logits); !why.empty()) return why;
+    } else if (source.kind == Kind::reference) {
+        if (auto located = gguf::reference::locate(source.path); !located.ref) return "--against " + against + ": " + located.error;
+    }
+    trace.against = source;
     return {};
 }
 

@@ -74,21 +74,23 @@ std::filesystem::path temporary_trace(std::string_view tag) {
 }
 
 // The second source's trace.
-Result<Trace> against_trace(const std::string& source, const std::filesystem::path& model, const Trace& ours,
+Result<Trace> against_trace(const AgainstSource& source, const std::filesystem::path& model, const Trace& ours,
                             const reference::RunOptions& run, nlohmann::json& about) {
-    if (source == kBuiltinSource) {
-        about = {{"source", source}, {"kind", "builtin"}};
-        auto t = builtin_trace(model, ours.tokens);
-        if (t) t->source = "builtin";
-        return t;
+    using Kind = AgainstSource::Kind;
+    if (source.kind == Kind::builtin) {
+        about = {{"source", "builtin"}, {"kind", "builtin"}};
+        return builtin_trace(model, ours.tokens);
     }
-    if (!std::filesystem::is_directory(source)) {
-        about = {{"source", source}, {"kind", "file"}};
-        return read_trace(source);
+    if (source.kind == Kind::file) {
+        about = {{"source", source.path.string()}, {"kind", "file"}};
+        return read_trace(source.path);
     }
-    const auto located = reference::locate(std::filesystem::path(source));
+    const auto located = reference::locate(source.path);
     if (!located.ref) return Error{Code::io_error, 0, located.error};
-    about = {{"source", source}, {"kind", "reference"}, {"name", located.ref->name}, {"version", located.ref->version}};
+    about = {{"source", source.path.string()},
+             {"kind", "reference"},
+             {"name", located.ref->name},
+             {"version", located.ref->version}};
     const auto path = temporary_trace("against");
     reference::StageOutcome o;
     auto t = reference_trace(*located.ref, model, join_tokens(ours.tokens), ours.model_sha256, path, run, o);

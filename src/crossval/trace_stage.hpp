@@ -8,18 +8,17 @@
 #include <optional>
 #include <string>
 
+#include "logits_stage.hpp"
 #include "reference/reference.hpp"
 #include "report.hpp"
 #include "trace.hpp"
 
 namespace gguf::crossval {
 
-inline constexpr std::string_view kBuiltinSource = "builtin";
-
 struct TraceOptions {
     bool enabled = false;
     std::string tokens;                  // comma-separated token ids; empty: the probe's default sequence
-    std::optional<std::string> against;  // "builtin", a trace file, or a directory holding a reference build
+    std::optional<AgainstSource> against;  // a trace file (kind file), another reference build, or builtin
     std::optional<std::filesystem::path> save;  // keep the reference's trace here (else a temporary file)
     TraceThresholds thresholds;
 };

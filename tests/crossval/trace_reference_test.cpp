@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "crossval/trace.hpp"
+#include "crossval/trace_stage.hpp"
 #include "fixtures/tiny_model.hpp"
 #include "gguf/reader.hpp"
 #include "reference/reference.hpp"
@@ -249,4 +250,42 @@ TEST_F(TraceReference, HostileTraceFilesAreRefusedWithTheFormatsError) {
     auto [r, report] = crossval(gguf, "--against " + quoted(dir_ / "tiny.safetensors"));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+TEST_F(TraceReference, TheBuiltinForwardPassAgreesWithLlamaCppTensorByTensorAtF32) {
+    const auto gguf = model("m.gguf");
+    auto [r, report] = crossval(gguf, "--against builtin");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto s = trace_stage(report);
+    EXPECT_EQ(s["details"]["against"]["kind"], "builtin");
+    EXPECT_EQ(s["details"]["n_diverging"], 0);
+    // Every tensor the forward pass names (attn_norm, Q/K/V with their projections and reshapes,
+    // kqv_out, attn_out, ffn_*, l_out per layer, result_norm, result_output) is compared.
+    EXPECT_GE(s["details"]["n_compared"].get<int>(), 40);
+    for (const auto& t : s["details"]["tensors"]) {
+        if (t["status"] == "compared") EXPECT_LE(t["metrics"]["max_abs_diff"].get<double>(), 1e-4) << t["key"];
+    }
+}
+
+TEST_F(TraceReference, BuiltinOnAPerturbedCopyAgainstLlamaCppOnTheOriginalDivergesFirstAtFfnOut1) {
+    const auto original = model("original.gguf");
+    const auto copy = model("copy.gguf", "blk.1.ffn_down.weight", 0, 0.5f);
+    const auto ref_trace = dir_ / "original.safetensors";
+    ASSERT_EQ(crossval(original, "--trace-out " + quoted(ref_trace)).first.exit_code, 0);
+    auto reference = gguf::crossval::read_trace(ref_trace);
+    ASSERT_TRUE(reference.ok()) << reference.error().message;
+    auto builtin = gguf::crossval::builtin_trace(copy, reference->tokens);
+    ASSERT_TRUE(builtin.ok()) << builtin.error().message;
+    auto c = gguf::crossval::compare_traces(*reference, *builtin);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_TRUE(c->first_divergence);
+    EXPECT_EQ(c->first_divergence->key, "ffn_out-1");
+    EXPECT_EQ(c->first_divergence->layer, 1);
+    std::size_t compared_before = 0;
+    for (const auto& t : c->tensors) {
+        if (t.key == "ffn_out-1") break;
+        EXPECT_FALSE(t.diverges) << t.key;
+        if (t.status == gguf::crossval::TensorStatus::compared) ++compared_before;
+    }
+    EXPECT_GE(compared_before, 30u) << "the tensors before it were compared, not skipped";
 }
