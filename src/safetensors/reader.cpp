@@ -41,15 +41,20 @@ using Json = nlohmann::ordered_json;
 
 bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
+// The entry's field names.
+constexpr const char* kDtype = "dtype";
+constexpr const char* kShape = "shape";
+constexpr const char* kOffsets = "data_offsets";
+
 // One header entry -> Tensor (data not yet attached). `at` is the header's file offset.
 Result<Tensor> parse_entry(const std::string& name, const Json& v, std::uint64_t at) {
     auto bad = [&](std::string_view what) {
         return Error{Code::invalid_entry, at, fmt::format("tensor '{}': {}", name, what)};
     };
     if (!v.is_object()) return bad("the entry is not an object");
-    const auto dt = v.find("dtype");
-    const auto sh = v.find("shape");
-    const auto of = v.find("data_offsets");
+    const auto dt = v.find(kDtype);
+    const auto sh = v.find(kShape);
+    const auto of = v.find(kOffsets);
     if (dt == v.end() || !dt->is_string()) return bad("\"dtype\" is missing or not a string");
     if (sh == v.end() || !sh->is_array()) return bad("\"shape\" is missing or not an array");
     if (of == v.end() || !of->is_array() || of->size() != 2) return bad("\"data_offsets\" is not an array [begin, end]");
