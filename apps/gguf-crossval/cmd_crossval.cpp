@@ -4,6 +4,7 @@
 #include "command.hpp"
 #include "crossval/flow.hpp"
 #include "crossval_output.hpp"
+#include "trace_options.hpp"
 
 namespace cli {
 
@@ -11,7 +12,7 @@ Command add_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "crossval",
         "Cross-validate one GGUF file: our reader (must pass), llama.cpp's header parse (compared field by field), "
-        "llama.cpp's full model load, and with --logits the logits of a token sequence. The reference runs in a "
+        "llama.cpp's full model load, with --logits the logits of a token sequence, and with --trace every intermediate tensor of its decode. The reference runs in a "
         "child process.");
     app->footer(kCrossvalFooter);
     struct Opts {
@@ -20,6 +21,7 @@ Command add_crossval(CLI::App& root) {
         std::string cpp_dir;
         double timeout_s = 60;
         gguf::crossval::LogitsOptions logits;
+        gguf::crossval::TraceOptions trace;
         std::string against;
         ExpectOptions expect;
     };
@@ -30,12 +32,13 @@ Command add_crossval(CLI::App& root) {
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
     add_expect_options(*app, opts->expect);
+    add_trace_options(*app, opts->trace);
     return {app, [opts] {
                 if (!std::filesystem::is_regular_file(opts->model)) {
                     fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
                     return int{kUsage};
                 }
-                if (auto why = check_against(opts->against, opts->logits); !why.empty()) {
+                if (auto why = route_against(opts->against, opts->logits, opts->trace); !why.empty()) {
                     fmt::print(stderr, "error: {}\n", why);
                     return int{kUsage};
                 }
@@ -48,7 +51,9 @@ Command add_crossval(CLI::App& root) {
                 options.logits = opts->logits;
                 options.expectations = &expectations;
                 options.strict = opts->expect.strict;
+                options.trace = opts->trace;
                 const auto report = gguf::crossval::run(options);
+                if (const auto* trace = report.stage(gguf::crossval::StageId::trace)) fmt::print("{}", gguf::crossval::trace_table(*trace));
                 return finish_report(report, opts->report);
             }};
 }

@@ -7,6 +7,7 @@
 #include "command.hpp"
 #include "crossval/summary.hpp"
 #include "crossval_output.hpp"
+#include "trace_options.hpp"
 #include "fixtures/fixture_set.hpp"
 
 namespace cli {
@@ -19,6 +20,7 @@ struct ModelRun {
     fs::path path;
     std::string key;  // "fixtures/NAME", or the path relative to --models
     bool logits = false;
+    bool builtin = false;  // compare the logits with the built-in forward pass
 };
 
 struct Opts {
@@ -27,7 +29,9 @@ struct Opts {
     std::string cpp_dir;
     double timeout_s = 60;
     gguf::crossval::LogitsOptions logits;  // --logits applies to the models under --models
+    gguf::crossval::TraceOptions trace;    // --trace applies to the models under --models
     std::string against;
+    bool builtin = false;
     ExpectOptions expect;
     std::string shard;
 };
@@ -75,7 +79,7 @@ gguf::Result<std::vector<ModelRun>> plan(const Opts& o, gguf::crossval::Expectat
     for (const auto& f : gguf::fixtures::fixture_set(gguf::fixtures::seed_from_environment())) {
         const auto path = out / "fixtures" / f.file_name;
         if (auto s = f.writer.write_file(path); !s) return s.error();
-        runs.push_back({path, "fixtures/" + f.file_name, f.complete_model});
+        runs.push_back({path, "fixtures/" + f.file_name, f.complete_model, f.complete_model});
     }
     const auto fixture_expectations = gguf::fixtures::fixture_expectations_json();
     auto own = gguf::crossval::Expectations::parse(fixture_expectations, "the fixture set");
@@ -89,7 +93,7 @@ gguf::Result<std::vector<ModelRun>> plan(const Opts& o, gguf::crossval::Expectat
         auto more = models_under(o.models);
         if (!more) return more.error();
         for (const auto& p : *more) {
-            runs.push_back({p, fs::relative(p, o.models).generic_string(), o.logits.enabled});
+            runs.push_back({p, fs::relative(p, o.models).generic_string(), o.logits.enabled || o.builtin, o.builtin});
         }
     }
     return runs;
@@ -106,7 +110,12 @@ int run_all(const Opts& o) {
         return kUsage;
     }
     gguf::crossval::LogitsOptions logits = o.logits;
-    if (auto why = check_against(o.against, logits); !why.empty()) {
+    gguf::crossval::TraceOptions trace = o.trace;
+    if (o.builtin && !o.against.empty()) {
+        fmt::print(stderr, "error: --builtin and --against name two second sources; give one\n");
+        return kUsage;
+    }
+    if (auto why = route_against(o.against, logits, trace); !why.empty()) {
         fmt::print(stderr, "error: {}\n", why);
         return kUsage;
     }
@@ -130,6 +139,11 @@ int run_all(const Opts& o) {
         auto options = crossval_options(m.path.string(), o.cpp_dir, o.timeout_s);
         options.logits = logits;
         options.logits.enabled = m.logits;
+        if (m.builtin && !logits.against) {
+            options.logits.against = gguf::crossval::AgainstSource{gguf::crossval::AgainstSource::Kind::builtin, {}};
+        }
+        // The tiny models run the trace stage only when asked, like the models under --models.
+        options.trace = trace;
         options.expectations = &expectations;
         options.model_key = m.key;
         options.strict = o.expect.strict;
@@ -181,7 +195,11 @@ Command add_full_crossval(CLI::App& root) {
         ->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
+    add_trace_options(*app, opts->trace);
     add_expect_options(*app, opts->expect);
+    app->add_flag("--builtin", opts->builtin,
+                  "Also compare the logits of the models under --models with the built-in forward pass (implies "
+                  "--logits; the tiny models always are, unless --against names another second source)");
     app->add_option("--shard", opts->shard,
                     "I/N: run only the models whose index (in the whole run's order) modulo N is I-1; combine the "
                     "shards' outputs with 'gguf-crossval merge'");

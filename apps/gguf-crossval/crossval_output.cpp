@@ -21,19 +21,21 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
     app.add_option("--tokens", logits.tokens,
                    "Comma-separated token ids to decode (default: BOS and the byte tokens of \"Hi!\")");
     app.add_option("--against", against,
-                   "Compare the logits with a second source: a logits file (JSON or GLOG, docs/logits-format.md) "
-                   "or a directory holding another llama.cpp-family build");
+                   "Compare the logits with a second source: a logits file (JSON or GLOG, docs/logits-format.md), "
+                   "a directory holding another llama.cpp-family build, or 'builtin': the built-in forward pass "
+                   "(llama and bitnet; thresholds per weight type unless given, docs/forward-pass.md)");
     app.add_option("--logits-out", logits.save,
                    "Write the reference's logits to this file (GLOG binary if it ends in .bin, else JSON)");
+    const auto given = [&logits](const std::string&) { logits.thresholds_given = true; };
     app.add_option("--max-abs", logits.thresholds.max_abs, "Largest allowed |reference - other| per logit")
-        ->capture_default_str();
+        ->capture_default_str()->each(given);
     app.add_option("--min-cosine", logits.thresholds.min_cosine, "Smallest allowed cosine similarity per position")
-        ->capture_default_str();
+        ->capture_default_str()->each(given);
     app.add_option("--max-kl", logits.thresholds.max_kl, "Largest allowed KL(reference || other) per position, nats")
-        ->capture_default_str();
+        ->capture_default_str()->each(given);
     app.add_option("--min-top5", logits.thresholds.min_top5_overlap,
                    "Smallest allowed overlap of the top-5 token sets (0 = not checked)")
-        ->capture_default_str();
+        ->capture_default_str()->each(given);
 }
 
 void add_expect_options(CLI::App& app, ExpectOptions& options) {
@@ -56,13 +58,14 @@ std::string load_expectations(const ExpectOptions& options, gguf::crossval::Expe
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
     if (against.empty()) return {};
     if (!logits.enabled) return "--against needs --logits";
-    if (std::filesystem::is_directory(against)) {
-        auto located = gguf::reference::locate(std::filesystem::path(against));
+    const auto source = gguf::crossval::AgainstSource::from_argument(against);
+    if (source.kind == gguf::crossval::AgainstSource::Kind::reference) {
+        auto located = gguf::reference::locate(source.path);
         if (!located.ref) return "--against " + against + ": " + located.error;
-    } else if (auto l = gguf::crossval::read_logits_file(against); !l) {
-        return "--against " + against + ": " + l.error().message;
+    } else if (source.kind == gguf::crossval::AgainstSource::Kind::file) {
+        if (auto l = gguf::crossval::read_logits_file(source.path); !l) return "--against " + against + ": " + l.error().message;
     }
-    logits.against = against;
+    logits.against = source;
     return {};
 }
 

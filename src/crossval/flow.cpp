@@ -292,12 +292,14 @@ Report run(const Options& o) {
         r.stages.push_back(unavailable(StageId::cpp_header, located.error));
         r.stages.push_back(unavailable(StageId::cpp_full, located.error));
         if (o.logits.enabled) r.stages.push_back(unavailable(StageId::logits, located.error));
+        if (o.trace.enabled) r.stages.push_back(unavailable(StageId::trace, located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
         header_stage(ref, o, run_options, ours, r);
         full_load_stage(ref, o, run_options, parsed, r);
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
+        if (o.trace.enabled) r.stages.push_back(trace_stage(ref, o.model, r.sha256, o.trace, run_options));
     }
 
     decide(r, parsed, o);

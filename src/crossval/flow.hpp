@@ -11,6 +11,7 @@
 #include "expectations.hpp"
 #include "logits_stage.hpp"
 #include "report.hpp"
+#include "trace_stage.hpp"
 
 namespace gguf::crossval {
 
@@ -24,6 +25,7 @@ struct Options {
     bool strict = false;                              // --strict: an XPASS fails the run
     std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
     LogitsOptions logits;                             // the optional fourth stage
+    TraceOptions trace;                               // the optional trace stage
 };
 
 // True when the variable is set to 1, true or yes (any case).

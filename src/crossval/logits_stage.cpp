@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "builtin_source.hpp"
 #include "describe/description.hpp"
 
 namespace gguf::crossval {
@@ -54,16 +55,22 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
-// The second source's logits: a file, or another reference build decoding the same tokens.
-LogitsResult<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
+// The second source's logits: a file, another reference build decoding the same tokens, or the
+// built-in forward pass decoding the tokens the reference decoded.
+LogitsResult<Logits> against_logits(const AgainstSource& source, const std::filesystem::path& model, const Logits& ref_logits,
                               const std::string& tokens, const reference::RunOptions& run, nlohmann::json& about) {
-    if (!std::filesystem::is_directory(source)) {
-        about = {{"source", source.string()}, {"kind", "file"}};
-        return read_logits_file(source);
+    switch (source.kind) {
+        case AgainstSource::Kind::file:
+            about = {{"source", source.path.string()}, {"kind", "file"}};
+            return read_logits_file(source.path);
+        case AgainstSource::Kind::builtin:
+            about = {{"source", "builtin"}, {"kind", "builtin"}, {"name", "gguf-crossval forward pass"}};
+            return builtin_logits(model, ref_logits.tokens);
+        case AgainstSource::Kind::reference: break;
     }
-    const auto located = reference::locate(source);
+    const auto located = reference::locate(source.path);
     if (!located.ref) return LogitsError{LogitsCode::io_error, 0, located.error};
-    about = {{"source", source.string()},
+    about = {{"source", source.path.string()},
              {"kind", "reference"},
              {"name", located.ref->name},
              {"version", located.ref->version}};
@@ -72,7 +79,27 @@ LogitsResult<Logits> against_logits(const std::filesystem::path& source, const s
     return logits_from(o);
 }
 
+// The thresholds of this comparison: builtin_thresholds() against builtin unless some were given.
+Thresholds thresholds_for(const LogitsOptions& options, const std::filesystem::path& model, nlohmann::json& details) {
+    if (!options.against || options.against->kind != AgainstSource::Kind::builtin || options.thresholds_given) {
+        return options.thresholds;
+    }
+    auto file = gguf::open(model);
+    if (!file) return options.thresholds;
+    std::string why;
+    const Thresholds t = builtin_thresholds(*file, why);
+    details["thresholds"] = thresholds_json(t);
+    details["thresholds_for"] = why;
+    return t;
+}
+
 }  // namespace
+
+AgainstSource AgainstSource::from_argument(const std::string& text) {
+    if (text == "builtin") return {Kind::builtin, {}};
+    if (std::filesystem::is_directory(text)) return {Kind::reference, text};
+    return {Kind::file, text};
+}
 
 Stage logits_stage(const reference::Reference& ref, const std::filesystem::path& model, const LogitsOptions& options,
                    const reference::RunOptions& run) {
@@ -118,7 +145,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
 
     nlohmann::json about;
     const auto start = std::chrono::steady_clock::now();
-    auto theirs = against_logits(*options.against, model, options.tokens, run, about);
+    auto theirs = against_logits(*options.against, model, l, options.tokens, run, about);
     s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     s.details["against"] = about;
     if (!theirs) {
@@ -133,7 +160,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& m : *metrics) rows.push_back(metrics_json(m));
     s.details["metrics"] = std::move(rows);
-    const auto divergence = first_divergence(*metrics, options.thresholds);
+    const auto divergence = first_divergence(*metrics, thresholds_for(options, model, s.details));
     s.details["first_divergence"] = nullptr;
     if (divergence) {
         s.details["first_divergence"] = {{"position", divergence->position}, {"reasons", divergence->reasons}};

@@ -1,6 +1,6 @@
 // The logits stage: the reference decodes a token sequence and returns every position's logits;
 // every logit must be finite; optionally they are compared with a second source (a logits file
-// written by an implementation under test, or another reference build).
+// written by an implementation under test, another reference build, or the built-in forward pass).
 #pragma once
 
 #include <filesystem>
@@ -13,11 +13,29 @@
 
 namespace gguf::crossval {
 
+// The second source the reference's logits are compared with.
+struct AgainstSource {
+    enum class Kind {
+        file,       // a logits file (JSON or GLOG) written by an implementation under test
+        reference,  // a directory holding another llama.cpp-family build, which decodes the same tokens
+        builtin,    // the built-in forward pass (src/forward/), which decodes the tokens the reference decoded
+    };
+    Kind kind = Kind::file;
+    std::filesystem::path path;  // the file or the directory; empty for builtin
+
+    // "builtin" is the built-in forward pass (a file of that name: ./builtin), an existing directory a
+    // reference build, anything else a logits file.
+    static AgainstSource from_argument(const std::string& text);
+};
+
 struct LogitsOptions {
     bool enabled = false;
     std::string tokens;  // comma-separated token ids; empty: the probe's default sequence
-    std::optional<std::filesystem::path> against;  // a logits file (JSON or GLOG), or a reference build directory
+    std::optional<AgainstSource> against;
     Thresholds thresholds;
+    // Against builtin, unless thresholds were given explicitly, the comparison uses
+    // builtin_thresholds() of the file's weight types instead of `thresholds`.
+    bool thresholds_given = false;
     std::optional<std::filesystem::path> save;  // write the reference's logits here (.bin: GLOG, else JSON)
 };
 

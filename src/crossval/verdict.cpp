@@ -9,6 +9,7 @@ std::string_view stage_name(StageId stage) {
         case StageId::cpp_header: return "cpp_header";
         case StageId::cpp_full: return "cpp_full";
         case StageId::logits: return "logits";
+        case StageId::trace: return "trace";
     }
     return "unknown";
 }
@@ -18,6 +19,8 @@ std::string_view check_failure_name(CheckFailure failure) {
         case CheckFailure::non_finite_logits: return "non_finite_logits";
         case CheckFailure::logits_diverge: return "logits_diverge";
         case CheckFailure::against_unavailable: return "against_unavailable";
+        case CheckFailure::trace_diverge: return "trace_diverge";
+        case CheckFailure::nothing_compared: return "nothing_compared";
     }
     return "other";
 }
@@ -34,7 +37,7 @@ std::string failure_name(const Failure& failure) {
 
 bool is_disagreement(const Failure& failure) {
     const auto* check = std::get_if<CheckFailure>(&failure);
-    return check != nullptr && *check == CheckFailure::logits_diverge;
+    return check != nullptr && (*check == CheckFailure::logits_diverge || *check == CheckFailure::trace_diverge);
 }
 
 bool is_reference_malfunction(const Failure& failure) {

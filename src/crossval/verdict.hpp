@@ -17,6 +17,7 @@ enum class StageId {
     cpp_header,  // the reference's GGUF reader
     cpp_full,    // the reference's full model load
     logits,      // the reference's logits, optionally against a second source
+    trace,       // the reference's intermediate tensors, optionally against a second source
 };
 std::string_view stage_name(StageId stage);  // "reader", "cpp_header", ...
 
@@ -25,6 +26,8 @@ enum class CheckFailure {
     non_finite_logits,    // the reference produced NaN or infinite logits
     logits_diverge,       // the second source differs beyond the thresholds: a disagreement
     against_unavailable,  // the second source could not be read or run
+    trace_diverge,        // a tensor of the second source's trace differs beyond the thresholds: a disagreement
+    nothing_compared,     // the two traces share no tensor
 };
 std::string_view check_failure_name(CheckFailure failure);
 

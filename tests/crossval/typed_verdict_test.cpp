@@ -20,7 +20,7 @@ using namespace gguf::crossval;
 
 std::vector<std::string> rendered_names() {
     std::vector<std::string> names;
-    for (auto s : {StageId::reader, StageId::cpp_header, StageId::cpp_full, StageId::logits}) {
+    for (auto s : {StageId::reader, StageId::cpp_header, StageId::cpp_full, StageId::logits, StageId::trace}) {
         names.emplace_back(stage_name(s));
     }
     for (auto v : {Verdict::pass, Verdict::pass_xfail, Verdict::reader_rejected, Verdict::readers_disagree,
@@ -31,7 +31,8 @@ std::vector<std::string> rendered_names() {
                    ReaderVerdict::unavailable}) {
         names.emplace_back(reader_verdict_name(v));
     }
-    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::logits_diverge, CheckFailure::against_unavailable}) {
+    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::logits_diverge, CheckFailure::against_unavailable,
+                   CheckFailure::trace_diverge, CheckFailure::nothing_compared}) {
         names.push_back(failure_name(c));
     }
     for (int c = static_cast<int>(gguf::reference::FailureClass::file_unreadable);
