@@ -28,7 +28,8 @@ Command add_full_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "full-crossval",
         "Generate the fixture set (mini v3, mini --version 2, tiny models), cross-validate each fixture (the tiny "
-        "models through every stage, logits included) and every *.gguf under --models; write one report per model, "
+        "models through every stage, logits included and compared with the built-in forward pass) and every *.gguf "
+        "under --models; write one report per model, "
         "summary.json and junit.xml");
     app->footer(kCrossvalFooter);
     struct Opts {
