@@ -6,13 +6,15 @@
 // One sequence, one batch, one thread by default, a context just large enough for the tokens, and
 // an output requested for every position. The KV cache is f32 by default (llama.cpp's own default
 // is f16, which rounds K and V and moves the logits by about 1e-3 on the tiny models): an
-// implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab", "n_positions", "tokens", and
+// implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab", "n_positions", "tokens",
+// "decode_us" (the wall time of llama_decode alone, microseconds), and
 // "logits_bits": one array per position of the IEEE-754 bit patterns (u32) of the n_vocab floats:
 // lossless, NaN and infinities included (JSON numbers could not carry those).
 // Default tokens: BOS then the byte tokens of "Hi!" when the vocabulary has them, else 1, 2, 3.
 #include <dlfcn.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -151,7 +153,10 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
         batch.logits[i] = 1;
     }
     batch.n_tokens = static_cast<std::int32_t>(n);
+    const auto decode_start = std::chrono::steady_clock::now();
     const std::int32_t rc = llama_decode(ctx.p, batch);
+    const long long decode_us = static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - decode_start).count());
     llama_batch_free(batch);
     if (rc != 0) {
         error = "llama_decode returned " + std::to_string(rc);
@@ -163,6 +168,7 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     out.field("threads", threads);
     out.field("flash_attn", fa == "on");
     out.field("kv", kv);
+    out.field("decode_us", decode_us);  // llama_decode alone (no load, no context creation)
     out.key("tokens").begin_array();
     for (llama_token t : tokens) out.value(t);
     out.end_array();
