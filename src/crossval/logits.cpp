@@ -136,7 +136,7 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     return m;
 }
 
-Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test) {
+Result<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test) {
     if (ref.n_vocab == 0 || ref.n_positions() == 0 || test.n_vocab == 0 || test.n_positions() == 0) {
         return Error{Code::invalid_dimension, 0, "cannot compare an empty logits matrix"};
     }

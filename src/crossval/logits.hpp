@@ -57,12 +57,12 @@ struct Thresholds {
     std::uint32_t min_top5_overlap = 0;
 };
 
-// The metrics of two rows of equal, non-zero length (precondition: checked by compare()).
+// The metrics of two rows of equal, non-zero length (precondition: checked by compare_logits()).
 PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position = 0);
 
 // Every position. Errors (invalid_dimension) when n_vocab or n_positions differ or a matrix is empty,
 // and when both carry tokens and they differ (the runs did not decode the same input).
-Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test);
+Result<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test);
 
 // The checks a position fails, as short sentences ("max_abs_diff 0.003 > 0.0001"); empty = agrees.
 std::vector<std::string> failed_checks(const PositionMetrics& m, const Thresholds& t = {});

@@ -50,9 +50,9 @@ nlohmann::json metrics_json(const PositionMetrics& m) {
 
 Result<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
 
-void fail(Stage& s, std::string failure_class, std::string message) {
+void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
-    s.failure_class = std::move(failure_class);
+    s.failure = failure;
     s.message = std::move(message);
 }
 
@@ -106,19 +106,19 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
                    const reference::RunOptions& run) {
     const auto o = reference::run_logits(ref, model, options.tokens, run);
     Stage s;
-    s.name = "logits";
+    s.id = StageId::logits;
     s.ran = true;
     s.duration_ms = o.duration_ms;
     s.details["thresholds"] = thresholds_json(options.thresholds);
     if (!o.ok) {
-        s.failure_class = std::string(reference::failure_class_name(o.failure));
+        s.failure = o.failure;
         s.message = o.message;
         s.log_excerpt = o.log_excerpt;
         return s;
     }
     auto ref_logits = logits_from(o);
     if (!ref_logits) {
-        fail(s, "other", "the probe's logits could not be read: " + ref_logits.error().message);
+        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_logits.error().message);
         return s;
     }
     const auto& l = *ref_logits;
@@ -130,14 +130,14 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     if (options.save) {
         const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;
         if (auto w = write_logits_file(*options.save, l, format); !w) {
-            fail(s, "other", "cannot save the reference's logits: " + w.error().message);
+            fail(s, reference::FailureClass::other, "cannot save the reference's logits: " + w.error().message);
             return s;
         }
         s.details["saved_to"] = options.save->string();
     }
     for (const auto& p : s.details["positions"]) {
         if (!p["finite"].get<bool>()) {
-            fail(s, "non_finite_logits",
+            fail(s, CheckFailure::non_finite_logits,
                  fmt::format("the reference's logits at position {} are not all finite", p["position"].get<int>()));
             return s;
         }
@@ -150,12 +150,12 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     s.details["against"] = about;
     if (!theirs) {
-        fail(s, "against_unavailable", theirs.error().message);
+        fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
-    auto metrics = compare(l, *theirs);
+    auto metrics = compare_logits(l, *theirs);
     if (!metrics) {
-        fail(s, "logits_diverge", "the two sources cannot be compared: " + metrics.error().message);
+        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + metrics.error().message);
         return s;
     }
     nlohmann::json rows = nlohmann::json::array();
@@ -177,7 +177,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.details["first_divergence"] = nullptr;
     if (divergence) {
         s.details["first_divergence"] = {{"position", divergence->position}, {"reasons", divergence->reasons}};
-        fail(s, "logits_diverge",
+        fail(s, CheckFailure::logits_diverge,
              fmt::format("the logits diverge first at position {}: {}", divergence->position,
                          fmt::join(divergence->reasons, "; ")));
     }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compare.hpp"
+#include "verdict.hpp"
 #include "gguf/data/hash.hpp"
 #include "gguf/error.hpp"
 
@@ -26,12 +27,12 @@ enum Exit : int {
 };
 
 struct Stage {
-    std::string name;           // reader, cpp_header, cpp_full
+    StageId id = StageId::reader;
     bool ran = false;           // false: skipped (never counted as a pass)
     bool ok = false;
     bool xfail = false;         // failed, and the failure is allowed by the soft-fail policy
     double duration_ms = 0;
-    std::string failure_class;  // empty when ok
+    Failure failure;            // monostate when ok
     std::string message;
     std::string log_excerpt;
     nlohmann::json details = nlohmann::json::object();  // stage-specific facts (load results, error code...)
@@ -52,14 +53,14 @@ struct Report {
     std::vector<Stage> stages;
     bool compared = false;  // whether the header comparison ran (both readers accepted the file)
     Comparison comparison;
-    std::vector<std::string> notes;
+    std::vector<Note> notes;
     std::vector<std::string> findings;  // reader disagreements in a sentence each
     bool allow_cpp_fail = false;
-    std::string verdict;  // pass, pass_xfail, reader_rejected, readers_disagree, reference_failed
+    Verdict verdict = Verdict::pass;
     int exit_code = kPass;
 
-    const Stage* stage(std::string_view name) const;
-    bool stage_ok(std::string_view name) const;
+    const Stage* stage(StageId id) const;
+    bool stage_ok(StageId id) const;
     bool xfail() const;
 };
 

@@ -49,11 +49,12 @@ nlohmann::json summary_json(const std::vector<RunEntry>& runs) {
         else ++pass;
         nlohmann::json stages = nlohmann::json::object();
         for (const auto& s : r.stages) {
-            stages[s.name] = s.ok ? "ok" : (s.xfail ? "xfail:" + s.failure_class : "fail:" + s.failure_class);
+            const auto failure = failure_name(s.failure);
+            stages[std::string(stage_name(s.id))] = s.ok ? "ok" : (s.xfail ? "xfail:" + failure : "fail:" + failure);
         }
         models.push_back({{"model", r.model},
                           {"report", describe::render_string(e.report_path)},
-                          {"verdict", r.verdict},
+                          {"verdict", verdict_name(r.verdict)},
                           {"exit_code", r.exit_code},
                           {"xfail", r.xfail()},
                           {"stages", std::move(stages)},
@@ -78,9 +79,9 @@ std::string junit_xml(const std::vector<RunEntry>& runs) {
         for (const auto& s : r.stages) {
             ++tests;
             total_s += s.duration_ms / 1000;
-            cases += fmt::format("  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", classname, s.name,
+            cases += fmt::format("  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", classname, stage_name(s.id),
                                  s.duration_ms / 1000);
-            const auto what = xml_escape(s.failure_class + (s.message.empty() ? "" : ": " + s.message));
+            const auto what = xml_escape(failure_name(s.failure) + (s.message.empty() ? "" : ": " + s.message));
             if (s.ok) {
             } else if (s.xfail) {
                 ++skipped;
@@ -98,7 +99,7 @@ std::string junit_xml(const std::vector<RunEntry>& runs) {
                 ++failures;
                 std::string body;
                 for (const auto& m : r.comparison.mismatches) {
-                    body += fmt::format("{}: ours {} reference {}\n", m.field, m.ours.dump(), m.reference.dump());
+                    body += fmt::format("{}: ours {} reference {}\n", m.path.render(), m.ours.dump(), m.reference.dump());
                 }
                 for (const auto& f : r.findings) body += f + "\n";
                 cases += fmt::format("<failure message=\"readers disagree\">{}</failure>", xml_escape(body));

@@ -43,7 +43,7 @@ Logits reference() {
 
 TEST(LogitsMetrics, IdenticalLogitsAgreeExactly) {
     const auto ref = reference();
-    auto m = gguf::crossval::compare(ref, ref);
+    auto m = gguf::crossval::compare_logits(ref, ref);
     ASSERT_TRUE(m) << m.error().message;
     ASSERT_EQ(m->size(), 3u);
     for (const auto& p : *m) {
@@ -63,7 +63,7 @@ TEST(LogitsMetrics, OnePerturbedPositionIsCaughtThereWithTheExpectedMetrics) {
     const auto ref = reference();
     auto test = ref;
     test.values[8 + 3] = 2.0f;  // position 1, vocab index 3: 1 -> 2
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_EQ((*m)[0].max_abs_diff, 0.0);
     EXPECT_EQ((*m)[2].max_abs_diff, 0.0);
@@ -96,7 +96,7 @@ TEST(LogitsMetrics, FirstDivergenceIsTheEarliestFailingPosition) {
     auto test = ref;
     test.values[8 * 1 + 0] += 3e-4f;  // position 1: only max_abs fails (cosine and KL move by O(1e-8))
     test.values[8 * 2 + 0] = -50.0f;  // position 2: everything fails
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     const auto d = gguf::crossval::first_divergence(*m);
     ASSERT_TRUE(d);
@@ -129,7 +129,7 @@ TEST(LogitsMetrics, TopFiveOverlapCountsSharedIndices) {
     ref.n_vocab = test.n_vocab = 8;
     ref.values = {9, 8, 7, 6, 5, 0, 0, 0};   // top-5 {0,1,2,3,4}
     test.values = {9, 8, 7, 0, 0, 6, 5, 0};  // top-5 {0,1,2,5,6}: shares 0, 1, 2
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_EQ((*m)[0].top5_overlap, 3u);
     EXPECT_TRUE((*m)[0].top1_match);
@@ -152,7 +152,7 @@ TEST(LogitsMetrics, SoftmaxIsStableForLargeLogits) {
     ref.n_vocab = test.n_vocab = 2;
     ref.values = {1000, 999};
     test.values = {999, 999};
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     const double e = std::exp(1.0);
     const double p0 = e / (1 + e), p1 = 1 / (1 + e);
@@ -167,14 +167,14 @@ TEST(LogitsMetrics, NonFiniteValuesDivergeUnlessBitIdentical) {
     ref.n_vocab = test.n_vocab = 4;
     ref.values = {1, 2, 3, 4};
     test.values = {1, nan, 3, 4};
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_FALSE((*m)[0].finite);
     EXPECT_TRUE(std::isinf((*m)[0].max_abs_diff));
     auto d = gguf::crossval::first_divergence(*m);
     ASSERT_TRUE(d);
     EXPECT_EQ(d->reasons[0], "non-finite logits (NaN or infinity)");
-    auto same = gguf::crossval::compare(test, test);
+    auto same = gguf::crossval::compare_logits(test, test);
     ASSERT_TRUE(same);
     EXPECT_FALSE(gguf::crossval::first_divergence(*same));
 }
@@ -183,28 +183,28 @@ TEST(LogitsMetrics, MismatchedMatricesAreErrors) {
     const auto ref = reference();
     auto other_vocab = ref;
     other_vocab.n_vocab = 4;  // 6 rows of 4
-    auto a = gguf::crossval::compare(ref, other_vocab);
+    auto a = gguf::crossval::compare_logits(ref, other_vocab);
     ASSERT_FALSE(a);
     EXPECT_NE(a.error().message.find("n_vocab differs: reference 8, test 4"), std::string::npos);
 
     auto fewer = ref;
     fewer.values.resize(16);
     fewer.tokens.resize(2);
-    auto b = gguf::crossval::compare(ref, fewer);
+    auto b = gguf::crossval::compare_logits(ref, fewer);
     ASSERT_FALSE(b);
     EXPECT_NE(b.error().message.find("reference 3, test 2"), std::string::npos);
 
     auto other_tokens = ref;
     other_tokens.tokens[2] = 7;
-    auto c = gguf::crossval::compare(ref, other_tokens);
+    auto c = gguf::crossval::compare_logits(ref, other_tokens);
     ASSERT_FALSE(c);
     EXPECT_NE(c.error().message.find("from position 2"), std::string::npos) << c.error().message;
 
     auto no_tokens = ref;
     no_tokens.tokens.clear();  // unknown tokens: compared by position only
-    EXPECT_TRUE(gguf::crossval::compare(ref, no_tokens));
+    EXPECT_TRUE(gguf::crossval::compare_logits(ref, no_tokens));
 
-    EXPECT_FALSE(gguf::crossval::compare(Logits{}, ref));
+    EXPECT_FALSE(gguf::crossval::compare_logits(Logits{}, ref));
 }
 
 // ---- Files ------------------------------------------------------------------------------------

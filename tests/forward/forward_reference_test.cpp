@@ -50,7 +50,7 @@ protected:
         if (!ref || !ours) return {};
         ref_max_ = 0;
         for (float v : ref->values) ref_max_ = std::max(ref_max_, static_cast<double>(std::fabs(v)));
-        auto metrics = gguf::crossval::compare(*ref, *ours);
+        auto metrics = gguf::crossval::compare_logits(*ref, *ours);
         EXPECT_TRUE(metrics) << metrics.error().message;
         return metrics ? *metrics : std::vector<gguf::crossval::PositionMetrics>{};
     }
