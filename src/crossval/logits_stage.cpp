@@ -1,5 +1,6 @@
 #include "logits_stage.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -161,6 +162,18 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     for (const auto& m : *metrics) rows.push_back(metrics_json(m));
     s.details["metrics"] = std::move(rows);
     const auto divergence = first_divergence(*metrics, thresholds_for(options, model, s.details));
+    double worst_abs = 0, worst_cos = 1, worst_kl = 0;
+    for (const auto& m : *metrics) {
+        worst_abs = std::max(worst_abs, m.max_abs_diff);
+        worst_cos = std::min(worst_cos, m.cosine);
+        worst_kl = std::max(worst_kl, m.kl);
+    }
+    // One line for the terminal: the worst figures over the positions.
+    s.message = fmt::format("against {}: max_abs_diff {:.3g}, min cosine {:.9f}, max KL {:.3g}{}",
+                            about.value("kind", "?"), worst_abs, worst_cos, worst_kl,
+                            s.details.contains("thresholds_for")
+                                ? fmt::format(" (thresholds for {})", s.details["thresholds_for"].get<std::string>())
+                                : std::string());
     s.details["first_divergence"] = nullptr;
     if (divergence) {
         s.details["first_divergence"] = {{"position", divergence->position}, {"reasons", divergence->reasons}};

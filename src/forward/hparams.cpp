@@ -126,6 +126,9 @@ Result<Hparams> read_hparams(const File& f) {
         }
         h.head_dim = h.n_embd / h.n_head;
     }
+    if (static_cast<std::uint64_t>(h.head_dim) * h.n_head > kMaxDim) {
+        return Error{Code::bad_key, fmt::format("head size {} times {} heads exceeds {}", h.head_dim, h.n_head, kMaxDim)};
+    }
     if (value_length->value_or(h.head_dim) != h.head_dim) {
         return Error{Code::unsupported_feature, "attention.key_length and attention.value_length differ"};
     }

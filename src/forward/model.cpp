@@ -214,16 +214,26 @@ Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, Trac
         return out;
     };
 
-    // Token embeddings: only the rows of the tokens are dequantized.
+    // Token embeddings: only the rows of the tokens are dequantized (I2_S, whose scale sits after
+    // all rows, is dequantized whole).
     Matrix x(n_tok, e);
     {
         const TensorInfo& te = file_.tensors()[token_embd_];
-        const std::size_t row_bytes = te.size / te.ne[1];
-        for (std::size_t i = 0; i < n_tok; ++i) {
-            const auto tok = static_cast<std::size_t>(tokens[i]);
-            auto row = dequantize(static_cast<GgmlType>(te.type), te.data.subspan(tok * row_bytes, row_bytes), e);
-            if (!row) return Error{Code::bad_data, fmt::format("tensor 'token_embd.weight': {}", row.error().message)};
-            std::copy(row->begin(), row->end(), x.row(i).begin());
+        if (te.type == kTypeI2S) {
+            FWD_TRY(all, weights(token_embd_));
+            for (std::size_t i = 0; i < n_tok; ++i) {
+                const auto tok = static_cast<std::size_t>(tokens[i]);
+                std::copy(all.begin() + static_cast<long>(tok * e), all.begin() + static_cast<long>((tok + 1) * e),
+                          x.row(i).begin());
+            }
+        } else {
+            const std::size_t row_bytes = te.size / te.ne[1];
+            for (std::size_t i = 0; i < n_tok; ++i) {
+                const auto tok = static_cast<std::size_t>(tokens[i]);
+                auto row = dequantize(static_cast<GgmlType>(te.type), te.data.subspan(tok * row_bytes, row_bytes), e);
+                if (!row) return Error{Code::bad_data, fmt::format("tensor 'token_embd.weight': {}", row.error().message)};
+                std::copy(row->begin(), row->end(), x.row(i).begin());
+            }
         }
     }
     emit("inp_embd", -1, x);

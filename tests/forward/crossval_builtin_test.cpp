@@ -103,11 +103,16 @@ TEST_F(CrossvalBuiltin, AModelBuiltinDoesNotImplementIsNamedNotPassed) {
     EXPECT_NE(s["message"].get<std::string>().find("blk.0.attn_output.bias"), std::string::npos) << s["message"];
 }
 
-TEST_F(CrossvalBuiltin, FullCrossvalComparesEveryTinyModelWithBuiltin) {
+TEST_F(CrossvalBuiltin, FullCrossvalComparesEveryTinyModelAndWithBuiltinTheModelsDirectory) {
     // Soft-fail: the mini fixtures have no architecture llama.cpp loads (an XFAIL); a divergence from
     // builtin would still be exit 3, and each tiny model's logits stage must pass.
+    // --builtin extends the comparison to the models under --models (here one more tiny model).
+    const auto models = dir_ / "models";
+    std::filesystem::create_directories(models);
+    std::filesystem::rename(tiny(TinyArch::llama, TinyType::f16), models / "extra-llama-f16.gguf");
     const auto out = dir_ / "out";
-    auto r = run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --out " + quoted(out));
+    auto r = run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --builtin --models " + quoted(models) +
+                         " --out " + quoted(out));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto summary = json::parse(slurp(out / "summary.json"));
     int tiny_models = 0;
@@ -121,5 +126,5 @@ TEST_F(CrossvalBuiltin, FullCrossvalComparesEveryTinyModelWithBuiltin) {
             EXPECT_FALSE(s["details"]["metrics"].empty());
         }
     }
-    EXPECT_EQ(tiny_models, 7);  // llama f32/f16/q8_0, bitnet f16/q8_0/tq1_0/tq2_0
+    EXPECT_EQ(tiny_models, 8);  // llama f32/f16/q8_0, bitnet f16/q8_0/tq1_0/tq2_0, and the one under --models
 }

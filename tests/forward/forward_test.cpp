@@ -224,6 +224,23 @@ TEST(ForwardLoad, HyperparametersOfTheWrongTypeOrRangeAreRefused) {
     }
 }
 
+TEST(ForwardLoad, AHeadSizeWhoseProductWithTheHeadCountOverflowsIsRefused) {
+    // 2^24 heads of 2^24 elements (key_length): the product wraps in 32 bits; refused, not wrapped.
+    const Bytes base = tiny(TinyArch::llama, TinyType::f32);
+    const gguf::File f = base.file();
+    gguf::Writer w;
+    for (const auto& kv : f.kvs()) {
+        const bool heads = kv.key == "llama.attention.head_count" || kv.key == "llama.attention.head_count_kv";
+        w.add(std::string(kv.key), heads ? gguf::Value::u32(1u << 24) : gguf::Value::from_view(kv.value));
+    }
+    w.add("llama.attention.key_length", gguf::Value::u32(1u << 24));
+    for (const auto& t : f.tensors()) {
+        ASSERT_TRUE(w.add_tensor(std::string(t.name), t.type, {t.dims().begin(), t.dims().end()},
+                                 std::vector<std::byte>(t.data.begin(), t.data.end())).ok());
+    }
+    expect_error({w.to_bytes()}, Code::bad_key, "exceeds");
+}
+
 TEST(ForwardLoad, ATensorTheGraphDoesNotUseIsNamed) {
     Edit e;
     e.add_f32 = {{"blk.0.attn_output.bias", std::vector<float>(32, 0.0f)}};
