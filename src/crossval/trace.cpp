@@ -12,8 +12,8 @@ namespace {
 
 namespace st = gguf::safetensors;
 
-Error trace_error(const std::filesystem::path& path, std::string message) {
-    return Error{Code::io_error, 0, fmt::format("trace {}: {}", path.string(), message)};
+TraceError trace_error(const std::filesystem::path& path, std::string message) {
+    return TraceError{TraceCode::bad_metadata, 0, fmt::format("trace {}: {}", path.string(), message)};
 }
 
 // A metadata value that is itself JSON (tokens, nodes): bounded nesting, parsed without throwing.
@@ -33,11 +33,11 @@ const TraceTensor* Trace::find(std::string_view key) const {
     return nullptr;
 }
 
-Result<Trace> read_trace(const std::filesystem::path& path) {
+TraceResult<Trace> read_trace(const std::filesystem::path& path) {
     auto file = st::open(path);
     if (!file) {
         const auto& e = file.error();
-        return Error{Code::io_error, e.offset,
+        return TraceError{TraceCode::malformed_file, e.offset,
                      fmt::format("trace {}: {} (safetensors {} at byte {})", path.string(), e.message,
                                  st::code_name(e.code), e.offset)};
     }
@@ -60,7 +60,7 @@ Result<Trace> read_trace(const std::filesystem::path& path) {
         }
     }
 
-    auto load = [&](const st::Tensor& t) -> Result<TraceTensor> {
+    auto load = [&](const st::Tensor& t) -> TraceResult<TraceTensor> {
         auto values = st::to_f32(t);
         if (!values) return trace_error(path, values.error().message);
         return TraceTensor{t.name, "", t.shape, true, std::move(*values)};
@@ -205,9 +205,9 @@ TensorComparison compare_one(const TraceTensor& a, const TraceTensor& b, std::si
 
 }  // namespace
 
-Result<TraceComparison> compare_traces(const Trace& a, const Trace& b, const TraceThresholds& t) {
+TraceResult<TraceComparison> compare_traces(const Trace& a, const Trace& b, const TraceThresholds& t) {
     if (!a.tokens.empty() && !b.tokens.empty() && a.tokens != b.tokens) {
-        return Error{Code::io_error, 0,
+        return TraceError{TraceCode::not_comparable, 0,
                      fmt::format("the traces decode different tokens ({} decodes [{}], {} decodes [{}]): pass the same --tokens",
                                  a.source, fmt::join(a.tokens, ","), b.source, fmt::join(b.tokens, ","))};
     }

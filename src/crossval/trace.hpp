@@ -18,6 +18,22 @@ namespace gguf::crossval {
 
 inline constexpr std::string_view kTraceFormat = "gguf-crossval-trace/1";
 
+// Errors of traces: reading a trace file, producing one, comparing two. Their own codes (gguf::Code
+// is the GGUF reader's contract).
+enum class TraceCode {
+    malformed_file,  // not a readable trace file (the message gives the safetensors code and byte offset)
+    bad_metadata,    // its metadata (tokens, nodes) does not have the documented form
+    not_comparable,  // two traces of different token sequences
+    source_failed,   // the implementation that was to produce a trace could not (reference, builtin)
+};
+struct TraceError {
+    TraceCode code = TraceCode::malformed_file;
+    std::uint64_t offset = 0;
+    std::string message;
+};
+template <class T>
+using TraceResult = gguf::Result<T, TraceError>;
+
 struct TraceTensor {
     std::string key;   // as stored: NAME, NAME#k (an earlier node of the same name), #node<i> (unnamed)
     std::string op;    // ggml op name when the trace records it (reference traces), else empty
@@ -38,9 +54,9 @@ struct Trace {
 
 // Reads a trace file: a safetensors file whose tensors are F32, F16 or BF16 (widened to f32).
 // Order: the `nodes` metadata when present (nodes without data are kept, captured = false), else
-// the header's order. Every failure is an io_error whose message names the file and, for a
-// malformed file, the safetensors error code and byte offset.
-Result<Trace> read_trace(const std::filesystem::path& path);
+// the header's order. Failures: malformed_file (the message names the file, the safetensors error code
+// and byte offset), bad_metadata.
+TraceResult<Trace> read_trace(const std::filesystem::path& path);
 
 // The layer of a tensor, from llama.cpp's "-N" suffix on the name ("ffn_out-1" -> 1,
 // "Kcur-0 (view)" -> 0, "result_norm" -> none).
@@ -102,7 +118,7 @@ struct TraceComparison {
 
 // Compares b against a (a is the reference: its order is the graph order). Tokens recorded on both
 // sides must be equal (else an Error: the traces are of different decodes).
-Result<TraceComparison> compare_traces(const Trace& a, const Trace& b, const TraceThresholds& t = {});
+TraceResult<TraceComparison> compare_traces(const Trace& a, const Trace& b, const TraceThresholds& t = {});
 
 // Metrics of two equally long spans.
 Metrics compare_values(std::span<const float> a, std::span<const float> b);

@@ -53,7 +53,7 @@ void fail(Stage& s, Failure failure, std::string message) {
 std::string join_tokens(const std::vector<std::int32_t>& tokens) { return fmt::format("{}", fmt::join(tokens, ",")); }
 
 // The reference's trace of `model`, written to `path` by the probe.
-Result<Trace> reference_trace(const reference::Reference& ref, const std::filesystem::path& model,
+TraceResult<Trace> reference_trace(const reference::Reference& ref, const std::filesystem::path& model,
                               const std::string& tokens, const std::string& sha256, const std::filesystem::path& path,
                               const reference::RunOptions& run, reference::StageOutcome& outcome) {
     std::vector<std::string> args{"trace", "--output", path.string()};
@@ -61,7 +61,7 @@ Result<Trace> reference_trace(const reference::Reference& ref, const std::filesy
     if (!sha256.empty()) args.insert(args.end(), {"--sha256", sha256});
     args.insert(args.end(), {"--", model.string()});
     outcome = reference::run_probe(ref, args, run);
-    if (!outcome.ok) return Error{Code::io_error, 0, outcome.message};
+    if (!outcome.ok) return TraceError{TraceCode::source_failed, 0, outcome.message};
     auto trace = read_trace(path);
     if (trace) trace->source = ref.name + " (" + ref.dir.string() + ")";
     return trace;
@@ -74,7 +74,7 @@ std::filesystem::path temporary_trace(std::string_view tag) {
 }
 
 // The second source's trace.
-Result<Trace> against_trace(const AgainstSource& source, const std::filesystem::path& model, const Trace& ours,
+TraceResult<Trace> against_trace(const AgainstSource& source, const std::filesystem::path& model, const Trace& ours,
                             const reference::RunOptions& run, nlohmann::json& about) {
     using Kind = AgainstSource::Kind;
     if (source.kind == Kind::builtin) {
@@ -86,7 +86,7 @@ Result<Trace> against_trace(const AgainstSource& source, const std::filesystem::
         return read_trace(source.path);
     }
     const auto located = reference::locate(source.path);
-    if (!located.ref) return Error{Code::io_error, 0, located.error};
+    if (!located.ref) return TraceError{TraceCode::source_failed, 0, located.error};
     about = {{"source", source.path.string()},
              {"kind", "reference"},
              {"name", located.ref->name},
@@ -96,7 +96,7 @@ Result<Trace> against_trace(const AgainstSource& source, const std::filesystem::
     auto t = reference_trace(*located.ref, model, join_tokens(ours.tokens), ours.model_sha256, path, run, o);
     std::error_code ec;
     std::filesystem::remove(path, ec);
-    if (!t && !o.ok) return Error{Code::io_error, 0, "the second reference failed: " + o.message};
+    if (!t && !o.ok) return TraceError{TraceCode::source_failed, 0, "the second reference failed: " + o.message};
     return t;
 }
 
