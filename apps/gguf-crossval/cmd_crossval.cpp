@@ -27,14 +27,19 @@ Command add_crossval(CLI::App& root) {
     app->add_option("--report", opts->report, "Where to write the JSON report")->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
-    return {app, [opts] {
-                if (!std::filesystem::is_regular_file(opts->model)) {
-                    fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
+    return {app, [app, opts] {
+                if (!output_path_ok(opts->report, "--report")) return int{kUsage};
+                if (opts->logits.save && !output_path_ok(opts->logits.save->string(), "--logits-out")) {
                     return int{kUsage};
                 }
+                if (auto why = readable_model(opts->model); !why.empty()) {
+                    return usage_report(opts->model, opts->report, why);
+                }
+                if (auto why = check_tokens(*app, opts->logits, opts->model); !why.empty()) {
+                    return usage_report(opts->model, opts->report, why);
+                }
                 if (auto why = check_against(opts->against, opts->logits); !why.empty()) {
-                    fmt::print(stderr, "error: {}\n", why);
-                    return int{kUsage};
+                    return usage_report(opts->model, opts->report, why);
                 }
                 auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
                 options.logits = opts->logits;

@@ -2,6 +2,7 @@
 #include "report.hpp"
 
 #include "describe/description.hpp"
+#include "util/atomic_file.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -101,20 +102,8 @@ nlohmann::json to_json(const Report& r) {
 }
 
 Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json) {
-    std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-        out.flush();
-        if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        return Error{Code::io_error, 0, fmt::format("cannot write '{}'", path.string())};
-    }
+    const auto text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+    if (auto failed = util::write_file(path, text)) return Error{Code::io_error, 0, failed->message};
     return Ok{};
 }
 

@@ -3,30 +3,12 @@
 #include <fmt/format.h>
 
 #include "describe/description.hpp"
+#include "util/escape.hpp"
 
 namespace gguf::crossval {
 namespace {
 
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default:
-                // XML 1.0 forbids most control characters, even escaped.
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-                    out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
+std::string xml_escape(std::string_view s) { return util::xml_text(s); }
 
 }  // namespace
 
@@ -78,7 +60,7 @@ std::string junit_xml(const std::vector<RunEntry>& runs) {
         for (const auto& s : r.stages) {
             ++tests;
             total_s += s.duration_ms / 1000;
-            cases += fmt::format("  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", classname, s.name,
+            cases += fmt::format("  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", classname, xml_escape(s.name),
                                  s.duration_ms / 1000);
             const auto what = xml_escape(s.failure_class + (s.message.empty() ? "" : ": " + s.message));
             if (s.ok) {
@@ -87,7 +69,7 @@ std::string junit_xml(const std::vector<RunEntry>& runs) {
                 cases += fmt::format("<skipped message=\"XFAIL {}\"/>", what);
             } else {
                 ++failures;
-                cases += fmt::format("<failure message=\"{}\">{}</failure>", what, xml_escape(s.log_excerpt));
+                cases += fmt::format("<failure message=\"{}\">{}</failure>", what, util::xml_content(s.log_excerpt));
             }
             cases += "</testcase>\n";
         }
@@ -101,7 +83,7 @@ std::string junit_xml(const std::vector<RunEntry>& runs) {
                     body += fmt::format("{}: ours {} reference {}\n", m.field, m.ours.dump(), m.reference.dump());
                 }
                 for (const auto& f : r.findings) body += f + "\n";
-                cases += fmt::format("<failure message=\"readers disagree\">{}</failure>", xml_escape(body));
+                cases += fmt::format("<failure message=\"readers disagree\">{}</failure>", util::xml_content(body));
             }
             cases += "</testcase>\n";
         }
