@@ -121,4 +121,39 @@ TEST_F(InputFaults, UnreadableDirectoryUnderModelsIsAnErrorNotFewerModels) {
     EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
 }
 
+// matrix: a manifest is input from outside too.
+class MatrixManifestFaults : public testing_support::TempDirTest {
+protected:
+    testing_support::RunResult matrix_with(const std::string& files_json) {
+        { std::ofstream(dir_ / "manifest.json") << "{\"files\": " << files_json << "}"; }
+        return run_command(kBin + " matrix " + quoted(dir_) + " --timeout 20");
+    }
+};
+
+TEST_F(MatrixManifestFaults, EntriesOutsideTheDirectoryAreRefused) {
+    for (const char* entry : {"../x.gguf", "/etc/hostname", "a/../../x.gguf"}) {
+        const auto r = matrix_with(std::string("[{\"file\": \"") + entry + "\", \"valid\": true}]");
+        EXPECT_EQ(r.exit_code, 2) << entry << ": " << r.err;
+        EXPECT_NE(r.err.find("not a path inside the corpus directory"), std::string::npos) << r.err;
+    }
+}
+
+TEST_F(MatrixManifestFaults, FieldsOfTheWrongTypeAreAnErrorNotAnAbort) {
+    for (const char* entry : {R"({"file": "a.gguf", "expected_code": 5})", R"({"file": "a.gguf", "description": ["x"]})",
+                              R"({"file": "a.gguf", "valid": "yes"})"}) {
+        const auto r = matrix_with(std::string("[") + entry + "]");
+        EXPECT_EQ(r.exit_code, 2) << entry << ": " << r.err;
+        EXPECT_NE(r.err.find("entry 'a.gguf'"), std::string::npos) << r.err;
+    }
+}
+
+TEST_F(MatrixManifestFaults, AMissingFileIsUnavailableNotAWrongVerdict) {
+    const auto r = matrix_with(R"([{"file": "missing.gguf", "valid": true}])");
+    EXPECT_EQ(r.exit_code, 0) << "our reader is not wrong about a file that is not there: " << r.err;
+    const auto j = nlohmann::json::parse(slurp(dir_ / "matrix.json"));
+    for (const auto& [reader, cell] : j["files"][0]["readers"].items()) {
+        EXPECT_EQ(cell["verdict"], "unavailable") << reader;
+    }
+}
+
 }  // namespace
