@@ -33,19 +33,23 @@ Command add_crossval(CLI::App& root) {
     add_logits_options(*app, opts->logits, opts->against);
     add_expect_options(*app, opts->expect);
     add_trace_options(*app, opts->trace);
-    return {app, [opts] {
-                if (!std::filesystem::is_regular_file(opts->model)) {
-                    fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
+    return {app, [app, opts] {
+                if (!output_path_ok(opts->report, "--report")) return int{kUsage};
+                if (opts->logits.save && !output_path_ok(opts->logits.save->string(), "--logits-out")) {
                     return int{kUsage};
                 }
+                if (auto why = readable_model(opts->model); !why.empty()) {
+                    return usage_report(opts->model, opts->report, why);
+                }
+                if (auto why = check_tokens(*app, opts->logits, opts->model); !why.empty()) {
+                    return usage_report(opts->model, opts->report, why);
+                }
                 if (auto why = route_against(opts->against, opts->logits, opts->trace); !why.empty()) {
-                    fmt::print(stderr, "error: {}\n", why);
-                    return int{kUsage};
+                    return usage_report(opts->model, opts->report, why);
                 }
                 gguf::crossval::Expectations expectations;
                 if (auto why = load_expectations(opts->expect, expectations); !why.empty()) {
-                    fmt::print(stderr, "error: {}\n", why);
-                    return int{kUsage};
+                    return usage_report(opts->model, opts->report, why);
                 }
                 auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
                 options.logits = opts->logits;

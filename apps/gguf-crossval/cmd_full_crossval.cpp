@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "util/atomic_file.hpp"
 #include "crossval/summary.hpp"
 #include "crossval_output.hpp"
 #include "trace_options.hpp"
@@ -43,15 +44,31 @@ gguf::Result<std::vector<fs::path>> models_under(const fs::path& dir) {
     std::error_code ec;
     auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->path().extension() != ".gguf") continue;
         std::error_code type_ec;
-        if (it->is_regular_file(type_ec) && it->path().extension() == ".gguf") out.push_back(it->path());
+        const bool regular = it->is_regular_file(type_ec);
+        if (type_ec) {
+            return gguf::Error{gguf::Code::io_error, 0,
+                               fmt::format("cannot tell what '{}' is: {}",
+                                           gguf::describe::render_string(it->path().string()), type_ec.message())};
+        }
+        if (regular) out.push_back(it->path());
     }
     if (ec) {
+        const auto where = it == fs::recursive_directory_iterator() ? dir : it->path();
         return gguf::Error{gguf::Code::io_error, 0,
-                           fmt::format("cannot list the models under '{}': {}", dir.string(), ec.message())};
+                           fmt::format("cannot read the directory under '{}': {}",
+                                       gguf::describe::render_string(where.string()), ec.message())};
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// The report's file name: index and stem, the stem cut so that the name stays within NAME_MAX.
+std::string report_name(std::size_t index, const fs::path& model) {
+    auto stem = model.stem().string();
+    if (stem.size() > 200) stem.resize(200);
+    return fmt::format("{:03}-{}.json", index, stem);
 }
 
 // "I/N" with 1 <= I <= N.
@@ -72,11 +89,13 @@ std::optional<gguf::crossval::Shard> parse_shard(const std::string& text) {
     return gguf::crossval::Shard{i, n};
 }
 
-// Write the fixture set and its expectations into out/fixtures; list the runs (fixtures first).
-gguf::Result<std::vector<ModelRun>> plan(const Opts& o, gguf::crossval::Expectations& expectations) {
+// Write the fixture set and its expectations into out/fixtures; list the runs (fixtures first, then
+// `models`, found under --models).
+gguf::Result<std::vector<ModelRun>> plan(const Opts& o, std::uint64_t seed, const std::vector<fs::path>& models,
+                                         gguf::crossval::Expectations& expectations) {
     const fs::path out = o.out;
     std::vector<ModelRun> runs;
-    for (const auto& f : gguf::fixtures::fixture_set(gguf::fixtures::seed_from_environment())) {
+    for (const auto& f : gguf::fixtures::fixture_set(seed)) {
         const auto path = out / "fixtures" / f.file_name;
         if (auto s = f.writer.write_file(path); !s) return s.error();
         runs.push_back({path, "fixtures/" + f.file_name, f.complete_model, f.complete_model});
@@ -89,12 +108,8 @@ gguf::Result<std::vector<ModelRun>> plan(const Opts& o, gguf::crossval::Expectat
         !s) {
         return s.error();
     }
-    if (!o.models.empty()) {
-        auto more = models_under(o.models);
-        if (!more) return more.error();
-        for (const auto& p : *more) {
-            runs.push_back({p, fs::relative(p, o.models).generic_string(), o.logits.enabled || o.builtin, o.builtin});
-        }
+    for (const auto& p : models) {
+        runs.push_back({p, fs::relative(p, o.models).generic_string(), o.logits.enabled || o.builtin, o.builtin});
     }
     return runs;
 }
@@ -124,18 +139,41 @@ int run_all(const Opts& o) {
         fmt::print(stderr, "error: {}\n", why);
         return kUsage;
     }
-    auto runs = plan(o, expectations);
-    if (!runs) {
-        fmt::print(stderr, "error: {}\n", runs.error().message);
+    std::string seed_source;
+    const auto seed = gguf::fixtures::seed_from_environment(seed_source);
+    if (!seed) {
+        fmt::print(stderr, "error: {} is not an unsigned 64-bit decimal number\n", seed_source);
         return kUsage;
     }
-
     const fs::path out = o.out;
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+        fmt::print(stderr, "error: --out '{}' exists and is not a directory\n", safe(out.string()));
+        return kUsage;
+    }
+    // A previous run's summaries must not stand for this one if this one is interrupted.
+    for (const char* name : {"summary.json", "junit.xml", "summary.md"}) fs::remove(out / name, ec);
+    std::vector<fs::path> models;
+    if (!o.models.empty()) {
+        auto found = models_under(o.models);
+        if (!found) {
+            fmt::print(stderr, "error: --models: {}\n", safe(found.error().message));
+            return kUsage;
+        }
+        models = std::move(found).value();
+    }
+    auto runs = plan(o, *seed, models, expectations);
+    if (!runs) {
+        fmt::print(stderr, "error: {}\n", safe(runs.error().message));
+        return kWriteFailed;
+    }
+
     std::vector<gguf::crossval::SummaryEntry> entries;
+    bool all_written = true;
     for (std::size_t i = 0; i < runs->size(); ++i) {
         if (shard && !shard->takes(i)) continue;
         const auto& m = (*runs)[i];
-        fmt::print(stderr, "[{}/{}] {}\n", i + 1, runs->size(), gguf::describe::render_string(m.key));
+        fmt::print(stderr, "[{}/{}] {}\n", i + 1, runs->size(), safe(m.key));
         auto options = crossval_options(m.path.string(), o.cpp_dir, o.timeout_s);
         options.logits = logits;
         options.logits.enabled = m.logits;
@@ -150,14 +188,16 @@ int run_all(const Opts& o) {
         const auto start = std::chrono::steady_clock::now();
         auto report = gguf::crossval::run(options);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        const auto report_path = out / "reports" / fmt::format("{:03}-{}.json", i, m.path.stem().string());
+        const auto report_path = out / "reports" / report_name(i, m.path);
         if (auto s = gguf::crossval::write_json_atomically(report_path, gguf::crossval::to_json(report)); !s) {
             fmt::print(stderr, "error: {}\n", s.error().message);
+            all_written = false;
         }
         fmt::print("{}\n", verdict_line(report));
         entries.push_back(gguf::crossval::summary_entry(report, i, m.key, report_path.string(), ms));
     }
-    return write_summaries(entries, shard, out);
+    const int code = write_summaries(entries, shard, out);
+    return all_written ? code : int{kWriteFailed};
 }
 
 }  // namespace
@@ -169,9 +209,9 @@ int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
          {std::pair<const char*, std::string>{"summary.json", summary.dump(2) + "\n"},
           {"junit.xml", gguf::crossval::junit_xml(entries)},
           {"summary.md", gguf::crossval::summary_markdown(entries)}}) {
-        if (auto s = gguf::crossval::write_text_atomically(out / name, text); !s) {
-            fmt::print(stderr, "error: {}\n", s.error().message);
-            return kUsage;
+        if (auto failed = gguf::util::write_file(out / name, text)) {
+            fmt::print(stderr, "error: {}\n", failed->message);
+            return kWriteFailed;
         }
     }
     const auto& c = summary["counts"];

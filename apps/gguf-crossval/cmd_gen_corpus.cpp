@@ -16,10 +16,15 @@ Command add_gen_corpus(CLI::App& root) {
         ->required();
     return {app, [out] {
                 const auto cases = gguf::fixtures::corpus();
+                std::error_code ec;
+                if (std::filesystem::exists(*out, ec) && !std::filesystem::is_directory(*out, ec)) {
+                    fmt::print(stderr, "error: --out '{}' exists and is not a directory\n", *out);
+                    return int{kUsage};
+                }
                 auto status = gguf::fixtures::write_corpus(*out, cases);
                 if (!status) {
                     fmt::print(stderr, "error: {}\n", status.error().message);
-                    return int{kUsage};
+                    return int{kWriteFailed};
                 }
                 const auto n_valid = std::count_if(cases.begin(), cases.end(), [](const auto& c) { return c.valid; });
                 fmt::print("wrote {} files to {} ({} valid, {} malformed) and {}/manifest.json\n", cases.size(), *out,

@@ -21,10 +21,11 @@ Command add_gen_mini(CLI::App& root) {
                     "Requested GGUF version: 3, or 2 to tag compat.v2_requested=true (the file is v3 either way)")
         ->check(CLI::IsMember({2, 3}));
     return {app, [opts] {
+                if (!output_path_ok(opts->output, "--output")) return int{kUsage};
                 auto status = gguf::fixtures::mini_fixture(opts->version).write_file(opts->output);
                 if (!status) {
                     fmt::print(stderr, "error: {}\n", status.error().message);
-                    return int{kUsage};
+                    return int{kWriteFailed};
                 }
                 fmt::print("wrote {} (GGUF v3, {} bytes, compat.v2_requested={})\n", opts->output,
                            gguf::fixtures::kMiniFixtureSize, opts->version == 2);

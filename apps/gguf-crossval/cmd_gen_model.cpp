@@ -6,29 +6,10 @@
 #include <string>
 
 #include "command.hpp"
+#include "fixtures/fixture_set.hpp"
 #include "fixtures/tiny_model.hpp"
 
 namespace cli {
-namespace {
-
-// The seed when --seed is not given: CROSSVAL_SEED, then BITNET_SEED, then 42.
-std::optional<std::uint64_t> default_seed(std::string& source) {
-    for (const char* name : {"CROSSVAL_SEED", "BITNET_SEED"}) {
-        const char* v = std::getenv(name);
-        if (v == nullptr || *v == '\0') continue;
-        source = name;
-        char* end = nullptr;
-        errno = 0;
-        const unsigned long long n = std::strtoull(v, &end, 10);
-        if (errno != 0 || *end != '\0' || *v == '-') return std::nullopt;
-        return n;
-    }
-    source = "default";
-    return 42;
-}
-
-}  // namespace
-
 Command add_gen_model(CLI::App& root) {
     auto* app = root.add_subcommand("gen-model",
                                     "Write a tiny complete model with seeded weights and a built-in vocabulary: "
@@ -36,7 +17,7 @@ Command add_gen_model(CLI::App& root) {
     struct Opts {
         std::string arch;
         std::string type;
-        std::optional<std::uint64_t> seed;
+        std::optional<std::string> seed;
         std::string output;
     };
     auto opts = std::make_shared<Opts>();
@@ -52,10 +33,10 @@ Command add_gen_model(CLI::App& root) {
                 spec.arch = *gguf::fixtures::arch_from_name(opts->arch);
                 spec.type = *gguf::fixtures::type_from_name(opts->type);
                 std::string source = "--seed";
-                if (opts->seed) {
-                    spec.seed = *opts->seed;
-                } else if (auto s = default_seed(source)) {
-                    spec.seed = *s;
+                const auto seed = opts->seed ? gguf::fixtures::parse_seed(*opts->seed)
+                                             : gguf::fixtures::seed_from_environment(source);
+                if (seed) {
+                    spec.seed = *seed;
                 } else {
                     fmt::print(stderr, "error: {} is not an unsigned 64-bit decimal number\n", source);
                     return int{kUsage};
@@ -71,9 +52,10 @@ Command add_gen_model(CLI::App& root) {
                     return int{kUsage};
                 }
                 const auto size = model->to_bytes().size();
+                if (!output_path_ok(opts->output, "--output")) return int{kUsage};
                 if (auto status = model->write_file(opts->output); !status) {
                     fmt::print(stderr, "error: {}\n", status.error().message);
-                    return int{kUsage};
+                    return int{kWriteFailed};
                 }
                 fmt::print("wrote {} ({} {}, seed {} from {}, {} bytes)\n", opts->output, opts->arch, opts->type,
                            spec.seed, source, size);

@@ -3,6 +3,7 @@
 
 #include "command.hpp"
 #include "crossval/matrix.hpp"
+#include "crossval_output.hpp"
 
 namespace cli {
 
@@ -14,7 +15,7 @@ Command add_matrix(CLI::App& root) {
         "verdict against the manifest, compare accepted files' values with ours, write matrix.md and matrix.json");
     app->footer(
         "Exit codes: 0 our reader is right on every file (the other readers' errors are findings, not failures), "
-        "1 our reader is wrong on some file, 2 usage error.\n"
+        "1 our reader is wrong on some file, 2 usage error, 5 matrix.md or matrix.json could not be written.\n"
         "Peers: scripts/fetch-peers installs them. Environment: GGUF_CROSSVAL_GGUF_PY (directory holding the gguf "
         "package; default: the pinned reference's src/gguf-py), GGUF_CROSSVAL_PYTHON (default /usr/bin/python3), "
         "GGUF_CROSSVAL_HF_GGUF (the @huggingface/gguf package directory; default: "
@@ -31,7 +32,7 @@ Command add_matrix(CLI::App& root) {
     app->add_option("DIR", opts->dir, "The corpus directory (gguf-crossval gen-corpus --out DIR)")->required();
     app->add_option("--out,-o", opts->out, "Where to write matrix.md and matrix.json (default: DIR)");
     app->add_option("--timeout", opts->timeout_s, "Seconds each reader may take on one file")
-        ->check(CLI::PositiveNumber)
+        ->check(timeout_seconds())
         ->capture_default_str();
     app->add_option("--jobs,-j", opts->jobs, "Files in flight at once (each runs its readers one after another)")
         ->check(CLI::Range(1u, 64u))
@@ -46,7 +47,7 @@ Command add_matrix(CLI::App& root) {
                 options.timeout = std::chrono::milliseconds(static_cast<long long>(opts->timeout_s * 1000));
                 options.jobs = opts->jobs;
                 options.progress = [](std::size_t i, std::size_t n, const std::string& file) {
-                    fmt::print(stderr, "[{}/{}] {}\n", i, n, file);
+                    fmt::print(stderr, "[{}/{}] {}\n", i, n, safe(file));
                 };
                 auto matrix = gguf::crossval::run_matrix(options);
                 if (!matrix) {
@@ -56,7 +57,7 @@ Command add_matrix(CLI::App& root) {
                 const std::string out = opts->out.empty() ? opts->dir : opts->out;
                 if (auto s = gguf::crossval::write_matrix(*matrix, out); !s) {
                     fmt::print(stderr, "error: {}\n", s.error().message);
-                    return int{kUsage};
+                    return int{kWriteFailed};
                 }
                 for (const auto& r : matrix->readers) {
                     if (!r.available) {

@@ -32,14 +32,14 @@ Command add_validate(CLI::App& root) {
     return {app, [opts] {
                 auto file = gguf::open(opts->file);
                 if (!file && file.error().code == gguf::Code::io_error) {
-                    fmt::print(stderr, "error: {}\n", file.error().message);
+                    fmt::print(stderr, "error: {}\n", safe(file.error().message));
                     return int{kUsage};
                 }
                 std::optional<DataOutcome> data;
                 if (opts->data || !opts->manifest.empty()) {
                     data = validate_data(opts->file, file, opts->manifest);
                     if (!data->usage_error.empty()) {
-                        fmt::print(stderr, "error: {}\n", data->usage_error);
+                        fmt::print(stderr, "error: {}\n", safe(data->usage_error));
                         return int{kUsage};
                     }
                 }
@@ -50,15 +50,15 @@ Command add_validate(CLI::App& root) {
                     fmt::print("{}\n", j.dump(2));
                 } else if (file) {
                     fmt::print("{}: valid GGUF v{}, {} key-value pairs, {} tensors, data at {}, {} bytes\n",
-                               opts->file, file->version(), file->kvs().size(), file->tensors().size(),
+                               safe(opts->file), file->version(), file->kvs().size(), file->tensors().size(),
                                file->data_offset(), file->file_size());
                     for (const auto& w : file->warnings()) {
-                        fmt::print("warning [{}] at offset {}: {}\n", gguf::code_name(w.code), w.offset, w.message);
+                        fmt::print("warning [{}] at offset {}: {}\n", gguf::code_name(w.code), w.offset, safe(w.message));
                     }
                 } else {
                     const auto& e = file.error();
-                    fmt::print("{}: invalid: [{}] at offset {}: {}\n", opts->file, gguf::code_name(e.code), e.offset,
-                               e.message);
+                    fmt::print("{}: invalid: [{}] at offset {}: {}\n", safe(opts->file), gguf::code_name(e.code), e.offset,
+                               safe(e.message));
                 }
                 if (data && !opts->json) fmt::print("{}", data->text);
                 return file && (!data || data->ok) ? int{kOk} : int{kInvalid};

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <string_view>
 
 namespace cli {
 
@@ -11,8 +13,16 @@ namespace cli {
 enum Exit : int {
     kOk = 0,
     kInvalid = 1,  // the file is not valid GGUF
-    kUsage = 2,    // bad flags, missing file
+    kUsage = 2,    // bad flags, missing file, an output path that names a directory
+    kWriteFailed = 5,  // an output file (report, fixture, summary) could not be written; the old one is intact
 };
+
+// Text from a file or a path, made safe to print on a terminal (util/escape.hpp).
+std::string safe(std::string_view text);
+
+// Refuses, before any work, an output path that names a directory, a socket or a block device:
+// prints the error and returns false.
+bool output_path_ok(const std::string& path, std::string_view flag);
 
 struct Command {
     CLI::App* app;

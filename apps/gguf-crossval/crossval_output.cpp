@@ -1,17 +1,47 @@
 #include "crossval_output.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <unistd.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "command.hpp"
+#include "crossval/vocabulary.hpp"
+#include "describe/description.hpp"
+#include "fixtures/fixture_set.hpp"
 #include "reference/reference.hpp"
 
 namespace cli {
+
+const CLI::Validator& timeout_seconds() {
+    // Finite, positive and at most a day: NaN, 1e16 or -1 would become a nonsense deadline in
+    // milliseconds (NaN passes CLI::PositiveNumber).
+    static const CLI::Validator v(
+        [](std::string& text) -> std::string {
+            double s = 0;
+            std::size_t used = 0;
+            try {
+                s = std::stod(text, &used);
+            } catch (const std::exception&) {
+                return "'" + text + "' is not a number of seconds";
+            }
+            if (used != text.size() || !std::isfinite(s) || s <= 0 || s > 86400) {
+                return "'" + text + "' is not a number of seconds in (0, 86400]";
+            }
+            return {};
+        },
+        "SECONDS in (0, 86400]");
+    return v;
+}
 
 void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s) {
     app.add_option("--cpp-dir", cpp_dir,
                    "A llama.cpp-family build (llama.cpp or bitnet.cpp: headers and shared libraries) to use as the "
                    "reference; default: $CROSSVAL_CPP_DIR, $BITNET_CPP_DIR, then the pinned reference");
     app.add_option("--cpp-timeout", timeout_s, "Seconds each reference stage may take")
-        ->check(CLI::PositiveNumber)
+        ->check(timeout_seconds())
         ->capture_default_str();
 }
 
@@ -55,6 +85,48 @@ std::string load_expectations(const ExpectOptions& options, gguf::crossval::Expe
     return {};
 }
 
+std::string readable_model(const std::string& model) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(model, ec);
+    const auto shown = gguf::describe::render_string(model);
+    if (ec) return fmt::format("cannot read '{}': {}", shown, ec.message());
+    if (!fs::is_regular_file(st)) return fmt::format("'{}' is not a regular file", shown);
+    if (::access(model.c_str(), R_OK) != 0) return fmt::format("cannot read '{}': {}", shown, std::strerror(errno));
+    return {};
+}
+
+std::string check_tokens(const CLI::App& app, gguf::crossval::LogitsOptions& logits, const std::string& model) {
+    if (app.count("--tokens") == 0) return {};
+    if (!logits.enabled) return "--tokens needs --logits";
+    std::vector<std::uint64_t> ids;
+    std::string_view rest = logits.tokens;
+    if (rest.empty()) return "--tokens is empty: give comma-separated token ids, or leave the flag out for the defaults";
+    while (true) {
+        const auto comma = rest.find(',');
+        auto item = rest.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        const auto id = gguf::fixtures::parse_seed(item);  // the same rule: decimal digits, 64 bits
+        if (!id || *id > INT32_MAX) {
+            return fmt::format("--tokens: '{}' is not a token id (a decimal number below 2^31)",
+                               gguf::describe::render_string(item));
+        }
+        ids.push_back(*id);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    if (auto file = gguf::open(model)) {  // a file our reader rejects fails in its own stage
+        if (const auto n = gguf::crossval::our_vocab_size(*file)) {
+            for (const auto id : ids) {
+                if (id >= *n) return fmt::format("--tokens: token id {} is beyond the vocabulary ({} tokens)", id, *n);
+            }
+        }
+    }
+    logits.tokens = fmt::format("{}", fmt::join(ids, ","));
+    return {};
+}
+
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
     if (against.empty()) return {};
     if (!logits.enabled) return "--against needs --logits";
@@ -85,26 +157,54 @@ std::string verdict_line(const gguf::crossval::Report& r) {
     }
     if (!r.comparison.equal) why.push_back(fmt::format("{} mismatches", r.comparison.mismatches.size()));
     const char* word = r.exit_code != 0 ? "FAIL " : (r.xpass() ? "XPASS" : (r.xfail() ? "XFAIL" : "PASS "));
-    return fmt::format("{} {} [{}]{}", word, r.model, verdict_name(r.verdict),
+    return fmt::format("{} {} [{}]{}", word, safe(r.model), verdict_name(r.verdict),
                        why.empty() ? "" : fmt::format(" ({})", fmt::join(why, "; ")));
+}
+
+int usage_report(const std::string& model, const std::string& report_path, const std::string& why) {
+    fmt::print(stderr, "error: {}\n", safe(why));
+    gguf::crossval::Report r;
+    r.model = gguf::describe::render_string(model);
+    r.timestamp = gguf::crossval::utc_timestamp();
+    r.platform = gguf::crossval::platform_name();
+    r.verdict = gguf::crossval::Verdict::usage_error;
+    r.exit_code = kUsage;
+    r.notes.push_back({gguf::crossval::NoteKind::usage_error, gguf::describe::render_string(why)});
+    for (auto id : {gguf::crossval::StageId::reader, gguf::crossval::StageId::cpp_header, gguf::crossval::StageId::cpp_full}) {
+        gguf::crossval::Stage s;
+        s.id = id;
+        s.failure = gguf::crossval::CheckFailure::usage_error;
+        s.message = "not run: " + gguf::describe::render_string(why);
+        r.stages.push_back(std::move(s));
+    }
+    if (auto s = gguf::crossval::write_json_atomically(report_path, gguf::crossval::to_json(r)); !s) {
+        fmt::print(stderr, "error: {}\n", s.error().message);
+    }
+    return kUsage;
 }
 
 int finish_report(const gguf::crossval::Report& report, const std::string& path) {
     const auto json = gguf::crossval::to_json(report);
+    bool written = true;
     if (auto s = gguf::crossval::write_json_atomically(path, json); !s) {
         fmt::print(stderr, "error: {}\n", s.error().message);
+        written = false;
     }
     for (const auto& s : report.stages) {
         fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}\n", stage_name(s.id), s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
-                   s.duration_ms, failure_name(s.failure), s.message.empty() ? "" : ": " + s.message.substr(0, 200));
+                   s.duration_ms, failure_name(s.failure), s.message.empty() ? "" : ": " + safe(s.message.substr(0, 200)));
     }
     for (const auto& m : report.comparison.mismatches) {
-        fmt::print("  mismatch {}: ours {} reference {}\n", m.path.render(), m.ours.dump(), m.reference.dump());
+        fmt::print("  mismatch {}: ours {} reference {}\n", safe(m.path.render()), safe(m.ours.dump()),
+                   safe(m.reference.dump()));
     }
-    for (const auto& f : report.findings) fmt::print("  finding: {}\n", f);
-    for (const auto& n : report.notes) fmt::print("  note: {}\n", n.text);
-    fmt::print("{}\nreport: {}\n", verdict_line(report), path);
-    return report.exit_code;
+    for (const auto& f : report.findings) fmt::print("  finding: {}\n", safe(f));
+    for (const auto& n : report.notes) fmt::print("  note: {}\n", safe(n.text));
+    if (const auto* logits = report.stage(gguf::crossval::StageId::logits); logits && logits->details.contains("save_failed")) {
+        written = false;  // --logits-out could not be written (the stage says why)
+    }
+    fmt::print("{}\nreport: {}\n", verdict_line(report), written ? safe(path) : "not written");
+    return written ? report.exit_code : int{kWriteFailed};
 }
 
 }  // namespace cli

@@ -13,16 +13,28 @@ inline constexpr const char* kCrossvalFooter =
     "Exit codes: 0 pass (allowed XFAILs included), 1 our reader rejected the file, 2 usage error, "
     "3 the readers disagree (a field mismatch, or one reader accepts what the other rejects), "
     "4 a reference stage failed and neither an expectation (--expect) nor CROSSVAL_ALLOW_CPP_FAIL allows it, "
-    "or (--strict) a stage passed that an expectation declares as failing.\n"
+    "or (--strict) a stage passed that an expectation declares as failing, "
+    "5 an output (report, --logits-out, summary.json, junit.xml, summary.md) could not be written.\n"
     "Environment: CROSSVAL_ALLOW_CPP_FAIL=1|true|yes turns reference failures that no expectation covers into "
     "XFAIL (never a mismatch); "
     "CROSSVAL_CPP_DIR (or BITNET_CPP_DIR) names a llama.cpp-family build to use instead of the pinned reference; "
     "CROSSVAL_SEED (or BITNET_SEED, default 42) seeds generated fixtures.";
 
+// A timeout in seconds: finite, positive, at most a day.
+const CLI::Validator& timeout_seconds();
+
 void add_reference_options(CLI::App& app, std::string& cpp_dir, double& timeout_s);
 
 // --logits, --tokens, --against and the thresholds (their defaults are written into the report).
 void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, std::string& against);
+
+// The model must be a regular file we can read (as validate requires): an error message, or empty.
+std::string readable_model(const std::string& model);
+
+// Check --tokens before anything runs (a typo is a usage error, never a reference failure): given,
+// it must be a non-empty list of decimal ids, each within the model's vocabulary when our reader
+// knows it. Normalises the list. Returns an error message, empty when fine.
+std::string check_tokens(const CLI::App& app, gguf::crossval::LogitsOptions& logits, const std::string& model);
 
 // Check --against before anything runs: a readable logits file, or a directory holding a reference
 // build. Returns an error message, empty when fine.
@@ -46,6 +58,10 @@ std::string verdict_line(const gguf::crossval::Report& report);
 // Write summary.json, junit.xml and summary.md into out; print the counts; return the overall exit code.
 int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
                     const std::optional<gguf::crossval::Shard>& shard, const std::filesystem::path& out);
+
+// A usage error found after the flags were parsed (a bad --tokens or --against, a model that cannot be
+// read): printed, and written as a report with verdict usage_error, so that every outcome has one.
+int usage_report(const std::string& model, const std::string& report_path, const std::string& why);
 
 // Write the report (atomically), print the verdict and the mismatches, return the exit code.
 int finish_report(const gguf::crossval::Report& report, const std::string& path);

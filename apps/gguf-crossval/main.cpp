@@ -1,10 +1,34 @@
 // gguf-crossval: validate GGUF files and cross-check them against the readers that consume them.
+#include <csignal>
+#include <cstdio>
+#include <system_error>
 #include <fmt/format.h>
 #include <vector>
 
 #include "command.hpp"
+#include "util/atomic_file.hpp"
+#include "util/cleanup.hpp"
+#include "util/escape.hpp"
+
+namespace cli {
+
+std::string safe(std::string_view text) { return gguf::util::terminal_safe(text); }
+
+bool output_path_ok(const std::string& path, std::string_view flag) {
+    if (auto bad = gguf::util::check_output_path(path)) {
+        fmt::print(stderr, "error: {} {}\n", flag, bad->message);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace cli
 
 int main(int argc, char** argv) {
+    // A write past RLIMIT_FSIZE must fail with EFBIG and be reported, not kill us with SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
+    // An interrupted run leaves no child process and no temporary file behind.
+    gguf::util::install_signal_cleanup();
     CLI::App app{"gguf-crossval: validate GGUF model files and check that every reader, above all llama.cpp, "
                  "reads them the same way"};
     app.require_subcommand(1);
@@ -31,7 +55,13 @@ int main(int argc, char** argv) {
         return cli::kUsage;
     }
     for (const auto& c : commands) {
-        if (c.app->parsed()) return c.run();
+        if (!c.app->parsed()) continue;
+        try {
+            return c.run();
+        } catch (const std::system_error& e) {  // printing failed (stdout or stderr full, EFBIG, closed)
+            std::fprintf(stderr, "error: cannot write the output: %s\n", e.what());
+            return cli::kWriteFailed;
+        }
     }
     return cli::kUsage;
 }

@@ -7,6 +7,10 @@
 #include <unistd.h>
 #include <unordered_set>
 
+#include "describe/description.hpp"
+#include "util/escape.hpp"
+#include "util/json_depth.hpp"
+
 namespace cli {
 namespace {
 
@@ -35,7 +39,7 @@ gguf::HashOptions hash_options(const std::string& path) {
 
 nlohmann::json tensor_json(const std::string& name, std::optional<std::uint64_t> xxh3, std::uint64_t offset,
                            std::uint64_t size) {
-    return {{"name", name},
+    return {{"name", gguf::describe::render_string(name)},  // names need not be UTF-8; JSON must be
             {"xxh3", xxh3 ? nlohmann::json(gguf::hex64(*xxh3)) : nlohmann::json(nullptr)},
             {"offset", offset},
             {"size", size}};
@@ -70,12 +74,12 @@ void outcome_for_check(DataOutcome& out, const std::string& path, const std::str
             damaged.push_back(j);
         }
         if (t.header == gguf::HeaderStatus::moved || t.header == gguf::HeaderStatus::missing) {
-            header.push_back({{"name", t.expected.name}, {"status", gguf::header_status_name(t.header)}});
+            header.push_back({{"name", gguf::describe::render_string(t.expected.name)}, {"status", gguf::header_status_name(t.header)}});
         }
     }
     out.ok = check.ok() && damaged.empty();
     out.data = {{"sha256", check.sha256}, {"file_size", check.file_size}, {"tensors", tensors}};
-    out.manifest = {{"file", manifest_path},
+    out.manifest = {{"file", gguf::describe::render_string(manifest_path)},
                     {"ok", out.ok},
                     {"sha256_matches", check.sha256_matches},
                     {"expected_sha256", manifest.sha256},
@@ -96,19 +100,19 @@ void outcome_for_check(DataOutcome& out, const std::string& path, const std::str
                      damaged.size(), check.tensors.size());
     for (const auto* t : check.damaged()) {
         if (t->data == gguf::DataStatus::differs) {
-            s += fmt::format("  differs        {} (offset {}, {} bytes): xxh3 {}, manifest {}\n", t->expected.name,
+            s += fmt::format("  differs        {} (offset {}, {} bytes): xxh3 {}, manifest {}\n", gguf::util::terminal_safe(t->expected.name),
                              t->expected.offset, t->expected.size, gguf::hex64(*t->xxh3), gguf::hex64(t->expected.xxh3));
         } else {
-            s += fmt::format("  out_of_bounds  {} (offset {}, {} bytes): the file ends at byte {}\n", t->expected.name,
+            s += fmt::format("  out_of_bounds  {} (offset {}, {} bytes): the file ends at byte {}\n", gguf::util::terminal_safe(t->expected.name),
                              t->expected.offset, t->expected.size, check.file_size);
         }
     }
     if (damaged.empty()) s += "  no tensor's data differs: the difference is in the metadata or the padding\n";
     for (const auto& h : header) {
-        s += fmt::format("  header: tensor '{}' is {} in this file's header\n", h["name"].get<std::string>(),
+        s += fmt::format("  header: tensor '{}' is {} in this file's header\n", gguf::util::terminal_safe(h["name"].get<std::string>()),
                          h["status"].get<std::string>() == "missing" ? "missing" : "at another offset or size");
     }
-    for (const auto& e : check.extra) s += fmt::format("  header: tensor '{}' is not in the manifest\n", e);
+    for (const auto& e : check.extra) s += fmt::format("  header: tensor '{}' is not in the manifest\n", gguf::util::terminal_safe(e));
     if (!check.sha256_matches) s += fmt::format("  sha256 {}, manifest {}\n", check.sha256, manifest.sha256);
     if (!check.file_size_matches) s += fmt::format("  file size {}, manifest {}\n", check.file_size, manifest.file_size);
 }
@@ -116,11 +120,15 @@ void outcome_for_check(DataOutcome& out, const std::string& path, const std::str
 }  // namespace
 
 gguf::Result<gguf::DataDigest> read_manifest(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return manifest_error(path, "is not a regular file");  // a FIFO would block
     std::ifstream in(path, std::ios::binary);
     if (!in) return manifest_error(path, "cannot be opened");
     std::stringstream ss;
     ss << in.rdbuf();
-    auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    const auto text = ss.str();
+    if (!gguf::util::json_depth_within(text)) return manifest_error(path, "nests arrays or objects too deeply");
+    auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return manifest_error(path, "is not valid JSON");
     if (j.is_object() && j.contains("data")) j = j["data"];
     if (!j.is_object() || !j.contains("tensors") || !j["tensors"].is_array()) {
@@ -194,7 +202,7 @@ DataOutcome validate_data(const std::string& path, const gguf::Result<gguf::File
     out.data = digest_json(*digest);
     out.text = fmt::format("data: sha256 {}, {} tensors (xxh3-64 of each tensor's bytes):\n", digest->sha256,
                            digest->tensors.size());
-    for (const auto& t : digest->tensors) out.text += fmt::format("  {}  {}\n", gguf::hex64(t.xxh3), t.name);
+    for (const auto& t : digest->tensors) out.text += fmt::format("  {}  {}\n", gguf::hex64(t.xxh3), gguf::util::terminal_safe(t.name));
     return out;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -87,5 +88,8 @@ private:
 
 struct Ok {};
 using Status = Result<Ok>;
+
+// An io_error for a failed system call on a file: "cannot WHAT 'PATH': <strerror(err)>".
+Error io_error(const std::filesystem::path& path, std::string_view what, int err);
 
 }  // namespace gguf

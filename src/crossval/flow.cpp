@@ -9,6 +9,7 @@
 
 #include "gguf/data/hash.hpp"
 #include "reference/reference.hpp"
+#include "vocabulary.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -49,15 +50,12 @@ Stage unavailable(StageId id, const std::string& why) {
     return s;
 }
 
-// The vocabulary size our reader sees: the token list's length, else <arch>.vocab_size.
-std::optional<std::uint64_t> our_vocab_size(const File& file) {
-    if (const auto* tokens = file.find("tokenizer.ggml.tokens"); tokens && tokens->value.type() == ValueType::array) {
-        return tokens->value.as_array().size();
-    }
-    if (const auto* arch = file.find("general.architecture"); arch && arch->value.type() == ValueType::string) {
-        if (const auto* v = file.find(std::string(arch->value.as_string()) + ".vocab_size")) return v->value.as_uint();
-    }
-    return std::nullopt;
+// A load answer names the vocabulary size it loaded and the tensor count (null when the loader did
+// not log it); without them nothing would be checked.
+bool load_answer_complete(const nlohmann::json& payload) {
+    return payload.is_object() && payload.contains("n_tensors") &&
+           (payload["n_tensors"].is_number_unsigned() || payload["n_tensors"].is_null()) &&
+           payload.contains("n_vocab") && payload["n_vocab"].is_number_unsigned();
 }
 
 void alter_for_test(describe::Description& ours, const std::string& key, Report& r) {
@@ -251,6 +249,11 @@ void full_load_stage(const reference::Reference& ref, const Options& o, const re
                      const File* file, Report& r) {
     auto outcome = reference::run_load(ref, o.model, run);
     Stage full = stage_from(StageId::cpp_full, outcome);
+    if (full.ok && !load_answer_complete(outcome.payload)) {
+        full.ok = false;
+        full.failure = reference::FailureClass::other;
+        full.message = "the probe's load answer lacks n_vocab or n_tensors (unsigned integers): nothing to compare";
+    }
     if (full.ok) {
         full.details["load"] = outcome.payload;
         if (file != nullptr) {

@@ -14,6 +14,9 @@
 #include <system_error>
 #include <unistd.h>
 
+#include "util/atomic_file.hpp"
+#include "util/json_depth.hpp"
+
 namespace gguf::crossval {
 namespace {
 
@@ -209,11 +212,16 @@ LogitsResult<Logits> parse_logits_json(std::string_view text) {
     if (first == std::string_view::npos || text[first] != '{') {
         return LogitsError{LogitsCode::not_a_logits_file, 0, "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
     }
+    if (!util::json_depth_within(text)) {
+        return json_error(fmt::format("arrays or objects nest deeper than {} levels", util::kMaxJsonDepth));
+    }
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         return json_error(fmt::format("syntax error at byte {}: {}", e.byte, e.what()), e.byte);
+    } catch (const nlohmann::json::exception& e) {  // a number out of range (1e400), and the like
+        return json_error(e.what());
     }
     if (!j.is_object()) return json_error("the top level is not an object");
     const auto nv = j.find("n_vocab");
@@ -234,7 +242,9 @@ LogitsResult<Logits> parse_logits_json(std::string_view text) {
     const char* field = as_bits ? "logits_bits" : "logits";
     if (!rows.is_array()) return json_error(fmt::format("\"{}\" is not an array", field));
     if (rows.empty()) return LogitsError{LogitsCode::empty, 0, "logits JSON: no positions"};
-    out.values.reserve(rows.size() * out.n_vocab);
+    // Room for every value up front only when the text could hold them (each takes 2 bytes or more):
+    // a claimed n_vocab of 2^32-1 over empty rows must not cost 16 GiB before a row is checked.
+    if (rows.size() <= text.size() / 2 / out.n_vocab) out.values.reserve(rows.size() * out.n_vocab);
     for (std::size_t p = 0; p < rows.size(); ++p) {
         const auto& row = rows[p];
         if (!row.is_array() || row.size() != out.n_vocab) {
@@ -377,28 +387,14 @@ LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::ui
 }
 
 LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
-    std::vector<std::byte> bytes;
+    std::string bytes;
     if (format == LogitsFormat::binary) {
-        bytes = to_binary(logits);
+        const auto binary = to_binary(logits);
+        bytes.assign(reinterpret_cast<const char*>(binary.data()), binary.size());
     } else {
-        const auto text = to_json(logits);
-        bytes.resize(text.size());
-        std::memcpy(bytes.data(), text.data(), text.size());
+        bytes = to_json(logits);
     }
-    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out || !out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-            std::filesystem::remove(tmp);
-            return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot write '{}'", tmp)};
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp);
-        return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot rename to '{}': {}", path.string(), ec.message())};
-    }
+    if (auto failed = util::write_file(path, bytes)) return LogitsError{LogitsCode::io_error, 0, failed->message};
     return Ok{};
 }
 

@@ -131,6 +131,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;
         if (auto w = write_logits_file(*options.save, l, format); !w) {
             fail(s, reference::FailureClass::other, "cannot save the reference's logits: " + w.error().message);
+            s.details["save_failed"] = true;
             return s;
         }
         s.details["saved_to"] = options.save->string();

@@ -14,6 +14,7 @@
 #include "reference/peers.hpp"
 #include "reference/reference.hpp"
 #include "report.hpp"
+#include "util/json_depth.hpp"
 
 namespace gguf::crossval {
 namespace fs = std::filesystem;
@@ -51,8 +52,17 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
     const auto manifest_path = dir / "manifest.json";
     has_manifest = fs::exists(manifest_path, ec);
     if (has_manifest) {
-        std::ifstream in(manifest_path);
-        const auto m = nlohmann::json::parse(in, nullptr, false);
+        if (!fs::is_regular_file(manifest_path, ec)) {  // a FIFO would block the open
+            return Error{Code::io_error, 0, fmt::format("'{}' is not a regular file", manifest_path.string())};
+        }
+        std::ifstream in(manifest_path, std::ios::binary);
+        const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        if (!util::json_depth_within(text)) {
+            return Error{Code::io_error, 0,
+                         fmt::format("'{}' nests arrays or objects deeper than {} levels: not a corpus manifest",
+                                     manifest_path.string(), util::kMaxJsonDepth)};
+        }
+        const auto m = nlohmann::json::parse(text, nullptr, false);
         if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_array()) {
             return Error{Code::io_error, 0,
                          fmt::format("'{}' is not a corpus manifest (no \"files\" array)", manifest_path.string())};
@@ -64,11 +74,35 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
             }
             MatrixFile mf;
             mf.file = f["file"].get<std::string>();
-            if (f.contains("valid") && f["valid"].is_boolean()) mf.valid = f["valid"].get<bool>();
-            mf.expected_code = f.value("expected_code", std::string());
-            mf.reference_expect = f.value("reference_expect", std::string());
-            mf.category = f.value("category", std::string());
-            mf.description = f.value("description", std::string());
+            // Confined to the corpus: a relative path that stays inside DIR once normalised.
+            const auto rel = fs::path(mf.file).lexically_normal();
+            if (mf.file.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
+                return Error{Code::io_error, 0,
+                             fmt::format("'{}': entry '{}' is not a path inside the corpus directory",
+                                         manifest_path.string(), describe::render_string(mf.file))};
+            }
+            const auto text_field = [&](const char* key, std::string& out) {
+                const auto it = f.find(key);
+                if (it == f.end() || it->is_null()) return true;
+                if (!it->is_string()) return false;
+                out = it->get<std::string>();
+                return true;
+            };
+            const auto valid = f.find("valid");
+            if (valid != f.end() && !valid->is_boolean()) {
+                return Error{Code::io_error, 0, fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean",
+                                                            manifest_path.string(), describe::render_string(mf.file))};
+            }
+            if (valid != f.end()) mf.valid = valid->get<bool>();
+            for (auto [key, out] : {std::pair{"expected_code", &mf.expected_code},
+                                    std::pair{"reference_expect", &mf.reference_expect},
+                                    std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
+                if (!text_field(key, *out)) {
+                    return Error{Code::io_error, 0,
+                                 fmt::format("'{}': entry '{}' has a \"{}\" that is not a string",
+                                             manifest_path.string(), describe::render_string(mf.file), key)};
+                }
+            }
             files.push_back(std::move(mf));
         }
     } else {
@@ -110,6 +144,10 @@ Cell run_ours(const fs::path& path, std::optional<describe::Description>& descri
         c.verdict = ReaderVerdict::accept;
         description = describe::describe(*file);
         c.data_offset = description->data_offset;
+    } else if (file.error().code == Code::io_error) {
+        // Missing, deleted during the run, unreadable, not a regular file: no verdict on its bytes.
+        c.verdict = ReaderVerdict::unavailable;
+        c.reason = file.error().message;
     } else {
         c.verdict = ReaderVerdict::reject;
         c.reason = std::string(code_name(file.error().code));
@@ -291,9 +329,14 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         f.cells.resize(kReaderCount);
         std::optional<describe::Description> ours;
         f.cells[kOurs] = run_ours(options.dir / f.file, ours);
-        f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
-        f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
-        f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
+        if (f.cells[kOurs].verdict == ReaderVerdict::unavailable) {
+            // The file itself could not be read: what the others said is about its absence, not its bytes.
+            for (std::size_t r = 1; r < kReaderCount; ++r) f.cells[r] = f.cells[kOurs];
+        } else {
+            f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
+            f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
+            f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
+        }
         for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
         auto& ref = f.cells[kLlamaCpp];
         if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {

@@ -7,6 +7,8 @@
 
 #include "matrix.hpp"
 #include "report.hpp"
+#include "util/atomic_file.hpp"
+#include "util/escape.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -50,23 +52,22 @@ nlohmann::json totals_json(const ReaderTotals& t) {
             {"unavailable", t.unavailable}};
 }
 
-// A table cell: | and line breaks would break the Markdown table.
+// Text from a file in a table cell or list item: cut to 160 bytes (at a character boundary), then
+// escaped so that it stays plain text in one cell (util/escape.hpp).
 std::string md(std::string s) {
-    std::string out;
-    for (char ch : s) {
-        if (ch == '|') out += "\\|";
-        else if (ch == '\n' || ch == '\r') out += ' ';
-        else out += ch;
+    if (s.size() > 160) {
+        std::size_t cut = 157;
+        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+        s = s.substr(0, cut) + "...";
     }
-    if (out.size() > 160) out = out.substr(0, 157) + "...";
-    return out;
+    return util::markdown_cell(s);
 }
 
 std::string cell_md(const Cell& c, std::size_t reader) {
     if (c.verdict == ReaderVerdict::unavailable) return "n/a";
     std::string s(reader_verdict_name(c.verdict));
     if (c.wrong.value_or(false)) s = fmt::format("**{}** ✗", s);
-    if (reader == kOurs && c.verdict == ReaderVerdict::reject) s += fmt::format(" `{}`", c.reason);
+    if (reader == kOurs && c.verdict == ReaderVerdict::reject) s += fmt::format(" `{}`", util::markdown_code(c.reason));
     if (c.documented && c.wrong.value_or(false)) s += " (documented)";
     if (!c.mismatches.empty()) s += fmt::format(" ≠{}", c.mismatches.size());
     return s;
@@ -180,8 +181,9 @@ std::string to_markdown(const Matrix& m) {
     line(header + " description |");
     line(rule + "---|");
     for (const auto* f : rows) {
-        std::string row = fmt::format("| `{}` | {}{} |", f->file, valid_md(*f),
-                                      f->expected_code.empty() ? std::string() : fmt::format(" `{}`", f->expected_code));
+        std::string row = fmt::format("| `{}` | {}{} |", util::markdown_code(f->file), valid_md(*f),
+                                      f->expected_code.empty() ? std::string()
+                                                               : fmt::format(" `{}`", util::markdown_code(f->expected_code)));
         for (std::size_t r = 0; r < f->cells.size(); ++r) row += fmt::format(" {} |", cell_md(f->cells[r], r));
         line(fmt::format("{} {} |", row, md(f->description)));
     }
@@ -201,7 +203,7 @@ std::string to_markdown(const Matrix& m) {
                 std::string fields;
                 for (std::size_t i = 0; i < c.mismatches.size() && i < kMaxFieldsPerCell; ++i) {
                     const auto& d = c.mismatches[i];
-                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", d.path.render(),
+                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", util::markdown_code(d.path.render()),
                                           md(d.ours.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
                                           md(d.theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
                 }
@@ -216,7 +218,7 @@ std::string to_markdown(const Matrix& m) {
             }
         }
         if (items.empty()) continue;
-        line(fmt::format("- `{}`", f->file));
+        line(fmt::format("- `{}`", util::markdown_code(f->file)));
         for (const auto& item : items) line("  - " + item);
     }
 
@@ -253,19 +255,8 @@ std::string to_markdown(const Matrix& m) {
 
 gguf::Status write_matrix(const Matrix& matrix, const std::filesystem::path& dir) {
     if (auto s = write_json_atomically(dir / "matrix.json", to_json(matrix)); !s) return s;
-    const auto path = dir / "matrix.md";
-    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << to_markdown(matrix);
-        out.flush();
-        if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        return Error{Code::io_error, 0, fmt::format("cannot write '{}'", path.string())};
+    if (auto failed = util::write_file(dir / "matrix.md", to_markdown(matrix))) {
+        return Error{Code::io_error, 0, failed->message};
     }
     return Ok{};
 }

@@ -2,6 +2,7 @@
 #include "report.hpp"
 
 #include "describe/description.hpp"
+#include "util/atomic_file.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -122,20 +123,7 @@ Status write_json_atomically(const std::filesystem::path& path, const nlohmann::
 }
 
 Status write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-    std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        return Error{Code::io_error, 0, fmt::format("cannot write '{}'", path.string())};
-    }
+    if (auto failed = util::write_file(path, text)) return Error{Code::io_error, 0, failed->message};
     return Ok{};
 }
 

@@ -6,49 +6,14 @@
 #include <set>
 
 #include "describe/description.hpp"
+#include "util/escape.hpp"
 
 namespace gguf::crossval {
 namespace {
 
-// XML text and attribute values: markup escaped; control characters XML 1.0 forbids (and, for
-// attributes, newlines) written as \xNN so that the document stays well-formed.
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-                    out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
+std::string xml_escape(std::string_view s) { return util::xml_text(s); }
 
-// A Markdown table cell: one line, no raw control characters, and the characters that would end the
-// cell or start markup (| ` * _ [ ] < > \) escaped.
-std::string md_cell(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7F) {
-            out += fmt::format("\\x{:02x}", u);
-        } else if (std::string_view("|`*_[]<>\\#").find(c) != std::string_view::npos) {
-            out += '\\';
-            out += c;
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
+std::string md_cell(std::string_view s) { return util::markdown_cell(s); }
 
 nlohmann::json stage_json(const SummaryStage& s) {
     return {{"name", s.name},       {"ok", s.ok},           {"xfail", s.xfail},
@@ -211,7 +176,7 @@ std::string junit_xml(const std::vector<SummaryEntry>& entries) {
             } else {
                 ++failures;
                 cases += fmt::format("<failure message=\"{}\">{}\n\n{}</failure>", xml_escape(what), xml_escape(what),
-                                     xml_escape(s.log_excerpt));
+                                     util::xml_content(s.log_excerpt));
             }
             cases += "</testcase>\n";
         }
@@ -223,7 +188,7 @@ std::string junit_xml(const std::vector<SummaryEntry>& entries) {
                 std::string body;
                 for (const auto& m : e.mismatches) body += m + "\n";
                 for (const auto& f : e.findings) body += f + "\n";
-                cases += fmt::format("<failure message=\"readers disagree\">{}</failure>", xml_escape(body));
+                cases += fmt::format("<failure message=\"readers disagree\">{}</failure>", util::xml_content(body));
             }
             cases += "</testcase>\n";
         }

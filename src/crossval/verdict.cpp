@@ -19,6 +19,7 @@ std::string_view check_failure_name(CheckFailure failure) {
         case CheckFailure::non_finite_logits: return "non_finite_logits";
         case CheckFailure::logits_diverge: return "logits_diverge";
         case CheckFailure::against_unavailable: return "against_unavailable";
+        case CheckFailure::usage_error: return "usage_error";
         case CheckFailure::trace_diverge: return "trace_diverge";
         case CheckFailure::nothing_compared: return "nothing_compared";
     }
@@ -55,6 +56,7 @@ std::string_view verdict_name(Verdict verdict) {
         case Verdict::readers_disagree: return "readers_disagree";
         case Verdict::reference_failed: return "reference_failed";
         case Verdict::unexpected_pass: return "unexpected_pass";
+        case Verdict::usage_error: return "usage_error";
     }
     return "unknown";
 }

@@ -26,6 +26,7 @@ enum class CheckFailure {
     non_finite_logits,    // the reference produced NaN or infinite logits
     logits_diverge,       // the second source differs beyond the thresholds: a disagreement
     against_unavailable,  // the second source could not be read or run
+    usage_error,          // not run: the command stopped at a usage error found after its flags were parsed
     trace_diverge,        // a tensor of the second source's trace differs beyond the thresholds: a disagreement
     nothing_compared,     // the two traces share no tensor
 };
@@ -50,6 +51,7 @@ enum class Verdict {
     readers_disagree,  // a field mismatch, an unexplained accept/reject split, diverging outputs
     reference_failed,  // a reference stage failed and no expectation or policy allows it
     unexpected_pass,   // --strict: a stage passed that an expectation declared as failing (XPASS)
+    usage_error,       // nothing ran: bad input found after the flags were parsed (the notes say what)
 };
 std::string_view verdict_name(Verdict verdict);
 
@@ -62,6 +64,7 @@ enum class NoteKind {
     both_reject,              // both readers reject the file
     test_hook,                // a test hook altered our side
     fields_not_reported,      // a reader returns no such field, so it is not compared
+    usage_error,              // why the run stopped before any stage
 };
 
 struct Note {

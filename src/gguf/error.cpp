@@ -1,6 +1,9 @@
 // Names of error codes: the stable strings tools match on.
 #include "gguf/error.hpp"
 
+#include <cstring>
+#include <fmt/format.h>
+
 namespace gguf {
 
 std::string_view code_name(Code code) {
@@ -41,5 +44,9 @@ std::string_view code_name(Code code) {
 }
 
 bool is_warning(Code code) { return code >= Code::array_of_arrays; }
+
+Error io_error(const std::filesystem::path& path, std::string_view what, int err) {
+    return Error{Code::io_error, 0, fmt::format("cannot {} '{}': {}", what, path.string(), std::strerror(err))};
+}
 
 }  // namespace gguf

@@ -1,4 +1,12 @@
-// Opening a file: a read-only memory mapping that the parsed File keeps alive.
+// Opening a file: the metadata read into memory, the data section memory-mapped.
+//
+// Why not simply map the whole file: a file that shrinks while we read it (a download still running,
+// a converter rewriting it) turns every access to a page past its new end into SIGBUS. So the bytes
+// the parser reads (header, key-values, tensor infos) are read with pread into an anonymous mapping
+// the size of the file; a short read is the file shrinking, and the parse then sees the file as it
+// now is. Only the data section beyond what was read is a view of the file itself, and our own
+// commands read tensor data with pread (gguf_data's hashing), never through that view.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -8,9 +16,18 @@
 #include <unistd.h>
 
 #include "gguf/reader.hpp"
+#include "util/fd.hpp"
 
 namespace gguf {
+namespace detail {
+Result<File> parse_with_extent(Bytes bytes, std::uint64_t& extent);  // reader.cpp
+}  // namespace detail
+
 namespace {
+
+// Read first; doubled while the metadata reaches past it. Most headers fit; a large vocabulary
+// (a 128k-token Llama 3 header is about 8 MB) costs one or two more parses.
+constexpr std::size_t kFirstRead = std::size_t{8} << 20;
 
 struct Mapping {
     void* addr = nullptr;
@@ -20,42 +37,84 @@ struct Mapping {
     }
 };
 
-Error io_error(const std::filesystem::path& path, std::string_view what) {
-    return Error{Code::io_error, 0, fmt::format("cannot {} '{}': {}", what, path.string(), std::strerror(errno))};
+std::string_view kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+// pread until [from, to) is filled or the file ends. Returns the new end of what was read.
+std::size_t fill(int fd, std::byte* base, std::size_t from, std::size_t to, int& err) {
+    while (from < to) {
+        const auto n = ::pread(fd, base + from, to - from, static_cast<off_t>(from));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            err = errno;
+            break;
+        }
+        if (n == 0) break;  // the file is shorter than it was
+        from += static_cast<std::size_t>(n);
+    }
+    return from;
 }
 
 }  // namespace
 
 Result<File> open(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return io_error(path, "open");
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+    util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return io_error(path, "open", errno);
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        auto e = io_error(path, "stat");
-        ::close(fd);
-        return e;
-    }
+    if (fstat(fd.get(), &st) != 0) return io_error(path, "stat", errno);
     if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return Error{Code::io_error, 0, fmt::format("'{}' is not a regular file", path.string())};
+        return Error{Code::io_error, 0,
+                     fmt::format("'{}' is {}, not a regular file", path.string(), kind_of(st.st_mode))};
     }
-    auto mapping = std::make_shared<Mapping>();
-    mapping->size = static_cast<std::size_t>(st.st_size);
-    if (mapping->size > 0) {
-        void* addr = mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (addr == MAP_FAILED) {
-            auto e = io_error(path, "map");
-            ::close(fd);
-            return e;
+    auto size = static_cast<std::size_t>(st.st_size);
+    if (size == 0) {
+        // /proc and /sys files say they are empty and are not: they are no GGUF files on disk.
+        char probe = 0;
+        if (::read(fd.get(), &probe, 1) > 0) {
+            return Error{Code::io_error, 0,
+                         fmt::format("'{}' reports a size of 0 but has content (a /proc or /sys file?): not a file "
+                                     "that can be read as GGUF",
+                                     path.string())};
         }
-        mapping->addr = addr;
     }
-    ::close(fd);
-    Bytes bytes(static_cast<const std::byte*>(mapping->addr), mapping->size);
-    auto file = parse(bytes);
-    if (!file) return file.error();
-    file->owner_ = mapping;
-    return file;
+    if (size == 0) return parse({});
+
+    auto mapping = std::make_shared<Mapping>();
+    void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (addr == MAP_FAILED) return io_error(path, "map", errno);
+    mapping->addr = addr;
+    mapping->size = size;
+    auto* base = static_cast<std::byte*>(addr);
+
+    std::size_t read_end = 0;
+    for (std::size_t want = std::min(size, kFirstRead);; want = std::min(size, want * 2)) {
+        int err = 0;
+        read_end = fill(fd.get(), base, read_end, want, err);
+        if (err != 0) return io_error(path, "read", err);
+        if (read_end < want) size = read_end;  // it shrank: parse what the file now holds
+        std::uint64_t extent = 0;
+        auto file = detail::parse_with_extent(Bytes(base, size), extent);
+        if (read_end < size && extent > read_end) continue;  // the parse reached bytes not read yet
+        if (read_end < size) {
+            // The data section past what was read: a read-only view of the file (page-aligned: every
+            // read size is a multiple of kFirstRead).
+            if (mmap(base + read_end, size - read_end, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd.get(),
+                     static_cast<off_t>(read_end)) == MAP_FAILED) {
+                return io_error(path, "map", errno);
+            }
+        }
+        mprotect(base, read_end, PROT_READ);
+        if (!file) return file.error();
+        file->owner_ = mapping;
+        return file;
+    }
 }
 
 }  // namespace gguf

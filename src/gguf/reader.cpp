@@ -55,12 +55,19 @@ class Parser {
 public:
     explicit Parser(Bytes bytes) : b_(bytes) { file_.bytes_ = bytes; }
 
-    Result<File> run() {
-        if (!header() || !key_values() || !tensor_infos() || !data_layout()) return error_;
+    // `extent`, when given, receives how far into the buffer the parse may have read: the end of
+    // the metadata, or past the point of failure. Past the metadata only arithmetic is done.
+    Result<File> run(std::uint64_t* extent = nullptr) {
+        const bool metadata = header() && key_values() && tensor_infos();
+        if (extent != nullptr) *extent = metadata ? pos_ : std::max(pos_, error_.offset) + kFailureLookahead;
+        if (!metadata || !data_layout()) return error_;
         return std::move(file_);
     }
 
 private:
+    // Bytes a failing check may have looked at beyond the cursor (a header probe, an element scan).
+    static constexpr std::uint64_t kFailureLookahead = 4096;
+
     // ---- low level ---------------------------------------------------------------------------
 
     std::uint64_t remaining() const { return b_.size() - pos_; }
@@ -568,5 +575,9 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
 }
 
 Result<File> parse(Bytes bytes) { return Parser(bytes).run(); }
+
+namespace detail {
+Result<File> parse_with_extent(Bytes bytes, std::uint64_t& extent) { return Parser(bytes).run(&extent); }
+}  // namespace detail
 
 }  // namespace gguf

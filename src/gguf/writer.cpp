@@ -1,13 +1,13 @@
 // The GGUF writer. It emits exactly what ggml's writer emits: header, KVs in insertion order,
 // tensor infos, zero padding to the alignment, then each tensor's data padded to the alignment.
 // Counts and offsets go out as placeholders and are patched once the content behind them exists.
-#include <cstdio>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include "gguf/reader.hpp"
 #include "gguf/types.hpp"
 #include "gguf/writer.hpp"
+#include "util/atomic_file.hpp"
 #include "wire.hpp"
 
 namespace gguf {
@@ -27,21 +27,29 @@ struct VectorSink {
     }
 };
 
-// Streams the file to disk, buffering small writes; patches seek back.
+// Streams the file to a descriptor, buffering small writes; patches are written in place (pwrite).
 struct FileSink {
-    std::FILE* f;
+    int fd;
     std::uint64_t pos = 0;
     bool ok = true;
+    std::vector<std::byte> buffer{};
+    static constexpr std::size_t kBuffer = 1 << 16;
+    ~FileSink() { flush(); }
     std::uint64_t position() const { return pos; }
+    bool flush() {
+        ok = ok && util::write_all(fd, buffer.data(), buffer.size());
+        buffer.clear();
+        return ok;
+    }
     bool write(std::span<const std::byte> b) {
-        if (b.empty()) return ok;  // an empty span may have a null data(): fwrite's argument must not be null
-        ok = ok && std::fwrite(b.data(), 1, b.size(), f) == b.size();
         pos += b.size();
+        if (buffer.size() + b.size() > kBuffer) flush();
+        if (b.size() >= kBuffer) return ok = ok && util::write_all(fd, b.data(), b.size());
+        buffer.insert(buffer.end(), b.begin(), b.end());
         return ok;
     }
     bool patch(std::uint64_t at, std::span<const std::byte> b) {
-        ok = ok && std::fflush(f) == 0 && pwrite(fileno(f), b.data(), b.size(), static_cast<off_t>(at)) ==
-                                              static_cast<ssize_t>(b.size());
+        ok = flush() && ::pwrite(fd, b.data(), b.size(), static_cast<off_t>(at)) == static_cast<ssize_t>(b.size());
         return ok;
     }
 };
@@ -173,24 +181,16 @@ std::vector<std::byte> Writer::to_bytes() const {
 }
 
 Status Writer::write_file(const std::filesystem::path& path) const {
-    std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    if (ec) {
-        return Error{Code::io_error, 0,
-                     fmt::format("cannot create directory '{}': {}", path.parent_path().string(), ec.message())};
-    }
-    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
-    FileSink sink{f};
-    emit(sink);
-    const bool ok = sink.ok && std::fclose(f) == 0;
-    if (!ok) {
-        std::filesystem::remove(tmp, ec);
-        return Error{Code::io_error, 0, fmt::format("failed writing '{}'", path.string())};
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return Error{Code::io_error, 0, fmt::format("cannot rename to '{}': {}", path.string(), ec.message())};
+    const auto failed = util::write_file(path, [this](const util::WriteTarget& t) {
+        if (!t.seekable) {  // a pipe or a device: no patching the counts afterwards, so build in memory
+            const auto bytes = to_bytes();
+            return util::write_all(t.fd, bytes.data(), bytes.size());
+        }
+        FileSink sink{t.fd};
+        emit(sink);
+        return sink.flush();
+    });
+    if (failed) return Error{Code::io_error, 0, failed->message};
     return Ok{};
 }
 

@@ -27,18 +27,12 @@
 #endif
 
 #include "gguf/data/hash.hpp"
+#include "util/fd.hpp"
 
 namespace gguf {
 namespace {
 
 // ---- small owners ------------------------------------------------------------------------------
-
-struct Fd {
-    int fd = -1;
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
 
 struct Buffer {
     std::byte* p = nullptr;
@@ -47,10 +41,6 @@ struct Buffer {
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
 };
-
-Error io_error(const std::filesystem::path& path, std::string_view what, int err) {
-    return Error{Code::io_error, 0, fmt::format("cannot {} '{}': {}", what, path.string(), std::strerror(err))};
-}
 
 // ---- consumers ---------------------------------------------------------------------------------
 
@@ -281,12 +271,12 @@ bool in_bounds(const ByteRange& r, std::uint64_t file_size) {
 
 Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const ByteRange> ranges,
                               const HashOptions& options) {
-    Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (fd.fd < 0) return io_error(path, "open", errno);
+    util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));  // a FIFO must not block us
+    if (!fd) return io_error(path, "open", errno);
     struct stat st {};
-    if (fstat(fd.fd, &st) != 0) return io_error(path, "stat", errno);
+    if (fstat(fd.get(), &st) != 0) return io_error(path, "stat", errno);
     if (!S_ISREG(st.st_mode)) return Error{Code::io_error, 0, fmt::format("'{}' is not a regular file", path.string())};
-    (void)posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    (void)posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 
     RangeHashes out;
     out.file_size = static_cast<std::uint64_t>(st.st_size);
@@ -326,7 +316,7 @@ Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const
     if (!xxh3.ok()) return Error{Code::io_error, 0, "out of memory for the XXH3 state"};
     std::vector<std::function<void(const Chunk&)>> others;
     if (options.sha256) others.emplace_back([&sha](const Chunk& c) { sha.consume(c); });
-    Pipeline pipeline(path, fd.fd, begin, end, options);
+    Pipeline pipeline(path, fd.get(), begin, end, options);
     const bool threaded = options.threads && std::thread::hardware_concurrency() > 1;
     auto status = pipeline.run([&xxh3](const Chunk& c) { xxh3.consume(c); }, others, threaded,
                                options.chunks_in_flight);

@@ -124,10 +124,10 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
 
 gguf::Result<describe::Description> description_from_header(const json& payload) {
     if (!payload.is_object()) return payload_error("not a JSON object");
-    if (payload.value("ok", false) != true) {
-        return payload_error("the reference failed: " + payload.value("error", std::string("(no error text)")));
-    }
     try {
+        if (payload.value("ok", false) != true) {
+            return payload_error("the reference failed: " + payload.value("error", std::string("(no error text)")));
+        }
         describe::Description d;
         d.version = payload.at("version").get<std::uint32_t>();
         d.n_kv = payload.at("n_kv").get<std::uint64_t>();

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "child.hpp"
+#include "util/json_depth.hpp"
 #include "process.hpp"
 
 namespace gguf::reference {
@@ -150,14 +151,17 @@ namespace {
 // One adapter line (a JSON object with "ok") as an outcome; nullopt when it is not one.
 std::optional<StageOutcome> outcome_from_line(std::string_view line) {
     StageOutcome o;
+    if (!util::json_depth_within(line)) return std::nullopt;
     o.payload = nlohmann::json::parse(line, nullptr, false);
     if (o.payload.is_discarded() || !o.payload.is_object() || !o.payload.contains("ok")) return std::nullopt;
-    if (o.payload.value("ok", false) == true) {
+    if (o.payload["ok"] == true) {
         o.ok = true;
         return o;
     }
-    o.message = o.payload.value("error", std::string("(no error text)"));
-    o.failure = o.payload.value("unavailable", false) ? FailureClass::reference_unavailable : FailureClass::invalid_gguf;
+    const auto error = o.payload.find("error");
+    o.message = error != o.payload.end() && error->is_string() ? error->get<std::string>() : "(no error text)";
+    const auto unavailable = o.payload.find("unavailable");
+    o.failure = unavailable != o.payload.end() && *unavailable == true ? FailureClass::reference_unavailable : FailureClass::invalid_gguf;
     return o;
 }
 

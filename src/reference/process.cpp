@@ -13,7 +13,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
+
+#include "util/cleanup.hpp"
+#include "util/fd.hpp"
 
 extern char** environ;
 
@@ -22,23 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A file descriptor closed on scope exit.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_ = -1;
-};
+using Fd = util::UniqueFd;
 
 // The child's environment: ours, with spec.env set on top.
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {
@@ -188,7 +176,16 @@ ProcessResult run_process(const ProcessSpec& spec) {
     const auto deadline = start + spec.timeout;
     Fd out_read, out_write, err_read, err_write;
     if (!make_pipe(out_read, out_write, r.spawn_error) || !make_pipe(err_read, err_write, r.spawn_error)) return r;
+    // Signals that end us are held off between the spawn and the child's registration, so that an
+    // interrupted run never leaves a child behind (util/cleanup.hpp kills registered groups).
+    sigset_t ending, previous;
+    sigemptyset(&ending);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&ending, s);
+    pthread_sigmask(SIG_BLOCK, &ending, &previous);
     const pid_t pid = spawn(spec, out_write.get(), err_write.get(), r.spawn_error);
+    std::optional<util::ChildGroupGuard> registered;
+    if (pid >= 0) registered.emplace(pid);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     out_write.reset();
     err_write.reset();
     if (pid < 0) return r;
@@ -237,6 +234,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     kill_group(pid);
+    registered.reset();  // before reaping: the group id may be reused once the child is reaped
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

@@ -366,7 +366,7 @@ TEST(ProbeHeader, BadMagicIsInvalidGguf) {
     EXPECT_EQ(failure_class_name(o.failure), "invalid_gguf") << o.message;
     EXPECT_NE(o.message.find("invalid magic"), std::string::npos) << o.message;
     EXPECT_FALSE(o.signal.has_value());
-    EXPECT_EQ(o.exit_code, 0);
+    EXPECT_EQ(o.exit_code, 1);  // the probe says so in its status too
 }
 
 TEST(ProbeHeader, AMissingFileIsUnreadable) {

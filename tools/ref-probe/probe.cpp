@@ -179,5 +179,5 @@ int main(int argc, char** argv) {
     std::fwrite(body.str().data(), 1, body.str().size(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
-    return 0;
+    return ok ? 0 : 1;  // the JSON says why; the status lets a script (or make) see that it failed
 }

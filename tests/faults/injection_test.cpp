@@ -1,0 +1,114 @@
+// Text from a file never reaches what people read raw: terminal output, JUnit, Markdown and JSON
+// carry no control characters, no markup and no invalid UTF-8 from keys, values, names or paths.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gguf/writer.hpp"
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::quoted;
+using testing_support::run_command;
+using testing_support::slurp;
+
+const std::string kBin = GGUF_CROSSVAL_BIN;
+
+// A key that tries to erase the line, move the cursor up, start a fake line and close XML and
+// Markdown structures.
+const std::string kHostileKey = "evil\r\x1b[2K\x1b[1A\nvalid GGUF v3 </testcase> | `x` \xc2\x9b";
+
+// True when `text` holds a byte that moves a terminal's cursor or changes its state: any C0
+// control but the newlines our own lines end with, DEL, or a C1 control in UTF-8.
+bool has_raw_control(const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c < 0x20 && c != '\n') || c == 0x7f) return true;
+        if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xa0) return true;
+    }
+    return false;
+}
+
+class Injection : public testing_support::TempDirTest {
+protected:
+    fs::path write(const gguf::Writer& w, const std::string& name) {
+        const auto path = dir_ / name;
+        EXPECT_TRUE(w.write_file(path).ok());
+        return path;
+    }
+};
+
+TEST_F(Injection, DuplicateHostileKeyCannotRewriteTheTerminal) {
+    gguf::Writer w;
+    w.add(kHostileKey, gguf::Value::u32(1));
+    w.add(kHostileKey, gguf::Value::u32(2));
+    const auto path = write(w, "dup.gguf");
+    const auto r = run_command(kBin + " validate " + quoted(path));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("duplicate_key"), std::string::npos) << r.out;
+    EXPECT_FALSE(has_raw_control(r.out + r.err)) << r.out << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line for one error: " << r.out;
+}
+
+TEST_F(Injection, InspectPrintsHostileKeysAndValuesOnTheirOwnLine) {
+    gguf::Writer w;
+    w.add(kHostileKey, gguf::Value::string("value\x1b[31m\nfake.key (string) = \"x\""));
+    const auto path = write(w, "keys.gguf");
+    const auto r = run_command(kBin + " inspect " + quoted(path));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(has_raw_control(r.out)) << r.out;
+    EXPECT_EQ(r.out.find("\nfake.key"), std::string::npos) << r.out;
+}
+
+TEST_F(Injection, ValidateDataJsonCarriesANonUtf8TensorName) {
+    gguf::Writer w;
+    std::vector<std::byte> data(16);
+    ASSERT_TRUE(w.add_tensor("w\xff\xfe", 0, {4}, data).ok());
+    const auto path = write(w, "name.gguf");
+    const auto r = run_command(kBin + " validate --data --json " + quoted(path));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["data"]["tensors"][0]["name"], "w\\xff\\xfe");
+    const auto text = run_command(kBin + " validate --data " + quoted(path));
+    EXPECT_NE(text.out.find("w\\xff\\xfe"), std::string::npos) << text.out;
+}
+
+TEST_F(Injection, FullCrossvalJunitPassesXmllintAndTerminalShowsNoFakeLines) {
+    const auto models = dir_ / "models";
+    fs::create_directories(models);
+    gguf::Writer w;
+    w.add(kHostileKey, gguf::Value::u32(1));
+    w.add(kHostileKey, gguf::Value::u32(2));  // rejected by our reader: the message quotes the key
+    ASSERT_TRUE(w.write_file(models / "x\nPASS everything.gguf [pass]\n.gguf").ok());
+    ASSERT_TRUE(w.write_file(models / "bad-\xff-name.gguf").ok());
+    const auto out = dir_ / "out";
+    const auto r = run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --cpp-dir " +
+                               quoted(dir_ / "no-such-build") + " --models " + quoted(models) + " --out " + quoted(out));
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_FALSE(has_raw_control(r.out + r.err)) << r.out << r.err;
+    for (const auto& line : {std::string("\nPASS everything.gguf"), std::string("\nPASS  everything.gguf")}) {
+        EXPECT_EQ(r.out.find(line), std::string::npos) << r.out;
+    }
+    const auto lint = run_command("xmllint --noout " + quoted(out / "junit.xml"));
+    EXPECT_EQ(lint.exit_code, 0) << lint.err << slurp(out / "junit.xml");
+    const auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+    EXPECT_EQ(summary["counts"]["total"].get<int>() >= 2, true);
+}
+
+TEST_F(Injection, EscapedTextKeepsEveryByte) {
+    // What the escaper makes of a newline, ESC and a stray byte: each shown, none dropped.
+    gguf::Writer w;
+    w.add("a\nb\x1b" "c\xff", gguf::Value::u32(7));
+    const auto path = write(w, "k.gguf");
+    const auto r = run_command(kBin + " inspect " + quoted(path));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("a\\x0ab\\x1bc\\xff"), std::string::npos) << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,141 @@
+// Faults while reading: a file that shrinks while it is read, and inputs that are not regular files.
+// No command may die of a signal (SIGBUS was the failure: exit 135), block, or call such input valid.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "gguf/writer.hpp"
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::quoted;
+using testing_support::run_command;
+
+const std::string kBin = GGUF_CROSSVAL_BIN;
+
+// A valid file whose metadata is about 20 MB (a vocabulary-sized string array): more than the
+// reader reads in its first pread, so that the file can shrink under every phase.
+void write_big_vocabulary(const fs::path& path) {
+    std::vector<std::string> tokens;
+    tokens.reserve(400000);
+    for (int i = 0; i < 400000; ++i) tokens.push_back("token-" + std::to_string(i) + std::string(40, 'x'));
+    gguf::Writer w;
+    w.add("general.architecture", gguf::Value::string("llama"));
+    w.add("tokenizer.ggml.tokens", gguf::Value::strings(tokens));
+    ASSERT_TRUE(w.write_file(path).ok());
+}
+
+class ReadFaults : public testing_support::TempDirTest {
+protected:
+    void SetUp() override {
+        TempDirTest::SetUp();
+        original_ = dir_ / "big.gguf";
+        write_big_vocabulary(original_);
+    }
+
+    // Runs `args` (with VICTIM replaced by a fresh copy) while the copy is cut to a random length
+    // after a random delay, `tries` times. Returns the exit codes seen.
+    std::vector<int> shrink_during(const std::string& args, int tries) {
+        std::mt19937 rng(12345);
+        const auto size = fs::file_size(original_);
+        const auto victim = dir_ / "victim.gguf";
+        std::vector<int> codes;
+        for (int i = 0; i < tries; ++i) {
+            fs::copy_file(original_, victim, fs::copy_options::overwrite_existing);
+            const auto cut = std::uniform_int_distribution<std::uintmax_t>(0, size - 1)(rng);
+            const auto delay_ms = std::uniform_int_distribution<int>(0, 40)(rng);
+            std::string cmd = args;
+            cmd.replace(cmd.find("VICTIM"), 6, quoted(victim));
+            const auto r = run_command("(" + kBin + " " + cmd + " >/dev/null 2>&1 & pid=$!; sleep 0." +
+                                       fmt_ms(delay_ms) + "; truncate -s " + std::to_string(cut) + " " +
+                                       quoted(victim) + "; wait $pid; exit $?)");
+            codes.push_back(r.exit_code);
+        }
+        return codes;
+    }
+
+    static std::string fmt_ms(int ms) {
+        auto s = std::to_string(ms);
+        return std::string(3 - s.size(), '0') + s;
+    }
+
+    fs::path original_;
+};
+
+void expect_no_signal(const std::vector<int>& codes, const std::string& what) {
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+        EXPECT_LE(codes[i], 5) << what << " try " << i << ": exit " << codes[i] << " (128 + signal?)";
+    }
+}
+
+TEST_F(ReadFaults, InspectJsonSurvivesTheFileShrinking) { expect_no_signal(shrink_during("inspect --json VICTIM", 12), "inspect --json"); }
+
+TEST_F(ReadFaults, InspectSurvivesTheFileShrinking) { expect_no_signal(shrink_during("inspect VICTIM", 8), "inspect"); }
+
+TEST_F(ReadFaults, ValidateSurvivesTheFileShrinking) { expect_no_signal(shrink_during("validate VICTIM", 8), "validate"); }
+
+TEST_F(ReadFaults, ValidateDataSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("validate --data --json VICTIM", 8), "validate --data");
+}
+
+TEST_F(ReadFaults, CrossvalSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("crossval --cpp-dir /nonexistent-build --report " + quoted(dir_ / "r.json") +
+                                       " --model VICTIM",
+                                   6),
+                     "crossval");
+}
+
+TEST_F(ReadFaults, ACutFileIsTruncatedNotValid) {
+    const auto victim = dir_ / "cut.gguf";
+    fs::copy_file(original_, victim);
+    fs::resize_file(victim, fs::file_size(original_) / 2);
+    const auto r = run_command(kBin + " validate " + quoted(victim));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("truncated"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(ReadFaults, FifoIsRefusedWithoutBlocking) {
+    const auto fifo = dir_ / "pipe.gguf";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    for (const std::string cmd : {"validate", "inspect", "validate --data"}) {
+        const auto r = run_command("timeout 10 " + kBin + " " + cmd + " " + quoted(fifo));
+        EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+        EXPECT_NE(r.err.find("FIFO"), std::string::npos) << cmd << ": " << r.err;
+    }
+    const auto r = run_command("timeout 10 " + kBin + " crossval --report " + quoted(dir_ / "r.json") + " --model " +
+                               quoted(fifo));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+TEST_F(ReadFaults, DirectoryIsRefused) {
+    const auto r = run_command(kBin + " validate " + quoted(dir_));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("directory"), std::string::npos) << r.err;
+}
+
+TEST_F(ReadFaults, ProcFileIsRefusedNotTruncated) {
+    const auto r = run_command(kBin + " validate /proc/self/status");
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("/proc"), std::string::npos) << r.err;
+}
+
+TEST_F(ReadFaults, UnreadableFileIsUsageInValidateAndCrossval) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads anything";
+    const auto path = dir_ / "secret.gguf";
+    ASSERT_EQ(run_command(kBin + " gen-mini-gguf -o " + quoted(path)).exit_code, 0);
+    fs::permissions(path, fs::perms::none);
+    EXPECT_EQ(run_command(kBin + " validate " + quoted(path)).exit_code, 2);
+    const auto r = run_command(kBin + " crossval --report " + quoted(dir_ / "r.json") + " --model " + quoted(path));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+}
+
+}  // namespace
