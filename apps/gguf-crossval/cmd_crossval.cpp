@@ -21,12 +21,15 @@ Command add_crossval(CLI::App& root) {
         double timeout_s = 60;
         gguf::crossval::LogitsOptions logits;
         std::string against;
+        bool dequant = false;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
     app->add_option("--report", opts->report, "Where to write the JSON report")->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
+    app->add_flag("--dequant", opts->dequant,
+                  "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
     return {app, [opts] {
                 if (!std::filesystem::is_regular_file(opts->model)) {
                     fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
@@ -38,6 +41,7 @@ Command add_crossval(CLI::App& root) {
                 }
                 auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
                 options.logits = opts->logits;
+                options.dequant = opts->dequant;
                 const auto report = gguf::crossval::run(options);
                 return finish_report(report, opts->report);
             }};

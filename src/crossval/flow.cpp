@@ -1,6 +1,8 @@
 // The cross-validation flow and its verdict.
 #include "flow.hpp"
 
+#include "dequant_stage.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -106,6 +108,10 @@ void decide(Report& r, const File* file, bool allow) {
         }
     }
 
+    if (const Stage* dq = r.stage("dequant"); dq && dq->failure_class == "dequant_differs") {
+        disagree = true;
+        r.findings.push_back("our dequantization differs from ggml's: " + dq->message);
+    }
     if (const Stage* logits = r.stage("logits"); logits && logits->failure_class == "logits_diverge") {
         disagree = true;
         r.findings.push_back("the logits of the second source diverge from the reference's: " + logits->message);
@@ -113,7 +119,7 @@ void decide(Report& r, const File* file, bool allow) {
 
     bool reference_failed = false;
     for (auto& s : r.stages) {
-        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge") continue;
+        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge" || s.failure_class == "dequant_differs") continue;
         reference_failed = true;
         s.xfail = allow;
     }
@@ -198,6 +204,7 @@ Report run(const Options& o) {
         r.stages.push_back(unavailable("cpp_header", located.error));
         r.stages.push_back(unavailable("cpp_full", located.error));
         if (o.logits.enabled) r.stages.push_back(unavailable("logits", located.error));
+        if (o.dequant) r.stages.push_back(unavailable("dequant", located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
@@ -239,6 +246,7 @@ Report run(const Options& o) {
         }
         r.stages.push_back(full);
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
+        if (o.dequant) r.stages.push_back(dequant_stage(ref, o.model, run_options));
     }
 
     decide(r, file ? &file.value() : nullptr, o.allow_cpp_fail);
