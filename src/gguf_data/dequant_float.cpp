@@ -1,13 +1,10 @@
 // F32, F16 and BF16 to f32: exact widenings, bit patterns of NaNs included as ggml leaves them.
 //   F32:  the four little-endian bytes as they are (ggml has no to_float for F32; the copy is the reading).
-//   F16:  gguf::fp16_to_fp32 (exact; a NaN comes back quiet with its payload, as ggml's widening does).
+//   F16:  widen_half (exact; a NaN comes back quiet with its payload, as ggml's widening does).
 //   BF16: the 16 bits become the top half of an f32; nothing is rounded or quieted.
 #include "dequant_kernels.hpp"
-#include "gguf/data/quantize.hpp"
 
 namespace gguf::detail {
-
-float half_at(const std::uint8_t* p) { return fp16_to_fp32(le16(p)); }
 
 void decode_f32(const std::uint8_t* blocks, std::size_t n_blocks, float* out) {
     for (std::size_t i = 0; i < n_blocks; ++i) out[i] = f32_bits(le32(blocks + 4 * i));

@@ -27,8 +27,24 @@ inline float f32_bits(std::uint32_t bits) {
     std::memcpy(&f, &bits, sizeof f);
     return f;
 }
-// A little-endian f16 at p, widened exactly (gguf::fp16_to_fp32).
-float half_at(const std::uint8_t* p);
+// IEEE binary16 -> binary32, exact, without branches (so that loops over it vectorize): a normal
+// half moves its exponent and mantissa up and rebiases (15 -> 127); infinity and NaN get the f32
+// exponent 255, a NaN its quiet bit, payload kept; zero and subnormals are mantissa * 2^-24, exact.
+// This is gguf::fp16_to_fp32.
+inline float widen_half(std::uint16_t h) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    const std::uint32_t mag = h & 0x7FFFu;
+    std::uint32_t bits = (mag << 13) + (112u << 23);
+    bits += mag >= 0x7C00u ? (112u << 23) : 0u;   // infinity / NaN: exponent 31 + 112 + 112 = 255
+    bits |= mag > 0x7C00u ? 0x00400000u : 0u;     // NaN: quiet
+    float sub = static_cast<float>(mag) * 0x1.0p-24f;
+    std::uint32_t sub_bits;
+    std::memcpy(&sub_bits, &sub, sizeof sub_bits);
+    return f32_bits(sign | (mag < 0x0400u ? sub_bits : bits));
+}
+
+// A little-endian f16 at p, widened exactly.
+inline float half_at(const std::uint8_t* p) { return widen_half(le16(p)); }
 
 // dequant_float.cpp: one element per "block".
 void decode_f32(const std::uint8_t* blocks, std::size_t n_blocks, float* out);

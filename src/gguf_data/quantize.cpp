@@ -22,6 +22,7 @@
 #include <string>
 #include <fmt/format.h>
 
+#include "dequant_kernels.hpp"
 #include "gguf/data/quantize.hpp"
 
 namespace gguf {
@@ -161,18 +162,7 @@ std::uint16_t fp32_to_fp16(float value) {
     return static_cast<std::uint16_t>(sign | h);
 }
 
-float fp16_to_fp32(std::uint16_t bits) {
-    const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
-    const std::uint32_t exponent = (bits >> 10) & 0x1Fu;
-    const std::uint32_t mantissa = bits & 0x3FFu;
-    if (exponent == 0x1F) {  // infinity, or a NaN made quiet (as ggml's conversion does)
-        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa != 0 ? 0x400000u | (mantissa << 13) : 0u));
-    }
-    if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
-    // zero or subnormal: mantissa * 2^-24, exact in f32
-    const float magnitude = static_cast<float>(mantissa) * 0x1.0p-24f;
-    return sign != 0 ? -magnitude : magnitude;
-}
+float fp16_to_fp32(std::uint16_t bits) { return detail::widen_half(bits); }
 
 bool can_quantize(GgmlType type) { return layout_of(type).has_value(); }
 
