@@ -224,3 +224,34 @@ TEST(DequantReference, AFlippedScaleByteIsReportedAtItsBlock) {
     EXPECT_EQ(differing, 1) << s.details.dump();
     EXPECT_NE(s.message.find(fmt::format("row {} block {} element {}", row, block, first_nonzero)), std::string::npos) << s.message;
 }
+
+// The stage as a user runs it: crossval --dequant on a tiny model passes (exit 0) with the stage in
+// the report; on a file with a grid type the stage names it and, without CROSSVAL_ALLOW_CPP_FAIL,
+// the run exits 4 (a stage that could not check everything is not a pass).
+TEST(DequantReference, CrossvalDequantFromTheCommandLine) {
+    ASSERT_REFERENCE();
+    const auto dir = testing_support::test_dir();
+    const auto model = write_tiny({TinyArch::llama, TinyType::q8_0}, dir);
+    const auto report = dir / "report.json";
+    const std::string bin = GGUF_CROSSVAL_BIN;
+    auto r = testing_support::run_command("env -u CROSSVAL_ALLOW_CPP_FAIL " + bin + " crossval --dequant --model " +
+                                          testing_support::quoted(model) + " --report " + testing_support::quoted(report));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto j = nlohmann::json::parse(testing_support::slurp(report));
+    bool found = false;
+    for (const auto& s : j["stages"]) {
+        if (s["name"] != "dequant") continue;
+        found = true;
+        EXPECT_EQ(s["ok"], true) << s.dump();
+    }
+    EXPECT_TRUE(found);
+
+    const auto source = write_tiny({TinyArch::bitnet, TinyType::f16}, dir);
+    const auto iq = dir / "iq3_s.gguf";
+    std::string why;
+    ASSERT_TRUE(quantize(source, iq, 26, why)) << why;
+    r = testing_support::run_command("env -u CROSSVAL_ALLOW_CPP_FAIL " + bin + " crossval --dequant --model " +
+                                     testing_support::quoted(iq) + " --report " + testing_support::quoted(report));
+    EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+    EXPECT_NE(r.out.find("IQ3_S"), std::string::npos) << r.out;
+}
