@@ -86,9 +86,9 @@ Result<Difference> compare_tensor(const TensorInfo& t, std::uint64_t n_elements,
     return diff;
 }
 
-void fail(Stage& s, std::string failure_class, std::string message) {
+void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
-    s.failure_class = std::move(failure_class);
+    s.failure = failure;
     s.message = std::move(message);
 }
 
@@ -101,13 +101,13 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
 Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path& reference_model,
                     const std::filesystem::path& our_model, const reference::RunOptions& run) {
     Stage s;
-    s.name = "dequant";
+    s.id = StageId::dequant;
     s.ran = true;
     TempFile out;
     const auto o = reference::run_probe(ref, {"dequant", "--output", out.path.string(), "--", reference_model.string()}, run);
     s.duration_ms = o.duration_ms;
     if (!o.ok) {
-        s.failure_class = std::string(reference::failure_class_name(o.failure));
+        s.failure = o.failure;
         s.message = o.message;
         s.log_excerpt = o.log_excerpt;
         return s;
@@ -115,12 +115,12 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
     const auto start = std::chrono::steady_clock::now();
     auto file = gguf::open(our_model);
     if (!file) {
-        fail(s, "other", "our reader rejected the file, so there is nothing of ours to compare: " + file.error().message);
+        fail(s, reference::FailureClass::other, "our reader rejected the file, so there is nothing of ours to compare: " + file.error().message);
         return s;
     }
     const auto& theirs = o.payload["tensors"];
     if (!theirs.is_array() || theirs.size() != file->tensors().size()) {
-        fail(s, "other", fmt::format("the probe reported {} tensors, our reader {}", theirs.is_array() ? theirs.size() : 0,
+        fail(s, reference::FailureClass::other, fmt::format("the probe reported {} tensors, our reader {}", theirs.is_array() ? theirs.size() : 0,
                                      file->tensors().size()));
         return s;
     }
@@ -136,7 +136,7 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
         const std::uint64_t n_elements = element_count(t.dims()).value_or(0);
         nlohmann::json row = {{"name", describe::render_string(t.name)}, {"type", type_name(t.type)}, {"n_elements", n_elements}};
         if (j.value("name", std::string()) != hex_name(t.name) || j.value("n_elements", std::uint64_t{0}) != n_elements) {
-            fail(s, "other", fmt::format("tensor {} is '{}' with {} elements for us, something else for the probe", i,
+            fail(s, reference::FailureClass::other, fmt::format("tensor {} is '{}' with {} elements for us, something else for the probe", i,
                                          describe::render_string(t.name), n_elements));
             return s;
         }
@@ -151,7 +151,7 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
         } else {
             auto d = compare_tensor(t, n_elements, values, j.value("f32_offset", std::uint64_t{0}));
             if (!d) {
-                fail(s, "other", fmt::format("tensor '{}': {}", describe::render_string(t.name), d.error().message));
+                fail(s, reference::FailureClass::other, fmt::format("tensor '{}': {}", describe::render_string(t.name), d.error().message));
                 return s;
             }
             if (d->count == 0) {
@@ -185,9 +185,9 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
     s.details["differing"] = differing;
     s.details["unchecked"] = unchecked;
     if (!differing.empty()) {
-        fail(s, "dequant_differs", fmt::format("{} tensor(s) dequantize differently from ggml; first: {}", differing.size(), first_message));
+        fail(s, CheckFailure::dequant_differs, fmt::format("{} tensor(s) dequantize differently from ggml; first: {}", differing.size(), first_message));
     } else if (!unchecked.empty()) {
-        fail(s, "dequant_unsupported",
+        fail(s, CheckFailure::dequant_unsupported,
              fmt::format("{} tensor(s) bit-identical with ggml, {} not compared (types {}): {}", identical, unchecked.size(),
                          fmt::join(unchecked_types, ", "), fmt::join(unchecked, "; ")));
     } else {

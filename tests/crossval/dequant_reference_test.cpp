@@ -56,7 +56,7 @@ std::map<std::string, int> types_in(const std::filesystem::path& path) {
 }
 
 std::string summary(const gguf::crossval::Stage& s) {
-    return fmt::format("[{}] {}\n{}", s.failure_class, s.message, s.log_excerpt);
+    return fmt::format("[{}] {}\n{}", gguf::crossval::failure_name(s.failure), s.message, s.log_excerpt);
 }
 
 }  // namespace
@@ -140,7 +140,7 @@ TEST(DequantReference, ArbitraryBlocksOfEveryTypeAreBitIdentical) {
         EXPECT_EQ(t["status"], "identical") << t.dump();
         if (t["status"] == "identical") identical.insert(type);
     }
-    EXPECT_EQ(s.failure_class, "dequant_unsupported") << summary(s);  // only because of Q8_1 / Q8_K
+    EXPECT_EQ(gguf::crossval::failure_name(s.failure), "dequant_unsupported") << summary(s);  // only because of Q8_1 / Q8_K
     EXPECT_TRUE(identical.contains("NVFP4"));
     EXPECT_EQ(identical.size() + 2, expected.size());
 }
@@ -157,7 +157,7 @@ TEST(DequantReference, GridTypesAreNamedNotPassed) {
     ASSERT_TRUE(types_in(out).contains("IQ3_S"));
     const auto s = gguf::crossval::dequant_stage(testing_support::reference(), out, kRun);
     EXPECT_FALSE(s.ok);
-    EXPECT_EQ(s.failure_class, "dequant_unsupported") << summary(s);
+    EXPECT_EQ(gguf::crossval::failure_name(s.failure), "dequant_unsupported") << summary(s);
     EXPECT_NE(s.message.find("IQ3_S"), std::string::npos) << s.message;
     int unsupported = 0;
     for (const auto& t : s.details["tensors"]) {
@@ -208,7 +208,7 @@ TEST(DequantReference, AFlippedScaleByteIsReportedAtItsBlock) {
     }
     const auto s = gguf::crossval::dequant_stage(testing_support::reference(), original, copy, kRun);
     EXPECT_FALSE(s.ok);
-    EXPECT_EQ(s.failure_class, "dequant_differs");
+    EXPECT_EQ(gguf::crossval::failure_name(s.failure), "dequant_differs");
     int differing = 0;
     for (const auto& j : s.details["tensors"]) {
         if (j["status"] != "differs") continue;
