@@ -9,7 +9,7 @@
 namespace bench {
 
 // Bump when the generated contents change: files with another tag are regenerated.
-inline constexpr const char* kGeneratorTag = "gguf-crossval bench files v1";
+inline constexpr const char* kGeneratorTag = "gguf-crossval bench files v2";
 
 inline constexpr const char* kLargeVocab = "large_vocab.gguf";    // Llama 3's tokenizer shape, no tensors
 inline constexpr const char* kManyTensors = "many_tensors.gguf";  // 3,000 tensor infos, small data

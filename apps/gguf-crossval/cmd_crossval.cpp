@@ -24,6 +24,7 @@ Command add_crossval(CLI::App& root) {
         gguf::crossval::TraceOptions trace;
         std::string against;
         ExpectOptions expect;
+        bool dequant = false;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
@@ -33,6 +34,8 @@ Command add_crossval(CLI::App& root) {
     add_logits_options(*app, opts->logits, opts->against);
     add_expect_options(*app, opts->expect);
     add_trace_options(*app, opts->trace);
+    app->add_flag("--dequant", opts->dequant,
+                  "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
     return {app, [app, opts] {
                 if (!output_path_ok(opts->report, "--report")) return int{kUsage};
                 if (opts->logits.save && !output_path_ok(opts->logits.save->string(), "--logits-out")) {
@@ -56,6 +59,7 @@ Command add_crossval(CLI::App& root) {
                 options.expectations = &expectations;
                 options.strict = opts->expect.strict;
                 options.trace = opts->trace;
+                options.dequant = opts->dequant;
                 const auto report = gguf::crossval::run(options);
                 if (const auto* trace = report.stage(gguf::crossval::StageId::trace)) fmt::print("{}", gguf::crossval::trace_table(*trace));
                 return finish_report(report, opts->report);

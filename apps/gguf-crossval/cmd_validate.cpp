@@ -46,6 +46,12 @@ Command add_validate(CLI::App& root) {
                 if (opts->json) {
                     auto j = validation_json(opts->file, file);
                     if (data) j["data"] = data->data;
+                    if (data && !data->errors.empty()) {
+                        j["ok"] = false;
+                        for (const auto& e : data->errors) {
+                            j["errors"].push_back({{"code", gguf::code_name(e.code)}, {"offset", e.offset}, {"message", e.message}});
+                        }
+                    }
                     if (data && !opts->manifest.empty()) j["manifest"] = data->manifest;
                     fmt::print("{}\n", j.dump(2));
                 } else if (file) {

@@ -38,5 +38,6 @@ Command add_gen_model(CLI::App& root);
 Command add_gen_corpus(CLI::App& root);
 Command add_matrix(CLI::App& root);
 Command add_merge(CLI::App& root);
+Command add_dequant(CLI::App& root);
 
 }  // namespace cli

@@ -1,5 +1,6 @@
 #include "validate_data.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
 #include <fstream>
@@ -45,10 +46,31 @@ nlohmann::json tensor_json(const std::string& name, std::optional<std::uint64_t>
             {"size", size}};
 }
 
+std::string value_text(double v) {
+    if (std::isnan(v)) return "nan";
+    return v > 0 ? "inf" : "-inf";
+}
+
+// The sentence for a row-check finding: tensor, row, where in the row, what, and the value.
+gguf::Error non_finite_error(const gguf::NonFiniteFinding& f) {
+    const std::string where = f.field == "value"
+                                  ? fmt::format("row {} element {}: value {}", f.row, f.block, value_text(f.value))
+                                  : fmt::format("row {} block {}: scale {} is {}", f.row, f.block, f.field, value_text(f.value));
+    return gguf::Error{gguf::Code::non_finite_data, f.offset,
+                       fmt::format("tensor '{}' {} (llama.cpp's --check-tensors rejects it)", f.tensor, where)};
+}
+
+nlohmann::json finding_json(const gguf::NonFiniteFinding& f) {
+    return {{"tensor", f.tensor}, {"row", f.row},     {"block", f.block},          {"element", f.element},
+            {"field", f.field},   {"offset", f.offset}, {"value", value_text(f.value)}};
+}
+
 nlohmann::json digest_json(const gguf::DataDigest& d) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : d.tensors) tensors.push_back(tensor_json(t.name, t.xxh3, t.offset, t.size));
-    return {{"sha256", d.sha256}, {"file_size", d.file_size}, {"tensors", tensors}};
+    nlohmann::json non_finite = nlohmann::json::array();
+    for (const auto& f : d.non_finite) non_finite.push_back(finding_json(f));
+    return {{"sha256", d.sha256}, {"file_size", d.file_size}, {"tensors", tensors}, {"non_finite", non_finite}};
 }
 
 gguf::Error manifest_error(const std::string& path, const std::string& what) {
@@ -167,7 +189,8 @@ gguf::Result<gguf::DataDigest> read_manifest(const std::string& path) {
 DataOutcome validate_data(const std::string& path, const gguf::Result<gguf::File>& file,
                           const std::string& manifest_path) {
     DataOutcome out;
-    const auto options = hash_options(path);
+    auto options = hash_options(path);
+    options.check_rows = true;
     if (!manifest_path.empty()) {
         auto manifest = read_manifest(manifest_path);
         if (!manifest) {
@@ -203,6 +226,12 @@ DataOutcome validate_data(const std::string& path, const gguf::Result<gguf::File
     out.text = fmt::format("data: sha256 {}, {} tensors (xxh3-64 of each tensor's bytes):\n", digest->sha256,
                            digest->tensors.size());
     for (const auto& t : digest->tensors) out.text += fmt::format("  {}  {}\n", gguf::hex64(t.xxh3), gguf::util::terminal_safe(t.name));
+    for (const auto& f : digest->non_finite) {
+        out.errors.push_back(non_finite_error(f));
+        const auto& e = out.errors.back();
+        out.text += fmt::format("error [{}] at offset {}: {}\n", gguf::code_name(e.code), e.offset, gguf::util::terminal_safe(e.message));
+    }
+    out.ok = out.errors.empty();
     return out;
 }
 

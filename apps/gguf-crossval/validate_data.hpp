@@ -15,6 +15,7 @@ struct DataOutcome {
     nlohmann::json data;          // {"sha256","file_size","tensors":[{"name","xxh3","offset","size"}]}
     nlohmann::json manifest;      // the comparison, null without a manifest
     std::string text;             // the same for people
+    std::vector<gguf::Error> errors;  // non_finite_data: one per tensor with a NaN or infinity (the first)
 };
 
 // Hash `path` (parsed as `file`, which may have failed) and, if `manifest_path` is not empty,

@@ -39,6 +39,8 @@ enum class Code : std::uint16_t {
     tensor_data_out_of_bounds, // a tensor's data runs past the end of the file
     tensors_overlap,           // two tensors' data ranges intersect
     nonstandard_header_layout, // the pre-standard layout with alignment/data-offset header fields
+    type_not_supported,        // a valid tensor type this operation does not handle (named in the message)
+    non_finite_data,           // a NaN or infinity in float tensor data or in a block scale
     // warnings (portability: valid GGUF that some reader, usually llama.cpp, rejects)
     array_of_arrays,           // the specification allows them; llama.cpp rejects them
     dims_over_ggml_max,        // more than 4 dims; llama.cpp rejects them

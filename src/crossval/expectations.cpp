@@ -29,7 +29,7 @@ std::optional<bool> fails_from_outcome(std::string_view outcome) {
 ExpectationsError bad(std::string message) { return {ExpectationsCode::bad_field, std::move(message)}; }
 
 std::optional<StageId> stage_from_name(std::string_view name) {
-    for (auto s : {StageId::cpp_header, StageId::cpp_full, StageId::logits}) {
+    for (auto s : {StageId::cpp_header, StageId::cpp_full, StageId::logits, StageId::dequant}) {
         if (stage_name(s) == name) return s;
     }
     return std::nullopt;
@@ -42,7 +42,7 @@ std::optional<Failure> failure_from_name(std::string_view name) {
         const auto f = static_cast<reference::FailureClass>(c);
         if (reference::failure_class_name(f) == name) return Failure{f};
     }
-    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::against_unavailable}) {
+    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::against_unavailable, CheckFailure::dequant_unsupported}) {
         if (check_failure_name(c) == name) return Failure{c};
     }
     return std::nullopt;

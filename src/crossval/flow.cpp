@@ -1,6 +1,8 @@
 // The cross-validation flow and its verdict.
 #include "flow.hpp"
 
+#include "dequant_stage.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -296,6 +298,7 @@ Report run(const Options& o) {
         r.stages.push_back(unavailable(StageId::cpp_full, located.error));
         if (o.logits.enabled) r.stages.push_back(unavailable(StageId::logits, located.error));
         if (o.trace.enabled) r.stages.push_back(unavailable(StageId::trace, located.error));
+        if (o.dequant) r.stages.push_back(unavailable(StageId::dequant, located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
@@ -303,6 +306,7 @@ Report run(const Options& o) {
         full_load_stage(ref, o, run_options, parsed, r);
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
         if (o.trace.enabled) r.stages.push_back(trace_stage(ref, o.model, r.sha256, o.trace, run_options));
+        if (o.dequant) r.stages.push_back(dequant_stage(ref, o.model, run_options));
     }
 
     decide(r, parsed, o);

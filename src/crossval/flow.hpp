@@ -26,6 +26,7 @@ struct Options {
     std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
     LogitsOptions logits;                             // the optional fourth stage
     TraceOptions trace;                               // the optional trace stage
+    bool dequant = false;                             // --dequant: every tensor, ours vs ggml's to_float
 };
 
 // True when the variable is set to 1, true or yes (any case).

@@ -10,6 +10,7 @@ std::string_view stage_name(StageId stage) {
         case StageId::cpp_full: return "cpp_full";
         case StageId::logits: return "logits";
         case StageId::trace: return "trace";
+        case StageId::dequant: return "dequant";
     }
     return "unknown";
 }
@@ -22,6 +23,8 @@ std::string_view check_failure_name(CheckFailure failure) {
         case CheckFailure::usage_error: return "usage_error";
         case CheckFailure::trace_diverge: return "trace_diverge";
         case CheckFailure::nothing_compared: return "nothing_compared";
+        case CheckFailure::dequant_differs: return "dequant_differs";
+        case CheckFailure::dequant_unsupported: return "dequant_unsupported";
     }
     return "other";
 }
@@ -38,7 +41,8 @@ std::string failure_name(const Failure& failure) {
 
 bool is_disagreement(const Failure& failure) {
     const auto* check = std::get_if<CheckFailure>(&failure);
-    return check != nullptr && (*check == CheckFailure::logits_diverge || *check == CheckFailure::trace_diverge);
+    return check != nullptr && (*check == CheckFailure::logits_diverge || *check == CheckFailure::trace_diverge ||
+                                *check == CheckFailure::dequant_differs);
 }
 
 bool is_reference_malfunction(const Failure& failure) {

@@ -18,6 +18,7 @@ enum class StageId {
     cpp_full,    // the reference's full model load
     logits,      // the reference's logits, optionally against a second source
     trace,       // the reference's intermediate tensors, optionally against a second source
+    dequant,     // every tensor to f32 by our library and by ggml's to_float, bit for bit
 };
 std::string_view stage_name(StageId stage);  // "reader", "cpp_header", ...
 
@@ -29,6 +30,8 @@ enum class CheckFailure {
     usage_error,          // not run: the command stopped at a usage error found after its flags were parsed
     trace_diverge,        // a tensor of the second source's trace differs beyond the thresholds: a disagreement
     nothing_compared,     // the two traces share no tensor
+    dequant_differs,      // our dequantization differs from ggml's to_float: a disagreement
+    dequant_unsupported,  // some tensors could not be compared (a type we or ggml cannot dequantize)
 };
 std::string_view check_failure_name(CheckFailure failure);
 

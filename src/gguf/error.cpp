@@ -31,6 +31,8 @@ std::string_view code_name(Code code) {
         case Code::tensor_data_out_of_bounds: return "tensor_data_out_of_bounds";
         case Code::tensors_overlap: return "tensors_overlap";
         case Code::nonstandard_header_layout: return "nonstandard_header_layout";
+        case Code::type_not_supported: return "type_not_supported";
+        case Code::non_finite_data: return "non_finite_data";
         case Code::array_of_arrays: return "array_of_arrays";
         case Code::dims_over_ggml_max: return "dims_over_ggml_max";
         case Code::tensor_name_at_limit: return "tensor_name_at_limit";

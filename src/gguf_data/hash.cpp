@@ -28,6 +28,7 @@
 
 #include "gguf/data/hash.hpp"
 #include "util/fd.hpp"
+#include "gguf/data/row_check.hpp"
 
 namespace gguf {
 namespace {
@@ -122,6 +123,83 @@ private:
     std::vector<std::optional<std::uint64_t>>& out_;
     XXH3_state_t* state_;
     std::size_t next_ = 0;
+};
+
+// llama.cpp's row check over each tensor's bytes, as they stream past. Blocks can straddle two
+// chunks: the head of such a block waits in `carry_` (less than one block) until its tail comes.
+// Only the first finding of each tensor is kept; the rest of that tensor is skipped.
+class RowCheck {
+public:
+    struct Target {
+        std::size_t tensor = 0;  // index in the file's tensor order
+        std::uint64_t offset = 0, size = 0;
+        std::uint32_t type = 0;
+        std::uint64_t block_bytes = 0, block_size = 0, ne0 = 1;
+    };
+
+    explicit RowCheck(std::vector<Target> targets) : targets_(std::move(targets)) {
+        std::sort(targets_.begin(), targets_.end(), [](const Target& a, const Target& b) { return a.offset < b.offset; });
+    }
+
+    // (tensor index, finding) pairs, by tensor index.
+    std::vector<std::pair<std::size_t, NonFiniteFinding>> take() {
+        std::sort(found_.begin(), found_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        return std::move(found_);
+    }
+
+    void consume(const Chunk& c) {
+        const std::uint64_t chunk_end = c.offset + c.size;
+        while (next_ < targets_.size()) {
+            const Target& t = targets_[next_];
+            if (t.offset >= chunk_end) return;
+            const std::uint64_t from = std::max(t.offset, c.offset);
+            const std::uint64_t to = std::min(t.offset + t.size, chunk_end);
+            if (!done_) scan(t, c.data + (from - c.offset), static_cast<std::size_t>(to - from), from - t.offset);
+            if (to < t.offset + t.size) return;  // the tensor goes on in the next chunk
+            ++next_;
+            carry_.clear();
+            done_ = false;
+        }
+    }
+
+private:
+    // Bytes [pos, pos + n) of tensor t.
+    void scan(const Target& t, const std::byte* p, std::size_t n, std::uint64_t pos) {
+        if (!carry_.empty()) {
+            const std::size_t take = std::min<std::size_t>(n, t.block_bytes - carry_.size());
+            carry_.insert(carry_.end(), p, p + take);
+            p += take;
+            n -= take;
+            pos += take;
+            if (carry_.size() < t.block_bytes) return;
+            if (auto f = check_blocks(t.type, carry_.data(), 1)) return record(t, pos / t.block_bytes - 1, *f);
+            carry_.clear();
+        }
+        const std::size_t whole = n / t.block_bytes;
+        if (whole > 0) {
+            if (auto f = check_blocks(t.type, p, whole)) return record(t, pos / t.block_bytes + f->block, *f);
+        }
+        carry_.assign(p + whole * t.block_bytes, p + n);
+    }
+
+    void record(const Target& t, std::uint64_t block, const BlockFinding& f) {
+        const std::uint64_t element = block * t.block_size + f.element;
+        NonFiniteFinding out;
+        out.row = element / t.ne0;
+        out.block = (element % t.ne0) / t.block_size;
+        out.element = f.element;
+        out.field = std::string(f.field);
+        out.value = f.value;
+        out.offset = t.offset + block * t.block_bytes;
+        found_.emplace_back(t.tensor, std::move(out));
+        done_ = true;
+    }
+
+    std::vector<Target> targets_;
+    std::size_t next_ = 0;
+    std::vector<std::byte> carry_;
+    bool done_ = false;
+    std::vector<std::pair<std::size_t, NonFiniteFinding>> found_;
 };
 
 // ---- the pipeline ------------------------------------------------------------------------------
@@ -269,8 +347,11 @@ bool in_bounds(const ByteRange& r, std::uint64_t file_size) {
 
 }  // namespace
 
-Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const ByteRange> ranges,
-                              const HashOptions& options) {
+namespace {
+
+// hash_file, with one more consumer of the chunks when `rows` is given (digest_file's row check).
+Result<RangeHashes> hash_ranges(const std::filesystem::path& path, std::span<const ByteRange> ranges,
+                                const HashOptions& options, RowCheck* rows) {
     util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));  // a FIFO must not block us
     if (!fd) return io_error(path, "open", errno);
     struct stat st {};
@@ -316,6 +397,7 @@ Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const
     if (!xxh3.ok()) return Error{Code::io_error, 0, "out of memory for the XXH3 state"};
     std::vector<std::function<void(const Chunk&)>> others;
     if (options.sha256) others.emplace_back([&sha](const Chunk& c) { sha.consume(c); });
+    if (rows != nullptr) others.emplace_back([rows](const Chunk& c) { rows->consume(c); });
     Pipeline pipeline(path, fd.get(), begin, end, options);
     const bool threaded = options.threads && std::thread::hardware_concurrency() > 1;
     auto status = pipeline.run([&xxh3](const Chunk& c) { xxh3.consume(c); }, others, threaded,
@@ -328,11 +410,26 @@ Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const
     return out;
 }
 
+}  // namespace
+
+Result<RangeHashes> hash_file(const std::filesystem::path& path, std::span<const ByteRange> ranges,
+                              const HashOptions& options) {
+    return hash_ranges(path, ranges, options, nullptr);
+}
+
 Result<DataDigest> digest_file(const std::filesystem::path& path, const File& file, const HashOptions& options) {
     std::vector<ByteRange> ranges;
     ranges.reserve(file.tensors().size());
-    for (const auto& t : file.tensors()) ranges.push_back({file.data_offset() + t.offset, t.size});
-    auto hashes = hash_file(path, ranges, options);
+    std::vector<RowCheck::Target> targets;
+    for (std::size_t i = 0; i < file.tensors().size(); ++i) {
+        const auto& t = file.tensors()[i];
+        ranges.push_back({file.data_offset() + t.offset, t.size});
+        if (!options.check_rows || !row_check_applies(t.type) || t.traits.bytes_per_block == 0 || t.size == 0) continue;
+        const std::uint64_t ne0 = t.n_dims ? std::max<std::uint64_t>(t.ne[0], 1) : 1;
+        targets.push_back({i, ranges.back().offset, t.size, t.type, t.traits.bytes_per_block, t.traits.block_size, ne0});
+    }
+    RowCheck rows(std::move(targets));
+    auto hashes = hash_ranges(path, ranges, options, options.check_rows ? &rows : nullptr);
     if (!hashes) return hashes.error();
     DataDigest out;
     out.file_size = hashes->file_size;
@@ -345,6 +442,10 @@ Result<DataDigest> digest_file(const std::filesystem::path& path, const File& fi
                                      file.tensors()[i].name, path.string())};
         }
         out.tensors.push_back({std::string(file.tensors()[i].name), ranges[i].offset, ranges[i].size, *hashes->xxh3[i]});
+    }
+    for (auto& [index, finding] : rows.take()) {
+        finding.tensor = std::string(file.tensors()[index].name);
+        out.non_finite.push_back(std::move(finding));
     }
     return out;
 }

@@ -1,4 +1,4 @@
-// Quantizers and dequantizers, written from the block layouts of ggml-common.h (pinned ggml 0.23.0)
+// Quantizers, written from the block layouts of ggml-common.h (pinned ggml 0.23.0)
 // and the rounding rules of ggml's reference quantizers:
 //
 //   Q8_0  (32 elements, 34 bytes):  f16 d, int8 qs[32].  d = amax / 127, q = round_half_away(x / d)
@@ -22,6 +22,7 @@
 #include <string>
 #include <fmt/format.h>
 
+#include "dequant_kernels.hpp"
 #include "gguf/data/quantize.hpp"
 
 namespace gguf {
@@ -36,10 +37,6 @@ constexpr std::size_t kTq2Bytes = 64 + 2;
 void put_u16(std::byte* out, std::uint16_t v) {
     out[0] = static_cast<std::byte>(v & 0xFF);
     out[1] = static_cast<std::byte>(v >> 8);
-}
-
-std::uint16_t get_u16(const std::byte* in) {
-    return static_cast<std::uint16_t>(std::to_integer<unsigned>(in[0]) | (std::to_integer<unsigned>(in[1]) << 8));
 }
 
 // The largest magnitude of a block. The comparison is written `best > v ? best : v`, as ggml's MAX,
@@ -65,13 +62,6 @@ unsigned trit(float x, float inv_scale) {
 // Pack up to five trits (0..2, most significant first) into one TQ1_0 byte: ceil(v * 256 / 243).
 std::byte pack_trits(unsigned value) {
     return static_cast<std::byte>((value * 256 + 242) / 243);
-}
-
-// Trit n (0 = most significant) of a TQ1_0 byte, shifted back to -1..1.
-int unpack_trit(std::uint8_t byte, unsigned n) {
-    static constexpr unsigned kPow3[5] = {1, 3, 9, 27, 81};
-    const unsigned rotated = (byte * kPow3[n]) & 0xFFu;  // multiply mod 256 brings trit n to the top
-    return static_cast<int>((rotated * 3) >> 8) - 1;
 }
 
 void quantize_q8_0_block(std::span<const float> x, std::byte* out) {
@@ -172,18 +162,7 @@ std::uint16_t fp32_to_fp16(float value) {
     return static_cast<std::uint16_t>(sign | h);
 }
 
-float fp16_to_fp32(std::uint16_t bits) {
-    const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
-    const std::uint32_t exponent = (bits >> 10) & 0x1Fu;
-    const std::uint32_t mantissa = bits & 0x3FFu;
-    if (exponent == 0x1F) {  // infinity, or a NaN made quiet (as ggml's conversion does)
-        return std::bit_cast<float>(sign | 0x7F800000u | (mantissa != 0 ? 0x400000u | (mantissa << 13) : 0u));
-    }
-    if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
-    // zero or subnormal: mantissa * 2^-24, exact in f32
-    const float magnitude = static_cast<float>(mantissa) * 0x1.0p-24f;
-    return sign != 0 ? -magnitude : magnitude;
-}
+float fp16_to_fp32(std::uint16_t bits) { return detail::widen_half(bits); }
 
 bool can_quantize(GgmlType type) { return layout_of(type).has_value(); }
 
@@ -214,68 +193,6 @@ Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> va
             case GgmlType::Q8_0: quantize_q8_0_block(block, dst); break;
             case GgmlType::TQ1_0: quantize_tq1_0_block(block, dst); break;
             case GgmlType::TQ2_0: quantize_tq2_0_block(block, dst); break;
-            default: return unsupported(type);
-        }
-    }
-    return out;
-}
-
-Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n_elements) {
-    const auto layout = layout_of(type);
-    if (!layout) return unsupported(type);
-    if (n_elements % layout->block != 0) {
-        return Error{Code::shape_not_block_aligned, 0,
-                     fmt::format("{} elements are not a multiple of the {} block size {}", n_elements,
-                                 type_label(type), layout->block)};
-    }
-    const std::uint64_t n_blocks = n_elements / layout->block;
-    if (n_blocks > data.size() / layout->bytes || data.size() != n_blocks * layout->bytes) {
-        return Error{Code::tensor_data_out_of_bounds, 0,
-                     fmt::format("{} elements of {} need {} blocks of {} bytes, got {} bytes", n_elements,
-                                 type_label(type), n_blocks, layout->bytes, data.size())};
-    }
-    std::vector<float> out(n_elements);
-    for (std::uint64_t i = 0; i < n_blocks; ++i) {
-        const std::byte* src = data.data() + i * layout->bytes;
-        float* y = out.data() + i * layout->block;
-        const auto u8 = [src](std::size_t k) { return std::to_integer<std::uint8_t>(src[k]); };
-        switch (type) {
-            case GgmlType::F32: {
-                std::uint32_t b = 0;
-                for (int k = 0; k < 4; ++k) b |= static_cast<std::uint32_t>(u8(static_cast<std::size_t>(k))) << (8 * k);
-                y[0] = std::bit_cast<float>(b);
-                break;
-            }
-            case GgmlType::F16: y[0] = fp16_to_fp32(get_u16(src)); break;
-            case GgmlType::Q8_0: {
-                const float d = fp16_to_fp32(get_u16(src));
-                for (std::size_t j = 0; j < kQ8Block; ++j) {
-                    y[j] = static_cast<float>(static_cast<std::int8_t>(u8(2 + j))) * d;
-                }
-                break;
-            }
-            case GgmlType::TQ2_0: {
-                const float d = fp16_to_fp32(get_u16(src + 64));
-                for (std::size_t c = 0; c < 2; ++c)
-                    for (unsigned n = 0; n < 4; ++n)
-                        for (std::size_t m = 0; m < 32; ++m) {
-                            const int t = static_cast<int>((u8(32 * c + m) >> (2 * n)) & 3u) - 1;
-                            y[128 * c + 32 * n + m] = static_cast<float>(t) * d;
-                        }
-                break;
-            }
-            case GgmlType::TQ1_0: {
-                const float d = fp16_to_fp32(get_u16(src + 52));
-                for (unsigned n = 0; n < 5; ++n) {
-                    for (std::size_t m = 0; m < 32; ++m) y[m + 32 * n] = static_cast<float>(unpack_trit(u8(m), n)) * d;
-                    for (std::size_t m = 0; m < 16; ++m)
-                        y[160 + m + 16 * n] = static_cast<float>(unpack_trit(u8(32 + m), n)) * d;
-                }
-                for (unsigned n = 0; n < 4; ++n)
-                    for (std::size_t j = 0; j < 4; ++j)
-                        y[240 + j + 4 * n] = static_cast<float>(unpack_trit(u8(48 + j), n)) * d;
-                break;
-            }
             default: return unsupported(type);
         }
     }

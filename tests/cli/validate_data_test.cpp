@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+#include <limits>
+
+#include "gguf/reader.hpp"
 #include "support/data_file.hpp"
 #include "support/run.hpp"
 
@@ -154,4 +158,103 @@ TEST_F(ValidateData, ManifestWithOverlappingRangesIsRefused) {
     auto r = run("validate --manifest " + quoted(bad) + " " + quoted(orig_));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+}
+
+// ---- the row check (llama.cpp's --check-tensors) -----------------------------------------------
+
+namespace {
+
+// An F32 weight [8 x 4] with a NaN at row 2, column 5, and a Q8_0 weight [64 x 3] (two blocks a
+// row) whose block 1 of row 1 has the f16 scale 0x7E00 (NaN); everything else finite.
+Buffer non_finite_file() {
+    std::vector<float> w(32);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i) * 0.25f;
+    w[2 * 8 + 5] = std::numeric_limits<float>::quiet_NaN();
+    Buffer f32(w.size() * 4);
+    std::memcpy(f32.data(), w.data(), f32.size());
+    Buffer q8(6 * 34);  // 3 rows x 2 blocks: d = 1.0 (0x3C00), quants 0
+    for (std::size_t b = 0; b < 6; ++b) {
+        q8[34 * b] = std::byte{0x00};
+        q8[34 * b + 1] = std::byte{0x3C};
+    }
+    q8[34 * 3] = std::byte{0x00};  // row 1, block 1
+    q8[34 * 3 + 1] = std::byte{0x7E};
+    gguf::Writer wr;
+    wr.add("general.architecture", gguf::Value::string("test"));
+    if (!wr.add_tensor("finite", 0, {4}, Buffer(16)).ok()) throw std::runtime_error("add_tensor");
+    if (!wr.add_tensor("weight.f32", 0, {8, 4}, f32).ok()) throw std::runtime_error("add_tensor");
+    if (!wr.add_tensor("weight.q8_0", 8, {64, 3}, q8).ok()) throw std::runtime_error("add_tensor");
+    return wr.to_bytes();
+}
+
+}  // namespace
+
+TEST_F(ValidateData, RowCheckNamesTensorRowAndValueInJson) {
+    const auto path = dir_ / "nan.gguf";
+    write_bytes(path, non_finite_file());
+    auto r = run("validate --data --json " + quoted(path));
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    const auto j = json::parse(r.out);
+    EXPECT_EQ(j["ok"], false);
+    std::vector<std::string> codes;
+    for (const auto& e : j["errors"]) codes.push_back(e["code"]);
+    EXPECT_EQ(codes, (std::vector<std::string>{"non_finite_data", "non_finite_data"}));
+    const auto& nf = j["data"]["non_finite"];
+    ASSERT_EQ(nf.size(), 2u);
+    EXPECT_EQ(nf[0]["tensor"], "weight.f32");
+    EXPECT_EQ(nf[0]["row"], 2);
+    EXPECT_EQ(nf[0]["block"], 5);
+    EXPECT_EQ(nf[0]["field"], "value");
+    EXPECT_EQ(nf[0]["value"], "nan");
+    EXPECT_EQ(nf[1]["tensor"], "weight.q8_0");
+    EXPECT_EQ(nf[1]["row"], 1);
+    EXPECT_EQ(nf[1]["block"], 1);
+    EXPECT_EQ(nf[1]["field"], "d");
+    EXPECT_EQ(nf[1]["value"], "nan");
+    // the offset is the file offset of the bad element / block
+    const auto file = gguf::open(path);
+    ASSERT_TRUE(file);
+    EXPECT_EQ(nf[0]["offset"], file->data_offset() + file->find_tensor("weight.f32")->offset + (2 * 8 + 5) * 4);
+    EXPECT_EQ(nf[1]["offset"], file->data_offset() + file->find_tensor("weight.q8_0")->offset + 3 * 34);
+    EXPECT_NE(j["errors"][1]["message"].get<std::string>().find("tensor 'weight.q8_0' row 1 block 1: scale d is nan"),
+              std::string::npos)
+        << j["errors"][1]["message"];
+}
+
+TEST_F(ValidateData, RowCheckInText) {
+    const auto path = dir_ / "nan.gguf";
+    write_bytes(path, non_finite_file());
+    auto r = run("validate --data " + quoted(path));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("error [non_finite_data]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tensor 'weight.f32' row 2 element 5: value nan"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tensor 'weight.q8_0' row 1 block 1: scale d is nan"), std::string::npos) << r.out;
+}
+
+// The check sees a block split across two read chunks: the data pass reads 1 MiB at a time, so a
+// Q8_0 tensor whose bad block straddles the 1 MiB boundary is found at the right row.
+TEST_F(ValidateData, RowCheckFindsABlockAcrossAChunkBoundary) {
+    const std::uint64_t rows = 40000, ne0 = 32;  // 40000 blocks of 34 bytes: 1.3 MB
+    Buffer q8(rows * 34);
+    for (std::uint64_t b = 0; b < rows; ++b) q8[34 * b + 1] = std::byte{0x3C};
+    gguf::Writer wr;
+    wr.add("general.architecture", gguf::Value::string("test"));
+    if (!wr.add_tensor("big", 8, {ne0, rows}, q8).ok()) FAIL();
+    auto bytes = wr.to_bytes();
+    const auto path = dir_ / "big.gguf";
+    write_bytes(path, bytes);
+    const auto file = gguf::open(path);
+    ASSERT_TRUE(file);
+    const std::uint64_t start = file->data_offset() + file->find_tensor("big")->offset;
+    // the block holding file byte 2^20 - 1 (its d is then split or just before the boundary)
+    const std::uint64_t bad = ((std::uint64_t{1} << 20) - 1 - start) / 34;
+    bytes[start + 34 * bad] = std::byte{0x00};
+    bytes[start + 34 * bad + 1] = std::byte{0x7C};  // +inf
+    write_bytes(path, bytes);
+    auto r = run("validate --data --json " + quoted(path));
+    EXPECT_EQ(r.exit_code, 1);
+    const auto j = json::parse(r.out);
+    ASSERT_EQ(j["data"]["non_finite"].size(), 1u);
+    EXPECT_EQ(j["data"]["non_finite"][0]["row"], bad);
+    EXPECT_EQ(j["data"]["non_finite"][0]["value"], "inf");
 }

@@ -25,11 +25,23 @@ struct TensorDigest {
     std::uint64_t xxh3 = 0;    // XXH3-64 (seed 0) of those bytes
 };
 
+// A NaN or infinity the row check found (include/gguf/data/row_check.hpp): the first in a tensor.
+struct NonFiniteFinding {
+    std::string tensor;
+    std::uint64_t row = 0;          // row (ne[0] elements) holding it
+    std::uint64_t block = 0;        // block within the row (float types: the element's column)
+    std::uint32_t element = 0;      // element within the block (0 for a block scale)
+    std::string field;              // "value", or the scale field: "d", "m", "dmin", "scale", "e"
+    double value = 0;               // NaN or +-inf
+    std::uint64_t offset = 0;       // file offset of the block (float types: of the element)
+};
+
 // The hashes of a whole file.
 struct DataDigest {
     std::uint64_t file_size = 0;
     std::string sha256;                // lowercase hex of the SHA-256 of every byte of the file
     std::vector<TensorDigest> tensors;  // in the order of the tensor infos
+    std::vector<NonFiniteFinding> non_finite;  // with HashOptions::check_rows: the first per tensor, in tensor order
 };
 
 struct HashOptions {
@@ -37,6 +49,8 @@ struct HashOptions {
     std::size_t chunk_size = 1u << 20;    // bytes per read; the memory used is chunk_size * chunks_in_flight
     std::size_t chunks_in_flight = 4;     // read-ahead depth when threaded
     bool threads = true;                  // read, per-range XXH3 and SHA-256 on separate threads
+    bool check_rows = false;              // digest_file: also run llama.cpp's row check on every tensor,
+                                          // in the same pass (DataDigest::non_finite)
     // Called on the calling thread after each chunk: bytes hashed so far, bytes to hash in all.
     std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };

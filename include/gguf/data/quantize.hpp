@@ -1,5 +1,5 @@
-// Quantizers and dequantizers for the tensor types the fixtures write: F16, Q8_0, TQ1_0, TQ2_0
-// (and F32 as a plain little-endian copy). Written from the block layouts of ggml-common.h and the
+// Quantizers for the tensor types the fixtures write: F16, Q8_0, TQ1_0, TQ2_0 (and F32 as a plain
+// little-endian copy), and dequantizers for every type whose values follow from its block layout. Written from the block layouts of ggml-common.h and the
 // rounding rules of ggml's reference quantizers, so that for the same finite F32 input the bytes are
 // identical to what ggml_quantize_chunk / llama_model_quantize produce.
 #pragma once
@@ -21,7 +21,7 @@ std::uint16_t fp32_to_fp16(float value);
 // IEEE binary16 -> binary32, exact (subnormals included); a NaN comes back quiet, payload kept.
 float fp16_to_fp32(std::uint16_t bits);
 
-// True for the types quantize() and dequantize() handle: F32, F16, Q8_0, TQ1_0, TQ2_0.
+// True for the types quantize() handles: F32, F16, Q8_0, TQ1_0, TQ2_0.
 bool can_quantize(GgmlType type);
 
 // Quantize `values`, a row-major matrix with rows of `row_size` elements, to `type`. The result is
@@ -31,9 +31,32 @@ bool can_quantize(GgmlType type);
 // Non-finite inputs give deterministic bytes, but only finite inputs are promised to match ggml.
 Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> values, std::uint64_t row_size);
 
-// Turn `data` (n_elements of `type`, as stored in a GGUF file) back to F32.
-// Errors: invalid_tensor_type; shape_not_block_aligned when n_elements is not a multiple of the block
-// size; tensor_data_out_of_bounds when data.size() is not exactly the size n_elements needs.
+// ---- Dequantization -----------------------------------------------------------------------------
+// Every type whose values follow from its block layout alone: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0, Q8_1, Q1_0, Q2_0, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4. The f32
+// results are bit-identical to ggml's to_float for the same bytes (docs/dequantization.md says how,
+// and where ggml has no to_float to compare with).
+
+// How far dequantization handles a type id.
+enum class DequantSupport {
+    supported,
+    needs_lookup_grid,  // IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S: values come from ggml's grids
+    not_yet,            // I2_S (bitnet.cpp, id 36), and the integer types I8..I64 and F64
+    invalid,            // not a type id, or a removed one
+};
+DequantSupport dequant_support(std::uint32_t type_id);
+
+// Decode whole blocks of `type` into a caller-provided buffer: `data` holds exactly out.size()
+// elements, i.e. out.size() / block_size blocks of the type's byte size. Meant for streaming a
+// tensor row by row (or in any run of whole blocks) without materialising it.
+// Errors: type_not_supported (needs a lookup grid or is not handled yet; the message names the
+// type and why); invalid_tensor_type (unknown or removed id); shape_not_block_aligned (out.size()
+// not a multiple of the block size); tensor_data_out_of_bounds (data.size() is not what out.size()
+// elements need).
+Status dequantize_into(GgmlType type, Bytes data, std::span<float> out);
+
+// Turn `data` (n_elements of `type`, as stored in a GGUF file) back to F32: dequantize_into on a
+// fresh vector. The size is checked against data.size() before anything is allocated.
 Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n_elements);
 
 }  // namespace gguf
