@@ -32,7 +32,7 @@ std::optional<std::uint64_t> default_seed(std::string& source) {
 Command add_gen_model(CLI::App& root) {
     auto* app = root.add_subcommand("gen-model",
                                     "Write a tiny complete model with seeded weights and a built-in vocabulary: "
-                                    "llama (f32, f16, q8_0) or bitnet (f16, q8_0, tq1_0, tq2_0), under 1 MB");
+                                    "llama (f32, f16, q8_0) or bitnet (f16, q8_0, tq1_0, tq2_0, i2_s), under 1 MB");
     struct Opts {
         std::string arch;
         std::string type;
@@ -43,7 +43,7 @@ Command add_gen_model(CLI::App& root) {
     app->add_option("--arch", opts->arch, "Architecture")->required()->check(CLI::IsMember({"llama", "bitnet"}));
     app->add_option("--type", opts->type, "Weight type of the matrices (norms stay f32)")
         ->required()
-        ->check(CLI::IsMember({"f32", "f16", "q8_0", "tq1_0", "tq2_0"}));
+        ->check(CLI::IsMember({"f32", "f16", "q8_0", "tq1_0", "tq2_0", "i2_s"}));
     app->add_option("--seed", opts->seed, "Weight seed (default: $CROSSVAL_SEED, else $BITNET_SEED, else 42)");
     app->add_option("--output,-o", opts->output, "Where to write the file (parent directories are created)")
         ->required();

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "gguf/data/quantize.hpp"
+#include "i2_s.hpp"
 
 namespace gguf {
 namespace {
@@ -185,9 +186,10 @@ float fp16_to_fp32(std::uint16_t bits) {
     return sign != 0 ? -magnitude : magnitude;
 }
 
-bool can_quantize(GgmlType type) { return layout_of(type).has_value(); }
+bool can_quantize(GgmlType type) { return type == GgmlType::I2_S || layout_of(type).has_value(); }
 
 Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> values, std::uint64_t row_size) {
+    if (type == GgmlType::I2_S) return detail::quantize_i2_s(values, row_size);
     const auto layout = layout_of(type);
     if (!layout) return unsupported(type);
     if (row_size == 0 || row_size % layout->block != 0) {
@@ -221,6 +223,7 @@ Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> va
 }
 
 Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n_elements) {
+    if (type == GgmlType::I2_S) return detail::dequantize_i2_s(data, n_elements);
     const auto layout = layout_of(type);
     if (!layout) return unsupported(type);
     if (n_elements % layout->block != 0) {
