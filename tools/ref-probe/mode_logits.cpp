@@ -59,7 +59,7 @@ std::uint32_t float_bits(float f) {
 
 struct ModelFree {
     llama_model* p;
-    ~ModelFree() { if (p) llama_model_free(p); }
+    ~ModelFree() { if (p) compat::free_model(p); }
 };
 struct ContextFree {
     llama_context* p;
@@ -93,18 +93,17 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     }
     const std::string libdir = args.option("libdir").value_or(libllama_dir());
     llama_backend_init();
-    ggml_backend_load_all_from_path(libdir.c_str());
+    compat::load_backends(libdir.c_str());
 
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = 0;
     compat::set_mmap(mparams);
-    ModelFree model{llama_model_load_from_file(args.file->c_str(), mparams)};
+    ModelFree model{compat::load_model(args.file->c_str(), mparams)};
     if (model.p == nullptr) {
         error = "llama_model_load_from_file returned NULL";
         return false;
     }
-    const llama_vocab* vocab = llama_model_get_vocab(model.p);
-    const int n_vocab = llama_vocab_n_tokens(vocab);
+    const int n_vocab = compat::n_vocab(model.p);
 
     std::vector<llama_token> tokens;
     if (auto t = args.option("tokens")) {
@@ -132,11 +131,26 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     cparams.n_seq_max = 1;
     cparams.n_threads = threads;
     cparams.n_threads_batch = threads;
-    cparams.flash_attn_type = fa == "on" ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    compat::set_flash_attn(cparams, fa == "on");
     cparams.type_k = kv == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
     cparams.type_v = cparams.type_k;
     cparams.no_perf = true;
-    ContextFree ctx{llama_init_from_model(model.p, cparams)};
+    ContextFree ctx{compat::new_context(model.p, cparams)};
+    // Releases before 2025 (bitnet.cpp's fork among them) refuse a V cache other than f16 without
+    // flash attention ("V cache quantization requires flash_attn"), and the fork's CPU flash attention
+    // crashes on an f32 cache. When the cache type was not asked for explicitly, such a reference
+    // decodes with its own default, an f16 cache; the output says so ("kv", "kv_note").
+    std::string kv_used = kv;
+    std::string kv_note;
+    if (ctx.p == nullptr && kv == "f32" && fa == "off" && !args.option("kv")) {
+        cparams.type_k = GGML_TYPE_F16;
+        cparams.type_v = GGML_TYPE_F16;
+        ctx.p = compat::new_context(model.p, cparams);
+        if (ctx.p != nullptr) {
+            kv_used = "f16";
+            kv_note = "this reference refuses an f32 V cache without flash attention: its default f16 KV cache is used";
+        }
+    }
     if (ctx.p == nullptr) {
         error = "llama_init_from_model returned NULL";
         return false;
@@ -162,7 +176,8 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     out.field("n_positions", n);
     out.field("threads", threads);
     out.field("flash_attn", fa == "on");
-    out.field("kv", kv);
+    out.field("kv", kv_used);
+    if (!kv_note.empty()) out.field("kv_note", kv_note);
     out.key("tokens").begin_array();
     for (llama_token t : tokens) out.value(t);
     out.end_array();
