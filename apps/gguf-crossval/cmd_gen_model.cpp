@@ -37,6 +37,7 @@ Command add_gen_model(CLI::App& root) {
         std::string arch;
         std::string type;
         std::optional<std::uint64_t> seed;
+        bool ternary = false;
         std::string output;
     };
     auto opts = std::make_shared<Opts>();
@@ -45,12 +46,15 @@ Command add_gen_model(CLI::App& root) {
         ->required()
         ->check(CLI::IsMember({"f32", "f16", "q8_0", "tq1_0", "tq2_0", "i2_s"}));
     app->add_option("--seed", opts->seed, "Weight seed (default: $CROSSVAL_SEED, else $BITNET_SEED, else 42)");
+    app->add_flag("--ternary", opts->ternary,
+                  "Ternary weights (amplitude x {-1,0,+1} per tensor): every type then holds the same numbers");
     app->add_option("--output,-o", opts->output, "Where to write the file (parent directories are created)")
         ->required();
     return {app, [opts] {
                 gguf::fixtures::TinyModelSpec spec;
                 spec.arch = *gguf::fixtures::arch_from_name(opts->arch);
                 spec.type = *gguf::fixtures::type_from_name(opts->type);
+                spec.ternary = opts->ternary;
                 std::string source = "--seed";
                 if (opts->seed) {
                     spec.seed = *opts->seed;

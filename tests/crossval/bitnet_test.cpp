@@ -11,6 +11,7 @@
 #include <bit>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "gguf/data/quantize.hpp"
@@ -170,4 +171,51 @@ TEST_F(BitnetCpp, Type36IsAPredictedRejectionForThePinnedLlamaCpp) {
     // Not allowed: a reference failure (4), never a disagreement (3): our warning predicted it.
     const auto strict = crossval(model, pinned + " CROSSVAL_ALLOW_CPP_FAIL=0", "", 4);
     EXPECT_EQ(strict["verdict"], "reference_failed");
+}
+
+// The same ternary weights three ways (docs/i2_s.md, "Three engines, one set of ternary weights"):
+// bitnet.cpp on I2_S, llama.cpp on TQ2_0, llama.cpp on F16. The files hold exactly the same numbers;
+// the logits differ by what each engine does to the activations (bitnet.cpp's I2_S kernel: int8 per
+// token with scale 127/max; llama.cpp's TQ2_0: Q8_K, int8 per 256 values; F16: f16), and bitnet.cpp
+// keeps an f16 KV cache. The thresholds below hold with a margin of about 2x over what was measured.
+TEST_F(BitnetCpp, SameTernaryWeightsThreeWaysAgreeWithinActivationQuantization) {
+    REQUIRE_BITNET();
+    std::map<std::string, fs::path> files;
+    for (const std::string type : {"f16", "i2_s", "tq2_0"}) {
+        files[type] = dir_ / ("ternary-" + type + ".gguf");
+        const auto r = run_command(quoted(fs::path(kBin)) + " gen-model --arch bitnet --ternary --type " + type +
+                                   " --output " + quoted(files[type]));
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    // Same numbers in all three files.
+    auto f16 = gguf::open(files["f16"]);
+    auto i2s = gguf::open(files["i2_s"]);
+    auto tq2 = gguf::open(files["tq2_0"]);
+    ASSERT_TRUE(f16 && i2s && tq2);
+    for (const auto& t : f16->tensors()) {
+        std::uint64_t n = 1;
+        for (auto d : t.dims()) n *= d;
+        const auto* a = i2s->find_tensor(t.name);
+        const auto* b = tq2->find_tensor(t.name);
+        ASSERT_TRUE(a && b) << t.name;
+        const auto x = gguf::dequantize(static_cast<gguf::GgmlType>(t.type), t.data, n);
+        const auto y = gguf::dequantize(static_cast<gguf::GgmlType>(a->type), a->data, n);
+        const auto z = gguf::dequantize(static_cast<gguf::GgmlType>(b->type), b->data, n);
+        ASSERT_TRUE(x && y && z) << t.name;
+        EXPECT_EQ(*x, *y) << t.name;
+        EXPECT_EQ(*x, *z) << t.name;
+    }
+    const auto bitnet_logits = dir_ / "bitnet-i2_s.logits.json";
+    crossval(files["i2_s"], "", "--cpp-dir " + quoted(fs::path(bitnet_dir())) + " --logits --logits-out " +
+                                    quoted(bitnet_logits), 0);
+    const std::string thresholds = " --max-abs 1.5 --min-cosine 0.9995 --max-kl 1e-3 --min-top5 5";
+    const std::string pinned = "env -u CROSSVAL_CPP_DIR -u BITNET_CPP_DIR";
+    const auto tq2_vs_bitnet =
+        crossval(files["tq2_0"], pinned, "--logits --against " + quoted(bitnet_logits) + thresholds, 0);
+    EXPECT_EQ(tq2_vs_bitnet["verdict"], "pass") << tq2_vs_bitnet["stages"].dump(2).substr(0, 3000);
+    // The baseline: llama.cpp's own F16 and TQ2_0 on these weights differ by as much.
+    const auto tq2_logits = dir_ / "llama-tq2_0.logits.json";
+    crossval(files["tq2_0"], pinned, "--logits --logits-out " + quoted(tq2_logits), 0);
+    const auto f16_vs_tq2 = crossval(files["f16"], pinned, "--logits --against " + quoted(tq2_logits) + thresholds, 0);
+    EXPECT_EQ(f16_vs_tq2["verdict"], "pass") << f16_vs_tq2["stages"].dump(2).substr(0, 3000);
 }
