@@ -55,6 +55,8 @@ Located from_dir(const fs::path& dir, std::string origin, std::string default_na
     ref.lib_dir = layout->lib_dir;
     ref.origin = std::move(origin);
     ref.name = std::move(default_name);
+    std::error_code ec;
+    if (fs::exists(dir / "include" / "ggml-bitnet.h", ec)) ref.name = "bitnet.cpp";  // a bitnet.cpp checkout
     read_reference_file(dir, ref);
     if (ref.version.empty()) ref.version = git_version(dir);
     auto built = detail::ensure_probe(*layout);

@@ -101,12 +101,15 @@ TEST_F(BitnetCpp, I2sTinyModelPassesHeaderLoadAndLogits) {
     EXPECT_NE(version.find("406a5036f9a8aaee9ec5e96e652f61691340fe95"), std::string::npos) << version;
 }
 
-TEST_F(BitnetCpp, BitnetCppDirEnvironmentSelectsIt) {
+TEST_F(BitnetCpp, BitnetCppDirAndCrossvalCppDirEnvironmentSelectIt) {
     REQUIRE_BITNET();
     const auto model = gen("i2_s");
-    const auto report = crossval(model, "env -u CROSSVAL_CPP_DIR BITNET_CPP_DIR=" + quoted(fs::path(bitnet_dir())), "", 0);
-    EXPECT_EQ(report["verdict"], "pass");
-    EXPECT_EQ(report["reference"]["name"], "bitnet.cpp");
+    for (const std::string var : {"BITNET_CPP_DIR", "CROSSVAL_CPP_DIR"}) {
+        const auto report = crossval(model, "env -u CROSSVAL_CPP_DIR -u BITNET_CPP_DIR " + var + "=" +
+                                                quoted(fs::path(bitnet_dir())), "", 0);
+        EXPECT_EQ(report["verdict"], "pass") << var;
+        EXPECT_EQ(report["reference"]["name"], "bitnet.cpp") << var;
+    }
 }
 
 TEST_F(BitnetCpp, OurI2sBytesEqualItsLlamaQuantize) {
