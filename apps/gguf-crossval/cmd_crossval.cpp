@@ -16,17 +16,20 @@ Command add_crossval(CLI::App& root) {
     app->footer(kCrossvalFooter);
     struct Opts {
         std::string model;
-        std::string report = "build/crossval_report.json";
+        std::string report = "crossval-report.json";
         std::string cpp_dir;
         double timeout_s = 60;
         gguf::crossval::LogitsOptions logits;
         std::string against;
+        ExpectOptions expect;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
-    app->add_option("--report", opts->report, "Where to write the JSON report")->capture_default_str();
+    app->add_option("--report", opts->report, "Where to write the JSON report (default: in the current directory)")
+        ->capture_default_str();
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
+    add_expect_options(*app, opts->expect);
     return {app, [opts] {
                 if (!std::filesystem::is_regular_file(opts->model)) {
                     fmt::print(stderr, "error: '{}' is not a readable file\n", opts->model);
@@ -36,8 +39,15 @@ Command add_crossval(CLI::App& root) {
                     fmt::print(stderr, "error: {}\n", why);
                     return int{kUsage};
                 }
+                gguf::crossval::Expectations expectations;
+                if (auto why = load_expectations(opts->expect, expectations); !why.empty()) {
+                    fmt::print(stderr, "error: {}\n", why);
+                    return int{kUsage};
+                }
                 auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
                 options.logits = opts->logits;
+                options.expectations = &expectations;
+                options.strict = opts->expect.strict;
                 const auto report = gguf::crossval::run(options);
                 return finish_report(report, opts->report);
             }};

@@ -27,5 +27,6 @@ Command add_full_crossval(CLI::App& root);
 Command add_gen_model(CLI::App& root);
 Command add_gen_corpus(CLI::App& root);
 Command add_matrix(CLI::App& root);
+Command add_merge(CLI::App& root);
 
 }  // namespace cli

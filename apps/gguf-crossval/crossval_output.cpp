@@ -36,6 +36,23 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
         ->capture_default_str();
 }
 
+void add_expect_options(CLI::App& app, ExpectOptions& options) {
+    app.add_option("--expect", options.files,
+                   "An expectations file (docs/expectations.md): per model and stage, the declared outcome and "
+                   "failure class. A matching failure is XFAIL, any other failure fails; repeatable");
+    app.add_flag("--strict", options.strict,
+                 "An XPASS (a stage that passes though an expectation declares it fails) fails the run (exit 4)");
+}
+
+std::string load_expectations(const ExpectOptions& options, gguf::crossval::Expectations& out) {
+    for (const auto& f : options.files) {
+        auto e = gguf::crossval::Expectations::read(f);
+        if (!e) return "--expect " + e.error().message;
+        out.append(*e);
+    }
+    return {};
+}
+
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
     if (against.empty()) return {};
     if (!logits.enabled) return "--against needs --logits";
@@ -61,11 +78,11 @@ gguf::crossval::Options crossval_options(const std::string& model, const std::st
 std::string verdict_line(const gguf::crossval::Report& r) {
     std::vector<std::string> why;
     for (const auto& s : r.stages) {
-        if (!s.ok) why.push_back(fmt::format("{}: {}", s.name, s.failure_class));
+        if (!s.ok) why.push_back(fmt::format("{}: {}", stage_name(s.id), failure_name(s.failure)));
     }
     if (!r.comparison.equal) why.push_back(fmt::format("{} mismatches", r.comparison.mismatches.size()));
-    const char* word = r.exit_code != 0 ? "FAIL " : (r.xfail() ? "XFAIL" : "PASS ");
-    return fmt::format("{} {} [{}]{}", word, r.model, r.verdict,
+    const char* word = r.exit_code != 0 ? "FAIL " : (r.xpass() ? "XPASS" : (r.xfail() ? "XFAIL" : "PASS "));
+    return fmt::format("{} {} [{}]{}", word, r.model, verdict_name(r.verdict),
                        why.empty() ? "" : fmt::format(" ({})", fmt::join(why, "; ")));
 }
 
@@ -75,14 +92,14 @@ int finish_report(const gguf::crossval::Report& report, const std::string& path)
         fmt::print(stderr, "error: {}\n", s.error().message);
     }
     for (const auto& s : report.stages) {
-        fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}\n", s.name, s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
-                   s.duration_ms, s.failure_class, s.message.empty() ? "" : ": " + s.message.substr(0, 200));
+        fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}\n", stage_name(s.id), s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
+                   s.duration_ms, failure_name(s.failure), s.message.empty() ? "" : ": " + s.message.substr(0, 200));
     }
     for (const auto& m : report.comparison.mismatches) {
-        fmt::print("  mismatch {}: ours {} reference {}\n", m.field, m.ours.dump(), m.reference.dump());
+        fmt::print("  mismatch {}: ours {} reference {}\n", m.path.render(), m.ours.dump(), m.reference.dump());
     }
     for (const auto& f : report.findings) fmt::print("  finding: {}\n", f);
-    for (const auto& n : report.notes) fmt::print("  note: {}\n", n);
+    for (const auto& n : report.notes) fmt::print("  note: {}\n", n.text);
     fmt::print("{}\nreport: {}\n", verdict_line(report), path);
     return report.exit_code;
 }

@@ -5,14 +5,17 @@
 #include <string>
 
 #include "crossval/flow.hpp"
+#include "crossval/summary.hpp"
 
 namespace cli {
 
 inline constexpr const char* kCrossvalFooter =
     "Exit codes: 0 pass (allowed XFAILs included), 1 our reader rejected the file, 2 usage error, "
     "3 the readers disagree (a field mismatch, or one reader accepts what the other rejects), "
-    "4 a reference stage failed and CROSSVAL_ALLOW_CPP_FAIL is not set.\n"
-    "Environment: CROSSVAL_ALLOW_CPP_FAIL=1|true|yes turns reference failures into XFAIL (never a mismatch); "
+    "4 a reference stage failed and neither an expectation (--expect) nor CROSSVAL_ALLOW_CPP_FAIL allows it, "
+    "or (--strict) a stage passed that an expectation declares as failing.\n"
+    "Environment: CROSSVAL_ALLOW_CPP_FAIL=1|true|yes turns reference failures that no expectation covers into "
+    "XFAIL (never a mismatch); "
     "CROSSVAL_CPP_DIR (or BITNET_CPP_DIR) names a llama.cpp-family build to use instead of the pinned reference; "
     "CROSSVAL_SEED (or BITNET_SEED, default 42) seeds generated fixtures.";
 
@@ -25,10 +28,24 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
 // build. Returns an error message, empty when fine.
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits);
 
+// --expect FILE (repeatable) and --strict.
+struct ExpectOptions {
+    std::vector<std::string> files;
+    bool strict = false;
+};
+void add_expect_options(CLI::App& app, ExpectOptions& options);
+
+// Read the --expect files into `out` (appended). Returns an error message, empty when fine.
+std::string load_expectations(const ExpectOptions& options, gguf::crossval::Expectations& out);
+
 gguf::crossval::Options crossval_options(const std::string& model, const std::string& cpp_dir, double timeout_s);
 
 // One line: "PASS  model" / "XFAIL model (cpp_full: unknown_architecture)" / "FAIL ...".
 std::string verdict_line(const gguf::crossval::Report& report);
+
+// Write summary.json, junit.xml and summary.md into out; print the counts; return the overall exit code.
+int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
+                    const std::optional<gguf::crossval::Shard>& shard, const std::filesystem::path& out);
 
 // Write the report (atomically), print the verdict and the mismatches, return the exit code.
 int finish_report(const gguf::crossval::Report& report, const std::string& path);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
         cli::add_gen_model(app),
         cli::add_gen_corpus(app),
         cli::add_matrix(app),
+        cli::add_merge(app),
     };
     try {
         app.parse(argc, argv);

@@ -63,25 +63,26 @@ struct Issue {
 };
 using Error = Issue;
 
-// A value or an Error. Kept minimal: C++20 has no std::expected.
-template <class T>
+// A value or an error (by default a GGUF Error; other formats bring their own error type). Kept
+// minimal: C++20 has no std::expected.
+template <class T, class E = Error>
 class Result {
 public:
     Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+    Result(E error) : v_(std::move(error)) {}          // NOLINT(google-explicit-constructor)
     [[nodiscard]] bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
     T& value() & { return std::get<0>(v_); }
     const T& value() const& { return std::get<0>(v_); }
     T&& value() && { return std::get<0>(std::move(v_)); }
-    const Error& error() const { return std::get<1>(v_); }
+    const E& error() const { return std::get<1>(v_); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
 private:
-    std::variant<T, Error> v_;
+    std::variant<T, E> v_;
 };
 
 struct Ok {};

@@ -26,19 +26,13 @@ bool predicts_reference_rejection(Code code) {
            code == Code::offsets_not_contiguous || code == Code::bitnet_i2_s;
 }
 
-// Failure classes that mean the reference could not give an answer, as opposed to rejecting the file.
-bool is_reference_malfunction(const std::string& failure_class) {
-    return failure_class == "reference_unavailable" || failure_class == "timeout" ||
-           failure_class == "abort_or_signal" || failure_class == "other";
-}
-
-Stage stage_from(std::string name, const reference::StageOutcome& o) {
+Stage stage_from(StageId id, const reference::StageOutcome& o) {
     Stage s;
-    s.name = std::move(name);
+    s.id = id;
     s.ran = true;
     s.ok = o.ok;
     s.duration_ms = o.duration_ms;
-    if (!o.ok) s.failure_class = std::string(reference::failure_class_name(o.failure));
+    if (!o.ok) s.failure = o.failure;
     s.message = o.message;
     if (!o.ok) s.log_excerpt = o.log_excerpt;  // a passing stage's log adds nothing and varies run to run
     if (o.signal) s.details["signal"] = *o.signal;
@@ -46,11 +40,11 @@ Stage stage_from(std::string name, const reference::StageOutcome& o) {
     return s;
 }
 
-Stage unavailable(std::string name, const std::string& why) {
+Stage unavailable(StageId id, const std::string& why) {
     Stage s;
-    s.name = std::move(name);
+    s.id = id;
     s.ran = true;  // it was attempted: the reference is missing, which is a failure, never a pass
-    s.failure_class = std::string(reference::failure_class_name(reference::FailureClass::reference_unavailable));
+    s.failure = reference::FailureClass::reference_unavailable;
     s.message = why;
     return s;
 }
@@ -71,64 +65,109 @@ void alter_for_test(describe::Description& ours, const std::string& key, Report&
         if (kv.key != key) continue;
         kv.value = "altered by CROSSVAL_TEST_ALTER_OURS";
         kv.digest ^= 1;
-        r.notes.push_back(fmt::format("test hook CROSSVAL_TEST_ALTER_OURS altered our value of '{}'", key));
+        r.notes.push_back(
+            {NoteKind::test_hook, fmt::format("test hook CROSSVAL_TEST_ALTER_OURS altered our value of '{}'", key)});
         return;
     }
-    r.notes.push_back(fmt::format("test hook CROSSVAL_TEST_ALTER_OURS: no key '{}' to alter", key));
+    r.notes.push_back({NoteKind::test_hook, fmt::format("test hook CROSSVAL_TEST_ALTER_OURS: no key '{}' to alter", key)});
 }
 
-void decide(Report& r, const File* file, bool allow) {
-    const Stage* reader = r.stage("reader");
-    const Stage* header = r.stage("cpp_header");
-    const bool header_rejects = header && !header->ok && !is_reference_malfunction(header->failure_class);
-    bool disagree = r.compared && !r.comparison.equal;
-
+// The accept/reject split between our reader and the reference's: a finding when it is unexplained
+// (a disagreement), a note when both reject or one of our warnings predicted the reference's rejection.
+// Returns true for a disagreement.
+bool judge_split(Report& r, const File* file) {
+    const Stage* reader = r.stage(StageId::reader);
+    const Stage* header = r.stage(StageId::cpp_header);
+    const bool header_rejects = header && !header->ok && !is_reference_malfunction(header->failure);
     if (!reader->ok) {
         if (header && header->ok) {
             r.findings.push_back(fmt::format("the reference accepts this file; our reader rejects it: [{}] {}",
-                                             reader->failure_class, reader->message));
+                                             failure_name(reader->failure), reader->message));
         } else if (header_rejects) {
-            r.notes.push_back(fmt::format("both readers reject this file (ours: {}; reference: {})",
-                                          reader->failure_class, header->failure_class));
+            r.notes.push_back({NoteKind::both_reject,
+                               fmt::format("both readers reject this file (ours: {}; reference: {})",
+                                           failure_name(reader->failure), failure_name(header->failure))});
         }
-    } else if (header_rejects) {
-        std::vector<std::string> predicted;
-        for (const auto& w : file->warnings()) {
-            if (predicts_reference_rejection(w.code)) predicted.emplace_back(code_name(w.code));
-        }
-        if (predicted.empty()) {
-            disagree = true;
-            r.findings.push_back(fmt::format("our reader accepts this file; the reference rejects it: [{}] {}",
-                                             header->failure_class, header->message));
-        } else {
-            r.notes.push_back(fmt::format("the reference rejects this file, as our portability warning(s) {} predict",
-                                          fmt::join(predicted, ", ")));
-        }
+        return false;
     }
-
-    if (const Stage* logits = r.stage("logits"); logits && logits->failure_class == "logits_diverge") {
-        disagree = true;
-        r.findings.push_back("the logits of the second source diverge from the reference's: " + logits->message);
+    if (!header_rejects) return false;
+    std::vector<std::string_view> predicted;
+    for (const auto& w : file->warnings()) {
+        if (predicts_reference_rejection(w.code)) predicted.push_back(code_name(w.code));
     }
+    if (predicted.empty()) {
+        r.findings.push_back(fmt::format("our reader accepts this file; the reference rejects it: [{}] {}",
+                                         failure_name(header->failure), header->message));
+        return true;
+    }
+    r.notes.push_back({NoteKind::predicted_rejection,
+                       fmt::format("the reference rejects this file, as our portability warning(s) {} predict",
+                                   fmt::join(predicted, ", "))});
+    return false;
+}
 
+// How a failed reference stage counts: allowed by an expectation that matches it, refused by one that
+// does not (another class, or an expectation that it passes), else allowed only by the soft-fail policy.
+// Returns true when the failure is allowed (an XFAIL).
+bool allow_failure(Stage& s, const Expectation* e, bool allow_env, Report& r) {
+    if (e != nullptr && e->fails && (!e->failure || *e->failure == s.failure)) {
+        s.xfail_rule = describe_rule(*e);
+        return true;
+    }
+    if (e != nullptr) {
+        r.findings.push_back(fmt::format("{} failed with {}, but {} declares {}", stage_name(s.id),
+                                         failure_name(s.failure), describe_rule(*e),
+                                         e->fails ? "the failure " + failure_name(*e->failure) : "that it passes"));
+        return false;
+    }
+    if (allow_env) s.xfail_rule = "CROSSVAL_ALLOW_CPP_FAIL";
+    return allow_env;
+}
+
+// The verdict: our reader's rejection first, then any disagreement (field mismatches, an unexplained
+// split, a diverging stage), then reference failures (XFAIL when an expectation or the policy allows
+// them), then unexpected passes under --strict.
+void decide(Report& r, const File* file, const Options& o) {
+    bool disagree = judge_split(r, file) || (r.compared && !r.comparison.equal);
     bool reference_failed = false;
+    bool xpass = false;
+    const std::string key = o.model_key.empty() ? o.model.string() : o.model_key;
     for (auto& s : r.stages) {
-        if (s.name == "reader" || s.ok || s.failure_class == "logits_diverge") continue;
-        reference_failed = true;
-        s.xfail = allow;
+        if (s.id == StageId::reader) continue;
+        const Expectation* e = o.expectations ? o.expectations->find(key, s.id) : nullptr;
+        if (s.ok) {
+            if (e != nullptr && e->fails) {
+                s.xpass = xpass = true;
+                r.findings.push_back(fmt::format("XPASS: {} passed, but {} declares that it fails", stage_name(s.id),
+                                                 describe_rule(*e)));
+            }
+            continue;
+        }
+        if (is_disagreement(s.failure)) {
+            disagree = true;
+            r.findings.push_back(fmt::format("{}: the second source diverges from the reference: {}",
+                                             stage_name(s.id), s.message));
+            continue;
+        }
+        s.xfail = allow_failure(s, e, o.allow_cpp_fail, r);
+        reference_failed = reference_failed || !s.xfail;
     }
 
-    if (!reader->ok) {
-        r.verdict = "reader_rejected";
+    const bool any_xfail = r.xfail();
+    if (!r.stage(StageId::reader)->ok) {
+        r.verdict = Verdict::reader_rejected;
         r.exit_code = kReaderRejected;
     } else if (disagree) {
-        r.verdict = "readers_disagree";
+        r.verdict = Verdict::readers_disagree;
         r.exit_code = kDisagree;
     } else if (reference_failed) {
-        r.verdict = allow ? "pass_xfail" : "reference_failed";
-        r.exit_code = allow ? kPass : kReferenceFailed;
+        r.verdict = Verdict::reference_failed;
+        r.exit_code = kReferenceFailed;
+    } else if (xpass && o.strict) {
+        r.verdict = Verdict::unexpected_pass;
+        r.exit_code = kReferenceFailed;
     } else {
-        r.verdict = "pass";
+        r.verdict = any_xfail ? Verdict::pass_xfail : Verdict::pass;
         r.exit_code = kPass;
     }
 }
@@ -150,21 +189,14 @@ void apply_environment(Options& options) {
     }
 }
 
-Report run(const Options& o) {
-    Report r;
-    r.model = describe::render_string(o.model.string());  // paths need not be UTF-8; JSON must be
-    r.timestamp = utc_timestamp();
-    r.platform = platform_name();
-    r.allow_cpp_fail = o.allow_cpp_fail;
-    std::error_code ec;
-    if (auto size = std::filesystem::file_size(o.model, ec); !ec) r.file_size = size;
+namespace {
 
-    // 1. Our reader: required.
-    Stage reader{.name = "reader", .ran = true};
+// Stage 1: our reader. Fills the header facts and hashes; returns the parsed file (or its error).
+Result<File> reader_stage(const std::filesystem::path& model, Report& r, std::optional<describe::Description>& ours) {
+    Stage reader{.id = StageId::reader, .ran = true};
     auto start = Clock::now();
-    auto file = gguf::open(o.model);
+    auto file = gguf::open(model);
     reader.duration_ms = ms_since(start);
-    std::optional<describe::Description> ours;
     if (file) {
         reader.ok = true;
         r.gguf_version = file->version();
@@ -178,70 +210,97 @@ Report run(const Options& o) {
         }
         reader.details["warnings"] = std::move(warnings);
         // SHA-256 of the file and XXH3-64 of each tensor's data, in one streaming pass.
-        if (auto digest = gguf::digest_file(o.model, *file)) {
+        if (auto digest = gguf::digest_file(model, *file)) {
             r.sha256 = digest->sha256;
             r.tensor_hashes = std::move(digest->tensors);
         }
     } else {
-        if (auto h = gguf::hash_file(o.model, {})) r.sha256 = h->sha256;
+        if (auto h = gguf::hash_file(model, {})) r.sha256 = h->sha256;
         const auto& e = file.error();
-        reader.failure_class = std::string(code_name(e.code));
+        reader.failure = e.code;
         reader.message = fmt::format("at offset {}: {}", e.offset, e.message);
         reader.details = {{"code", code_name(e.code)}, {"offset", e.offset}};
     }
-    r.stages.push_back(reader);
+    r.stages.push_back(std::move(reader));
+    return file;
+}
 
-    // 2 and 3. The reference, in a child process.
+// Stage 2: the reference's GGUF reader, compared field by field with ours when both accept.
+void header_stage(const reference::Reference& ref, const Options& o, const reference::RunOptions& run,
+                  std::optional<describe::Description>& ours, Report& r) {
+    auto outcome = reference::run_header(ref, o.model, run);
+    Stage header = stage_from(StageId::cpp_header, outcome);
+    if (header.ok) {
+        auto theirs = reference::description_from_header(outcome.payload);
+        if (!theirs) {
+            header.ok = false;
+            header.failure = reference::FailureClass::other;
+            header.message = "the probe's output could not be read: " + theirs.error().message;
+        } else if (ours) {
+            if (o.alter_ours_key) alter_for_test(*ours, *o.alter_ours_key, r);
+            r.comparison = compare_descriptions(*ours, *theirs);
+            r.compared = true;
+            r.notes.insert(r.notes.end(), r.comparison.notes.begin(), r.comparison.notes.end());
+        }
+    }
+    r.stages.push_back(std::move(header));
+}
+
+// Stage 3: the reference's full model load; its tensor count and vocabulary size compared with ours.
+void full_load_stage(const reference::Reference& ref, const Options& o, const reference::RunOptions& run,
+                     const File* file, Report& r) {
+    auto outcome = reference::run_load(ref, o.model, run);
+    Stage full = stage_from(StageId::cpp_full, outcome);
+    if (full.ok) {
+        full.details["load"] = outcome.payload;
+        if (file != nullptr) {
+            r.compared = true;
+            auto check = [&](Field field, const char* key, std::optional<std::uint64_t> mine) {
+                const auto theirs = outcome.payload.value(key, nlohmann::json());
+                if (!mine || theirs.is_null()) return;
+                if (nlohmann::json(*mine) != theirs) {
+                    r.comparison.equal = false;
+                    r.comparison.mismatches.push_back({{field}, *mine, theirs});
+                }
+            };
+            check(Field::load_n_tensors, "n_tensors", file->tensors().size());
+            check(Field::load_n_vocab, "n_vocab", our_vocab_size(*file));
+        }
+    }
+    r.stages.push_back(std::move(full));
+}
+
+}  // namespace
+
+Report run(const Options& o) {
+    Report r;
+    r.model = describe::render_string(o.model.string());  // paths need not be UTF-8; JSON must be
+    r.timestamp = utc_timestamp();
+    r.platform = platform_name();
+    r.allow_cpp_fail = o.allow_cpp_fail;
+    std::error_code ec;
+    if (auto size = std::filesystem::file_size(o.model, ec); !ec) r.file_size = size;
+
+    std::optional<describe::Description> ours;
+    auto file = reader_stage(o.model, r, ours);
+    const File* parsed = file ? &file.value() : nullptr;
+
+    // The reference's stages, each in a child process.
     const auto located = reference::locate(o.cpp_dir);
     const reference::RunOptions run_options{o.timeout};
     if (!located.ref) {
-        r.stages.push_back(unavailable("cpp_header", located.error));
-        r.stages.push_back(unavailable("cpp_full", located.error));
-        if (o.logits.enabled) r.stages.push_back(unavailable("logits", located.error));
+        r.stages.push_back(unavailable(StageId::cpp_header, located.error));
+        r.stages.push_back(unavailable(StageId::cpp_full, located.error));
+        if (o.logits.enabled) r.stages.push_back(unavailable(StageId::logits, located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
-
-        auto header_outcome = reference::run_header(ref, o.model, run_options);
-        Stage header = stage_from("cpp_header", header_outcome);
-        if (header.ok) {
-            auto theirs = reference::description_from_header(header_outcome.payload);
-            if (!theirs) {
-                header.ok = false;
-                header.failure_class = "other";
-                header.message = "the probe's output could not be read: " + theirs.error().message;
-            } else if (ours) {
-                if (o.alter_ours_key) alter_for_test(*ours, *o.alter_ours_key, r);
-                r.comparison = compare(*ours, *theirs);
-                r.compared = true;
-                r.notes.insert(r.notes.end(), r.comparison.notes.begin(), r.comparison.notes.end());
-            }
-        }
-        r.stages.push_back(header);
-
-        auto load_outcome = reference::run_load(ref, o.model, run_options);
-        Stage full = stage_from("cpp_full", load_outcome);
-        if (full.ok) {
-            full.details["load"] = load_outcome.payload;
-            if (file) {
-                r.compared = true;
-                auto check = [&](const char* field, const nlohmann::json& theirs, std::optional<std::uint64_t> mine) {
-                    if (!mine || theirs.is_null()) return;
-                    if (nlohmann::json(*mine) != theirs) {
-                        r.comparison.equal = false;
-                        r.comparison.mismatches.push_back({field, *mine, theirs});
-                    }
-                };
-                check("load.n_tensors", load_outcome.payload.value("n_tensors", nlohmann::json()),
-                      file->tensors().size());
-                check("load.n_vocab", load_outcome.payload.value("n_vocab", nlohmann::json()), our_vocab_size(*file));
-            }
-        }
-        r.stages.push_back(full);
+        header_stage(ref, o, run_options, ours, r);
+        full_load_stage(ref, o, run_options, parsed, r);
         if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
     }
 
-    decide(r, file ? &file.value() : nullptr, o.allow_cpp_fail);
+    decide(r, parsed, o);
     return r;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "expectations.hpp"
 #include "logits_stage.hpp"
 #include "report.hpp"
 
@@ -18,6 +19,9 @@ struct Options {
     std::optional<std::filesystem::path> cpp_dir;     // --cpp-dir; otherwise the environment, then the pin
     std::chrono::milliseconds timeout{60000};         // per reference stage
     bool allow_cpp_fail = false;                      // CROSSVAL_ALLOW_CPP_FAIL
+    const Expectations* expectations = nullptr;       // --expect (and the fixture set's own)
+    std::string model_key;                            // the model's name for expectations; empty: the path
+    bool strict = false;                              // --strict: an XPASS fails the run
     std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
     LogitsOptions logits;                             // the optional fourth stage
 };

@@ -52,8 +52,8 @@ bool all_finite(std::span<const float> row) {
     return std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); });
 }
 
-Error json_error(std::string message, std::uint64_t offset = 0) {
-    return Error{Code::invalid_value_type, offset, "logits JSON: " + std::move(message)};
+LogitsError json_error(std::string message, std::uint64_t offset = 0) {
+    return LogitsError{LogitsCode::bad_json, offset, "logits JSON: " + std::move(message)};
 }
 
 // One logit from JSON: a number within f32 range, or "nan", "inf", "-inf".
@@ -88,6 +88,21 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kHeader = 16;
 
 }  // namespace
+
+std::string_view logits_code_name(LogitsCode code) {
+    switch (code) {
+        case LogitsCode::io_error: return "io_error";
+        case LogitsCode::not_a_logits_file: return "not_a_logits_file";
+        case LogitsCode::bad_json: return "bad_json";
+        case LogitsCode::unsupported_version: return "unsupported_version";
+        case LogitsCode::truncated: return "truncated";
+        case LogitsCode::trailing_bytes: return "trailing_bytes";
+        case LogitsCode::empty: return "empty";
+        case LogitsCode::too_large: return "too_large";
+        case LogitsCode::shape_mismatch: return "shape_mismatch";
+    }
+    return "unknown";
+}
 
 // ---- Metrics ----------------------------------------------------------------------------------
 
@@ -136,23 +151,23 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     return m;
 }
 
-Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test) {
+LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test) {
     if (ref.n_vocab == 0 || ref.n_positions() == 0 || test.n_vocab == 0 || test.n_positions() == 0) {
-        return Error{Code::invalid_dimension, 0, "cannot compare an empty logits matrix"};
+        return LogitsError{LogitsCode::shape_mismatch, 0, "cannot compare an empty logits matrix"};
     }
     if (ref.n_vocab != test.n_vocab) {
-        return Error{Code::invalid_dimension, 0,
+        return LogitsError{LogitsCode::shape_mismatch, 0,
                      fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
     }
     if (ref.n_positions() != test.n_positions()) {
-        return Error{Code::invalid_dimension, 0,
+        return LogitsError{LogitsCode::shape_mismatch, 0,
                      fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(),
                                  test.n_positions())};
     }
     if (!ref.tokens.empty() && !test.tokens.empty() && ref.tokens != test.tokens) {
         std::size_t i = 0;
         while (i < ref.tokens.size() && i < test.tokens.size() && ref.tokens[i] == test.tokens[i]) ++i;
-        return Error{Code::invalid_dimension, 0,
+        return LogitsError{LogitsCode::shape_mismatch, 0,
                      fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};
     }
     std::vector<PositionMetrics> out;
@@ -189,10 +204,10 @@ std::optional<Divergence> first_divergence(std::span<const PositionMetrics> metr
 
 // ---- JSON -------------------------------------------------------------------------------------
 
-Result<Logits> parse_logits_json(std::string_view text) {
+LogitsResult<Logits> parse_logits_json(std::string_view text) {
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos || text[first] != '{') {
-        return Error{Code::bad_magic, 0, "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
+        return LogitsError{LogitsCode::not_a_logits_file, 0, "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
     }
     nlohmann::json j;
     try {
@@ -207,7 +222,7 @@ Result<Logits> parse_logits_json(std::string_view text) {
     }
     Logits out;
     out.n_vocab = static_cast<std::uint32_t>(nv->get<std::uint64_t>());
-    if (out.n_vocab == 0) return Error{Code::count_too_large, 0, "logits JSON: n_vocab is 0"};
+    if (out.n_vocab == 0) return LogitsError{LogitsCode::empty, 0, "logits JSON: n_vocab is 0"};
 
     const auto lf = j.find("logits");
     const auto lb = j.find("logits_bits");
@@ -218,7 +233,7 @@ Result<Logits> parse_logits_json(std::string_view text) {
     const auto& rows = as_bits ? *lb : *lf;
     const char* field = as_bits ? "logits_bits" : "logits";
     if (!rows.is_array()) return json_error(fmt::format("\"{}\" is not an array", field));
-    if (rows.empty()) return Error{Code::count_too_large, 0, "logits JSON: no positions"};
+    if (rows.empty()) return LogitsError{LogitsCode::empty, 0, "logits JSON: no positions"};
     out.values.reserve(rows.size() * out.n_vocab);
     for (std::size_t p = 0; p < rows.size(); ++p) {
         const auto& row = rows[p];
@@ -285,35 +300,39 @@ std::string to_json(const Logits& logits) {
 
 // ---- Binary -----------------------------------------------------------------------------------
 
-Result<Logits> parse_logits_binary(Bytes bytes) {
+LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
     if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic.data(), 4) != 0) {
-        return Error{Code::bad_magic, 0, "not a binary logits file: the first 4 bytes are not \"GLOG\""};
+        return LogitsError{LogitsCode::not_a_logits_file, 0, "not a binary logits file: the first 4 bytes are not \"GLOG\""};
     }
     if (bytes.size() < kHeader) {
-        return Error{Code::truncated, bytes.size(),
+        return LogitsError{LogitsCode::truncated, bytes.size(),
                      fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, bytes.size())};
     }
     const std::uint32_t version = read_u32(bytes.data() + 4);
     if (version != kVersion) {
-        return Error{Code::unsupported_version, 4,
+        return LogitsError{LogitsCode::unsupported_version, 4,
                      fmt::format("binary logits version {} is not supported (only version 1)", version)};
     }
     const std::uint32_t n_pos = read_u32(bytes.data() + 8);
     const std::uint32_t n_vocab = read_u32(bytes.data() + 12);
     if (n_pos == 0 || n_vocab == 0) {
-        return Error{Code::count_too_large, n_pos == 0 ? 8u : 12u,
+        return LogitsError{LogitsCode::empty, n_pos == 0 ? 8u : 12u,
                      fmt::format("binary logits with {} positions of {} values hold no logits", n_pos, n_vocab)};
     }
-    // n_pos, n_vocab < 2^32, so the product * 4 fits in 64 bits
-    const std::uint64_t need = std::uint64_t{n_pos} * n_vocab * 4;
+    // n_pos * n_vocab < 2^64, but times 4 it can wrap (2^31 x 2^31 x 4 = 2^64): checked.
+    std::uint64_t need = 0;
+    if (__builtin_mul_overflow(std::uint64_t{n_pos} * n_vocab, std::uint64_t{4}, &need)) {
+        return LogitsError{LogitsCode::too_large, 8,
+                           fmt::format("{} positions x {} values: the data size does not fit in 64 bits", n_pos, n_vocab)};
+    }
     const std::uint64_t have = bytes.size() - kHeader;
     if (have < need) {
-        return Error{Code::truncated, bytes.size(),
+        return LogitsError{LogitsCode::truncated, bytes.size(),
                      fmt::format("{} positions x {} values need {} bytes of data after the header, the file has {}",
                                  n_pos, n_vocab, need, have)};
     }
     if (have > need) {
-        return Error{Code::count_too_large, kHeader + need,
+        return LogitsError{LogitsCode::trailing_bytes, kHeader + need,
                      fmt::format("{} bytes after the {} positions x {} values", have - need, n_pos, n_vocab)};
     }
     Logits out;
@@ -336,28 +355,28 @@ std::vector<std::byte> to_binary(const Logits& logits) {
 
 // ---- Files ------------------------------------------------------------------------------------
 
-Result<Logits> parse_logits(Bytes bytes) {
+LogitsResult<Logits> parse_logits(Bytes bytes) {
     if (bytes.size() >= 4 && std::memcmp(bytes.data(), kMagic.data(), 4) == 0) return parse_logits_binary(bytes);
     return parse_logits_json({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
-Result<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
-    if (ec) return Error{Code::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
+    if (ec) return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
     if (size > max_bytes) {
-        return Error{Code::count_too_large, 0,
+        return LogitsError{LogitsCode::too_large, 0,
                      fmt::format("'{}' has {} bytes, more than the {} allowed", path.string(), size, max_bytes)};
     }
     std::ifstream in(path, std::ios::binary);
     std::vector<std::byte> bytes(size);
     if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-        return Error{Code::io_error, 0, fmt::format("cannot read '{}'", path.string())};
+        return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}'", path.string())};
     }
     return parse_logits({bytes.data(), bytes.size()});
 }
 
-Status write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
+LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
     std::vector<std::byte> bytes;
     if (format == LogitsFormat::binary) {
         bytes = to_binary(logits);
@@ -371,14 +390,14 @@ Status write_logits_file(const std::filesystem::path& path, const Logits& logits
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out || !out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
             std::filesystem::remove(tmp);
-            return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
+            return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot write '{}'", tmp)};
         }
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) {
         std::filesystem::remove(tmp);
-        return Error{Code::io_error, 0, fmt::format("cannot rename to '{}': {}", path.string(), ec.message())};
+        return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot rename to '{}': {}", path.string(), ec.message())};
     }
     return Ok{};
 }

@@ -17,6 +17,29 @@
 
 namespace gguf::crossval {
 
+// Errors of the logits formats and of comparing logits. Their own codes: gguf::Code is the GGUF
+// reader's published contract and is not borrowed for other formats.
+enum class LogitsCode {
+    io_error,           // the file could not be read or written
+    not_a_logits_file,  // neither the GLOG magic nor a JSON object
+    bad_json,           // JSON syntax, a missing or mistyped field, a value out of range
+    unsupported_version,
+    truncated,          // the binary header or data is cut short
+    trailing_bytes,     // bytes after the binary data
+    empty,              // no positions, or a vocabulary of 0
+    too_large,          // larger than the reader accepts, or a size that overflows
+    shape_mismatch,     // two logits sets that cannot be compared (vocabulary, positions, tokens)
+};
+std::string_view logits_code_name(LogitsCode code);
+
+struct LogitsError {
+    LogitsCode code = LogitsCode::bad_json;
+    std::uint64_t offset = 0;  // byte offset in the file, where one applies
+    std::string message;
+};
+template <class T>
+using LogitsResult = gguf::Result<T, LogitsError>;
+
 // A matrix of logits: n_positions rows of n_vocab floats, row-major.
 struct Logits {
     std::uint32_t n_vocab = 0;
@@ -57,12 +80,12 @@ struct Thresholds {
     std::uint32_t min_top5_overlap = 0;
 };
 
-// The metrics of two rows of equal, non-zero length (precondition: checked by compare()).
+// The metrics of two rows of equal, non-zero length (precondition: checked by compare_logits()).
 PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position = 0);
 
 // Every position. Errors (invalid_dimension) when n_vocab or n_positions differ or a matrix is empty,
 // and when both carry tokens and they differ (the runs did not decode the same input).
-Result<std::vector<PositionMetrics>> compare(const Logits& ref, const Logits& test);
+LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test);
 
 // The checks a position fails, as short sentences ("max_abs_diff 0.003 > 0.0001"); empty = agrees.
 std::vector<std::string> failed_checks(const PositionMetrics& m, const Thresholds& t = {});
@@ -81,23 +104,23 @@ enum class LogitsFormat { json, binary };
 
 // JSON: {"n_vocab":V,"tokens":[...],"logits":[[...],...]} (numbers, or the strings "nan", "inf",
 // "-inf"), or "logits_bits":[[u32,...],...] (IEEE-754 bit patterns, as ref-probe prints them).
-// Errors: bad_magic (not a JSON object), invalid_value_type (syntax, missing or mistyped fields, a
-// row of the wrong length), count_too_large (n_vocab 0 or no rows).
-Result<Logits> parse_logits_json(std::string_view text);
+// Errors: not_a_logits_file (not a JSON object), bad_json (syntax, missing or mistyped fields, a
+// row of the wrong length), empty (n_vocab 0 or no rows).
+LogitsResult<Logits> parse_logits_json(std::string_view text);
 
 // Binary: "GLOG", u32 version 1, u32 n_positions, u32 n_vocab, then n_positions * n_vocab f32, all
-// little-endian. Errors: bad_magic, unsupported_version, truncated (header or data cut short),
-// count_too_large (n_positions or n_vocab 0, size overflow, or bytes after the data).
-Result<Logits> parse_logits_binary(Bytes bytes);
+// little-endian. Errors: not_a_logits_file, unsupported_version, truncated (header or data cut
+// short), empty (n_positions or n_vocab 0), too_large (size overflow), trailing_bytes.
+LogitsResult<Logits> parse_logits_binary(Bytes bytes);
 
 // Either format, told apart by the magic. `max_bytes` bounds what is read into memory.
-Result<Logits> parse_logits(Bytes bytes);
-Result<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes = std::uint64_t{1} << 31);
+LogitsResult<Logits> parse_logits(Bytes bytes);
+LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes = std::uint64_t{1} << 31);
 
 // Writers. JSON floats use 9 significant digits, which read back to the same f32 bits; non-finite
 // values become "nan", "inf", "-inf". The binary format has no tokens: they are dropped.
 std::string to_json(const Logits& logits);
 std::vector<std::byte> to_binary(const Logits& logits);
-Status write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format);
+LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format);
 
 }  // namespace gguf::crossval

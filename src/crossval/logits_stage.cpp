@@ -46,29 +46,29 @@ nlohmann::json metrics_json(const PositionMetrics& m) {
             {"ref_top1", m.ref_top1},         {"test_top1", m.test_top1}};
 }
 
-Result<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
+LogitsResult<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
 
-void fail(Stage& s, std::string failure_class, std::string message) {
+void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
-    s.failure_class = std::move(failure_class);
+    s.failure = failure;
     s.message = std::move(message);
 }
 
 // The second source's logits: a file, or another reference build decoding the same tokens.
-Result<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
+LogitsResult<Logits> against_logits(const std::filesystem::path& source, const std::filesystem::path& model,
                               const std::string& tokens, const reference::RunOptions& run, nlohmann::json& about) {
     if (!std::filesystem::is_directory(source)) {
         about = {{"source", source.string()}, {"kind", "file"}};
         return read_logits_file(source);
     }
     const auto located = reference::locate(source);
-    if (!located.ref) return Error{Code::io_error, 0, located.error};
+    if (!located.ref) return LogitsError{LogitsCode::io_error, 0, located.error};
     about = {{"source", source.string()},
              {"kind", "reference"},
              {"name", located.ref->name},
              {"version", located.ref->version}};
     const auto o = reference::run_logits(*located.ref, model, tokens, run);
-    if (!o.ok) return Error{Code::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
+    if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
     return logits_from(o);
 }
 
@@ -78,19 +78,19 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
                    const reference::RunOptions& run) {
     const auto o = reference::run_logits(ref, model, options.tokens, run);
     Stage s;
-    s.name = "logits";
+    s.id = StageId::logits;
     s.ran = true;
     s.duration_ms = o.duration_ms;
     s.details["thresholds"] = thresholds_json(options.thresholds);
     if (!o.ok) {
-        s.failure_class = std::string(reference::failure_class_name(o.failure));
+        s.failure = o.failure;
         s.message = o.message;
         s.log_excerpt = o.log_excerpt;
         return s;
     }
     auto ref_logits = logits_from(o);
     if (!ref_logits) {
-        fail(s, "other", "the probe's logits could not be read: " + ref_logits.error().message);
+        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_logits.error().message);
         return s;
     }
     const auto& l = *ref_logits;
@@ -104,14 +104,14 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     if (options.save) {
         const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;
         if (auto w = write_logits_file(*options.save, l, format); !w) {
-            fail(s, "other", "cannot save the reference's logits: " + w.error().message);
+            fail(s, reference::FailureClass::other, "cannot save the reference's logits: " + w.error().message);
             return s;
         }
         s.details["saved_to"] = options.save->string();
     }
     for (const auto& p : s.details["positions"]) {
         if (!p["finite"].get<bool>()) {
-            fail(s, "non_finite_logits",
+            fail(s, CheckFailure::non_finite_logits,
                  fmt::format("the reference's logits at position {} are not all finite", p["position"].get<int>()));
             return s;
         }
@@ -124,12 +124,12 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     s.details["against"] = about;
     if (!theirs) {
-        fail(s, "against_unavailable", theirs.error().message);
+        fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
-    auto metrics = compare(l, *theirs);
+    auto metrics = compare_logits(l, *theirs);
     if (!metrics) {
-        fail(s, "logits_diverge", "the two sources cannot be compared: " + metrics.error().message);
+        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + metrics.error().message);
         return s;
     }
     nlohmann::json rows = nlohmann::json::array();
@@ -139,7 +139,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.details["first_divergence"] = nullptr;
     if (divergence) {
         s.details["first_divergence"] = {{"position", divergence->position}, {"reasons", divergence->reasons}};
-        fail(s, "logits_diverge",
+        fail(s, CheckFailure::logits_diverge,
              fmt::format("the logits diverge first at position {}: {}", divergence->position,
                          fmt::join(divergence->reasons, "; ")));
     }

@@ -21,9 +21,8 @@ struct LogitsOptions {
     std::optional<std::filesystem::path> save;  // write the reference's logits here (.bin: GLOG, else JSON)
 };
 
-// Failure classes of this stage beyond the reference's own: non_finite_logits (a reference output
-// that is NaN or infinite), logits_diverge (the second source differs beyond the thresholds; a
-// disagreement, never an XFAIL), against_unavailable (the second source could not be read or run).
+// Failures of this stage beyond the reference's own (CheckFailure): non_finite_logits,
+// logits_diverge (a disagreement, never an XFAIL), against_unavailable.
 Stage logits_stage(const reference::Reference& ref, const std::filesystem::path& model, const LogitsOptions& options,
                    const reference::RunOptions& run);
 

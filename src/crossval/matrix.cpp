@@ -34,13 +34,11 @@ constexpr const char* kHfNotReported =
 // Type id 36: our reader reads it as bitnet.cpp's I2_S and names it so; a reader that returns only
 // the id (or ggml's table) gets ggml's name, IQ4_NL_4_4. Same id: one type, two names.
 bool same_type_id_36(const Difference& d) {
-    return d.field.rfind("tensors[", 0) == 0 && d.field.size() > 5 &&
-           d.field.compare(d.field.size() - 5, 5, ".type") == 0 && d.ours == "I2_S" && d.theirs == "IQ4_NL_4_4";
+    return d.path.field == Field::tensor_type && d.ours == "I2_S" && d.theirs == "IQ4_NL_4_4";
 }
 
-bool hf_unreported(const std::string& field) {
-    return field == "alignment" || (field.rfind("tensors[", 0) == 0 && field.size() > 5 &&
-                                    field.compare(field.size() - 5, 5, ".size") == 0);
+bool hf_unreported(const FieldPath& path) {
+    return path.field == Field::alignment || path.field == Field::tensor_size;
 }
 
 // The corpus: manifest.json's files, or every *.gguf under dir (no expectation).
@@ -94,10 +92,10 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
 
 // Right or wrong against the manifest. Only accept and reject are verdicts on the file.
 void judge(Cell& cell, const MatrixFile& f, bool ours) {
-    if (!f.valid || (cell.verdict != Verdict::accept && cell.verdict != Verdict::reject)) return;
-    const bool accepted = cell.verdict == Verdict::accept;
+    if (!f.valid || (cell.verdict != ReaderVerdict::accept && cell.verdict != ReaderVerdict::reject)) return;
+    const bool accepted = cell.verdict == ReaderVerdict::accept;
     cell.wrong = accepted != *f.valid;
-    if (ours && !accepted && !*f.valid && !f.expected_code.empty() && cell.code_or_message != f.expected_code) {
+    if (ours && !accepted && !*f.valid && !f.expected_code.empty() && cell.reason != f.expected_code) {
         cell.wrong = true;
     }
 }
@@ -109,12 +107,12 @@ Cell run_ours(const fs::path& path, std::optional<describe::Description>& descri
     auto file = gguf::open(path);
     c.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     if (file) {
-        c.verdict = Verdict::accept;
+        c.verdict = ReaderVerdict::accept;
         description = describe::describe(*file);
         c.data_offset = description->data_offset;
     } else {
-        c.verdict = Verdict::reject;
-        c.code_or_message = std::string(code_name(file.error().code));
+        c.verdict = ReaderVerdict::reject;
+        c.reason = std::string(code_name(file.error().code));
     }
     return c;
 }
@@ -128,16 +126,16 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
     c.duration_ms = o.duration_ms;
     if (!o.ok) {
         switch (o.failure) {
-            case reference::FailureClass::timeout: c.verdict = Verdict::timeout; break;
-            case reference::FailureClass::reference_unavailable: c.verdict = Verdict::unavailable; break;
+            case reference::FailureClass::timeout: c.verdict = ReaderVerdict::timeout; break;
+            case reference::FailureClass::reference_unavailable: c.verdict = ReaderVerdict::unavailable; break;
             case reference::FailureClass::abort_or_signal:
-            case reference::FailureClass::other: c.verdict = Verdict::crash; break;
-            default: c.verdict = Verdict::reject; break;
+            case reference::FailureClass::other: c.verdict = ReaderVerdict::crash; break;
+            default: c.verdict = ReaderVerdict::reject; break;
         }
-        c.code_or_message = o.message;
+        c.reason = o.message;
         return c;
     }
-    c.verdict = Verdict::accept;
+    c.verdict = ReaderVerdict::accept;
     auto payload = o.payload;
     if (hf) {  // the documented variant of the probe's form: fields the library does not return
         if (!payload.contains("alignment")) payload["alignment"] = 0;
@@ -154,17 +152,19 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
         // whose inner element type @huggingface/gguf does not return): a disagreement, shown as is.
         auto why = theirs.error().message;
         if (why.rfind("reference payload: ", 0) == 0) why.erase(0, 19);
-        c.mismatches.push_back({"payload", nullptr, "not representable in the neutral description: " + why});
+        c.mismatches.push_back({{Field::payload}, nullptr, "not representable in the neutral description: " + why});
         return c;
     }
     if (!ours) return c;  // we rejected the file: nothing to compare values with
-    auto cmp = compare(*ours, *theirs);
+    auto cmp = compare_descriptions(*ours, *theirs);
     for (auto& m : cmp.mismatches) {
-        if (hf && hf_unreported(m.field)) continue;
-        Difference d{std::move(m.field), std::move(m.ours), std::move(m.reference)};
+        if (hf && hf_unreported(m.path)) continue;
+        Difference d{std::move(m.path), std::move(m.ours), std::move(m.reference)};
         if (same_type_id_36(d)) {
-            c.notes.push_back(fmt::format("{}: type id 36, which our reader names I2_S (bitnet.cpp) and ggml's table "
-                                          "IQ4_NL_4_4: the same id, not a mismatch", d.field));
+            c.notes.push_back({NoteKind::type_id_36,
+                               fmt::format("{}: type id 36, which our reader names I2_S (bitnet.cpp) and ggml's "
+                                           "table IQ4_NL_4_4: the same id, not a mismatch",
+                                           d.path.render())});
             continue;
         }
         c.mismatches.push_back(std::move(d));
@@ -172,12 +172,12 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
     if (!ggml_quirks && !cmp.notes.empty()) {
         // compare() normalised a ggml quirk that this reader is not documented to have: report it.
         if (ours->data_offset != theirs->data_offset) {
-            c.mismatches.push_back({"data_offset", ours->data_offset, theirs->data_offset});
+            c.mismatches.push_back({{Field::data_offset}, ours->data_offset, theirs->data_offset});
         }
         for (std::size_t i = 0; i < std::min(ours->tensors.size(), theirs->tensors.size()); ++i) {
             const auto& a = ours->tensors[i];
             const auto& b = theirs->tensors[i];
-            if (a.dims != b.dims) c.mismatches.push_back({fmt::format("tensors[{}]({}).dims", i, a.name), a.dims, b.dims});
+            if (a.dims != b.dims) c.mismatches.push_back({{Field::tensor_dims, i, a.name}, a.dims, b.dims});
         }
     } else {
         c.notes.insert(c.notes.end(), cmp.notes.begin(), cmp.notes.end());
@@ -187,39 +187,39 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
 
 void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
     switch (c.verdict) {
-        case Verdict::accept: ++t.accepted; break;
-        case Verdict::reject: ++t.rejected; break;
-        case Verdict::crash: ++t.crashes; break;
-        case Verdict::timeout: ++t.timeouts; break;
-        case Verdict::unavailable: ++t.unavailable; break;
+        case ReaderVerdict::accept: ++t.accepted; break;
+        case ReaderVerdict::reject: ++t.rejected; break;
+        case ReaderVerdict::crash: ++t.crashes; break;
+        case ReaderVerdict::timeout: ++t.timeouts; break;
+        case ReaderVerdict::unavailable: ++t.unavailable; break;
     }
     if (c.wrong.value_or(false) && f.valid) {
-        if (c.verdict == Verdict::accept && !*f.valid) ++t.wrongly_accepted;
-        if (c.verdict == Verdict::reject && *f.valid) ++t.wrongly_rejected;
-        if (c.verdict == Verdict::reject && !*f.valid) ++t.wrong_code;
+        if (c.verdict == ReaderVerdict::accept && !*f.valid) ++t.wrongly_accepted;
+        if (c.verdict == ReaderVerdict::reject && *f.valid) ++t.wrongly_rejected;
+        if (c.verdict == ReaderVerdict::reject && !*f.valid) ++t.wrong_code;
     }
     if (!c.mismatches.empty()) ++t.value_disagreements;
 }
 
 }  // namespace
 
-std::string_view verdict_name(Verdict verdict) {
+std::string_view reader_verdict_name(ReaderVerdict verdict) {
     switch (verdict) {
-        case Verdict::accept: return "accept";
-        case Verdict::reject: return "reject";
-        case Verdict::crash: return "crash";
-        case Verdict::timeout: return "timeout";
-        case Verdict::unavailable: return "unavailable";
+        case ReaderVerdict::accept: return "accept";
+        case ReaderVerdict::reject: return "reject";
+        case ReaderVerdict::crash: return "crash";
+        case ReaderVerdict::timeout: return "timeout";
+        case ReaderVerdict::unavailable: return "unavailable";
     }
     return "?";
 }
 
 bool MatrixFile::all_agree() const {
-    std::optional<Verdict> seen;
+    std::optional<ReaderVerdict> seen;
     for (const auto& c : cells) {
-        if (c.verdict == Verdict::unavailable) continue;
+        if (c.verdict == ReaderVerdict::unavailable) continue;
         if (c.wrong.value_or(false) || !c.mismatches.empty()) return false;
-        if (c.verdict == Verdict::crash || c.verdict == Verdict::timeout) return false;
+        if (c.verdict == ReaderVerdict::crash || c.verdict == ReaderVerdict::timeout) return false;
         if (seen && *seen != c.verdict) return false;
         seen = c.verdict;
     }
@@ -251,9 +251,11 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         m.readers[kLlamaCpp] = {"llama.cpp", "", false, located.error + " (run scripts/fetch-reference)", {}};
     }
     m.readers[kLlamaCpp].normalisations = {
-        "data_offset of a 0-tensor file: ggml reports the unpadded end of the metadata, we the padded one "
-        "(gguf-facts.md section 2); compared after padding ggml's to the alignment",
-        "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"};
+        {NoteKind::zero_tensor_data_offset,
+         "data_offset of a 0-tensor file: ggml reports the unpadded end of the metadata, we the padded one "
+         "(docs/gguf-notes.md); compared after padding ggml's to the alignment"},
+        {NoteKind::trailing_unit_dims,
+         "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"}};
     const auto bitnet = reference::locate_bitnet(options.bitnet_dir);
     if (bitnet.ref) {
         m.readers[kBitnetCpp] = {bitnet.ref->name, bitnet.ref->version, true, "", {}};
@@ -264,7 +266,7 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     const auto gguf_py = reference::locate_gguf_py();
     const auto hf = reference::locate_hf_gguf();
     m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
-    m.readers[kHfGguf] = {hf.name, hf.version, hf.available, hf.why_unavailable, {kHfNotReported}};
+    m.readers[kHfGguf] = {hf.name, hf.version, hf.available, hf.why_unavailable, {{NoteKind::fields_not_reported, kHfNotReported}}};
 
     // The work: the reference probe runs one file per process (it may abort on a file); each peer
     // runs kPeerBatch files per process (starting an interpreter costs more than reading a file).
@@ -305,8 +307,8 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         f.cells[kBitnetCpp] = cell_from(o[kBitnetCpp], ours, true, false);
         for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
         auto& ref = f.cells[kLlamaCpp];
-        if (ref.verdict == Verdict::accept || ref.verdict == Verdict::reject) {
-            ref.documented = !f.reference_expect.empty() && f.reference_expect == verdict_name(ref.verdict);
+        if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {
+            ref.documented = !f.reference_expect.empty() && f.reference_expect == reader_verdict_name(ref.verdict);
         }
         pending[i].outcome = {};  // the payloads are no longer needed
         std::lock_guard<std::mutex> lock(progress_mutex);
@@ -347,10 +349,10 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     // A reader found unusable on the way (an adapter that could not load its library) is unavailable.
     for (std::size_t r = 1; r < kReaderCount; ++r) {
         const bool none_ran = std::all_of(m.files.begin(), m.files.end(),
-                                          [r](const MatrixFile& f) { return f.cells[r].verdict == Verdict::unavailable; });
+                                          [r](const MatrixFile& f) { return f.cells[r].verdict == ReaderVerdict::unavailable; });
         if (none_ran && m.readers[r].available) {
             m.readers[r].available = false;
-            m.readers[r].why_unavailable = m.files.front().cells[r].code_or_message;
+            m.readers[r].why_unavailable = m.files.front().cells[r].reason;
         }
     }
     m.totals.resize(kReaderCount);

@@ -13,32 +13,35 @@
 #include <string_view>
 #include <vector>
 
+#include "compare.hpp"
 #include "gguf/error.hpp"
+#include "verdict.hpp"
 
 namespace gguf::crossval {
 
-enum class Verdict { accept, reject, crash, timeout, unavailable };
-std::string_view verdict_name(Verdict verdict);  // "accept", ...
+// What one reader made of one file.
+enum class ReaderVerdict { accept, reject, crash, timeout, unavailable };
+std::string_view reader_verdict_name(ReaderVerdict verdict);  // "accept", ...
 
 // Reader indices in Matrix::readers and MatrixFile::cells.
 // kBitnetCpp: bitnet.cpp's gguf reader (its 2024 llama.cpp fork), unavailable when it is not built.
 enum ReaderIndex : std::size_t { kOurs = 0, kLlamaCpp = 1, kGgufPy = 2, kHfGguf = 3, kBitnetCpp = 4, kReaderCount = 5 };
 
 struct Difference {
-    std::string field;  // crossval::compare's field name
+    FieldPath path;  // compare_descriptions' field
     nlohmann::json ours;
     nlohmann::json theirs;
 };
 
 struct Cell {
-    Verdict verdict = Verdict::unavailable;
-    std::string code_or_message;  // ours: the error code; a peer: what it said; crash: the signal
+    ReaderVerdict verdict = ReaderVerdict::unavailable;
+    std::string reason;  // why it rejected or failed: ours, the error code; a peer, what it said; a crash, the signal
     // Against the manifest: wrong = accepts a malformed file or rejects a valid one (and, for ours,
     // reports another code than expected). Unset when there is no expectation or no verdict.
     std::optional<bool> wrong;
     bool documented = false;  // llama.cpp: this verdict is the one the manifest's reference_expect gives
     std::vector<Difference> mismatches;  // accepted by this reader and ours: fields that differ
-    std::vector<std::string> notes;      // documented normalisations applied to this comparison
+    std::vector<Note> notes;             // documented normalisations applied to this comparison
     std::optional<std::uint64_t> data_offset;  // what the reader reported, when it accepted
     double duration_ms = 0;
 };
@@ -47,7 +50,7 @@ struct MatrixFile {
     std::string file;                 // relative to the corpus directory
     std::optional<bool> valid;        // from the manifest; unset without one
     std::string expected_code;        // malformed files: the code our reader must report
-    std::string reference_expect;     // "accept" / "reject" where gguf-facts.md documents llama.cpp's verdict
+    std::string reference_expect;     // "accept" / "reject" where the corpus documents llama.cpp's verdict
     std::string category;
     std::string description;
     std::vector<Cell> cells;          // one per reader, in ReaderIndex order
@@ -60,7 +63,7 @@ struct ReaderInfo {
     std::string version;
     bool available = false;
     std::string why_unavailable;
-    std::vector<std::string> normalisations;  // per-reader normalisations, listed in matrix.md
+    std::vector<Note> normalisations;  // per-reader normalisations, listed in matrix.md
 };
 
 struct ReaderTotals {

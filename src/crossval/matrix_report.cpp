@@ -14,18 +14,24 @@ namespace {
 constexpr int kMatrixSchemaVersion = 1;
 constexpr std::size_t kMaxFieldsPerCell = 8;  // matrix.md lists at most this many differing fields per reader
 
+nlohmann::json notes_json(const std::vector<Note>& notes) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : notes) out.push_back(n.text);
+    return out;
+}
+
 nlohmann::json cell_json(const Cell& c) {
-    nlohmann::json j{{"verdict", verdict_name(c.verdict)}, {"code_or_message", c.code_or_message}};
+    nlohmann::json j{{"verdict", reader_verdict_name(c.verdict)}, {"code_or_message", c.reason}};
     j["wrong"] = c.wrong ? nlohmann::json(*c.wrong) : nlohmann::json(nullptr);
     auto fields = nlohmann::json::array();
     auto details = nlohmann::json::array();
     for (const auto& m : c.mismatches) {
-        fields.push_back(m.field);
-        details.push_back({{"field", m.field}, {"ours", m.ours}, {"theirs", m.theirs}});
+        fields.push_back(m.path.render());
+        details.push_back({{"field", m.path.render()}, {"ours", m.ours}, {"theirs", m.theirs}});
     }
     j["mismatches"] = std::move(fields);
     j["details"] = std::move(details);
-    j["notes"] = c.notes;
+    j["notes"] = notes_json(c.notes);
     j["data_offset"] = c.data_offset ? nlohmann::json(*c.data_offset) : nlohmann::json(nullptr);
     if (c.documented) j["documented"] = true;
     j["duration_ms"] = static_cast<std::int64_t>(c.duration_ms + 0.5);
@@ -57,10 +63,10 @@ std::string md(std::string s) {
 }
 
 std::string cell_md(const Cell& c, std::size_t reader) {
-    if (c.verdict == Verdict::unavailable) return "n/a";
-    std::string s(verdict_name(c.verdict));
+    if (c.verdict == ReaderVerdict::unavailable) return "n/a";
+    std::string s(reader_verdict_name(c.verdict));
     if (c.wrong.value_or(false)) s = fmt::format("**{}** ✗", s);
-    if (reader == kOurs && c.verdict == Verdict::reject) s += fmt::format(" `{}`", c.code_or_message);
+    if (reader == kOurs && c.verdict == ReaderVerdict::reject) s += fmt::format(" `{}`", c.reason);
     if (c.documented && c.wrong.value_or(false)) s += " (documented)";
     if (!c.mismatches.empty()) s += fmt::format(" ≠{}", c.mismatches.size());
     return s;
@@ -81,7 +87,7 @@ nlohmann::json to_json(const Matrix& m) {
         nlohmann::json j{{"name", info.name},
                          {"version", info.version},
                          {"available", info.available},
-                         {"normalisations", info.normalisations}};
+                         {"normalisations", notes_json(info.normalisations)}};
         if (!info.available) j["why_unavailable"] = info.why_unavailable;
         readers.push_back(std::move(j));
         totals[info.name] = totals_json(m.totals[r]);
@@ -180,7 +186,7 @@ std::string to_markdown(const Matrix& m) {
         line(fmt::format("{} {} |", row, md(f->description)));
     }
     line("");
-    line("(documented): llama.cpp's verdict is the one gguf-facts.md documents for this file (the manifest's "
+    line("(documented): llama.cpp's verdict is the one docs/gguf-notes.md documents for this file (the manifest's "
          "reference_expect).");
 
     // The differing fields and the peers' messages on the rows above.
@@ -195,7 +201,7 @@ std::string to_markdown(const Matrix& m) {
                 std::string fields;
                 for (std::size_t i = 0; i < c.mismatches.size() && i < kMaxFieldsPerCell; ++i) {
                     const auto& d = c.mismatches[i];
-                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", d.field,
+                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", d.path.render(),
                                           md(d.ours.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
                                           md(d.theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
                 }
@@ -204,9 +210,9 @@ std::string to_markdown(const Matrix& m) {
                 }
                 items.push_back(fmt::format("{} differs: {}", m.readers[r].name, fields));
             }
-            if ((c.wrong.value_or(false) && c.verdict == Verdict::reject) || c.verdict == Verdict::crash ||
-                c.verdict == Verdict::timeout) {
-                items.push_back(fmt::format("{} {}: {}", m.readers[r].name, verdict_name(c.verdict), md(c.code_or_message)));
+            if ((c.wrong.value_or(false) && c.verdict == ReaderVerdict::reject) || c.verdict == ReaderVerdict::crash ||
+                c.verdict == ReaderVerdict::timeout) {
+                items.push_back(fmt::format("{} {}: {}", m.readers[r].name, reader_verdict_name(c.verdict), md(c.reason)));
             }
         }
         if (items.empty()) continue;
@@ -220,27 +226,21 @@ std::string to_markdown(const Matrix& m) {
     line("");
     line("Documented differences of definition, applied before comparing and not counted as disagreements:");
     line("");
-    // The kind of a normalisation (its text in ReaderInfo) or of a note (crossval::compare's, matrix.cpp's).
-    auto kind_of = [](const std::string& s) -> std::string {
-        if (s.rfind("data_offset", 0) == 0) return "data_offset";
-        if (s.rfind("dims", 0) == 0 || s.find(").dims") != std::string::npos) return "dims";
-        if (s.find("type id 36") != std::string::npos) return "type36";
-        return "";
-    };
     std::size_t type36 = 0;
     for (std::size_t r = 0; r < m.readers.size(); ++r) {
         const auto& info = m.readers[r];
-        std::map<std::string, std::size_t> applied;  // note kind -> files
+        std::map<NoteKind, std::size_t> applied;  // note kind -> files it was applied on
         for (const auto& f : m.files) {
-            std::set<std::string> kinds;
-            for (const auto& n : f.cells[r].notes) kinds.insert(kind_of(n));
-            for (const auto& k : kinds) ++applied[k];
+            std::set<NoteKind> kinds;
+            for (const auto& n : f.cells[r].notes) kinds.insert(n.kind);
+            for (const auto k : kinds) ++applied[k];
         }
-        type36 += applied["type36"];
+        type36 += applied[NoteKind::type_id_36];
         for (const auto& n : info.normalisations) {
-            const auto kind = kind_of(n);
-            const auto count = kind.empty() ? std::string() : fmt::format(" (applied on {} files)", applied[kind]);
-            line(fmt::format("- {}: {}{}", info.name, n, count));
+            const auto count = n.kind == NoteKind::fields_not_reported
+                                   ? std::string()
+                                   : fmt::format(" (applied on {} files)", applied[n.kind]);
+            line(fmt::format("- {}: {}{}", info.name, n.text, count));
         }
     }
     line(fmt::format("- every reader: tensor type id 36 is compared as an id: our reader names it I2_S (bitnet.cpp), "

@@ -19,12 +19,15 @@ nlohmann::json opt(const std::optional<T>& v) {
 }
 
 nlohmann::json stage_json(const Stage& s) {
-    return {{"name", s.name},
+    const auto failure = failure_name(s.failure);
+    return {{"name", stage_name(s.id)},
             {"ran", s.ran},
             {"ok", s.ok},
             {"xfail", s.xfail},
+            {"xfail_rule", s.xfail ? nlohmann::json(s.xfail_rule) : nlohmann::json(nullptr)},
+            {"xpass", s.xpass},
             {"duration_ms", s.duration_ms},
-            {"failure_class", s.failure_class.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.failure_class)},
+            {"failure_class", failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(failure)},
             {"message", s.message},
             {"log_excerpt", s.log_excerpt},
             {"details", s.details}};
@@ -43,16 +46,29 @@ nlohmann::json tensor_hashes_json(const std::vector<TensorDigest>& digests) {
 
 }  // namespace
 
-const Stage* Report::stage(std::string_view name) const {
+nlohmann::json notes_json(const std::vector<Note>& notes) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : notes) out.push_back(n.text);
+    return out;
+}
+
+const Stage* Report::stage(StageId id) const {
     for (const auto& s : stages) {
-        if (s.name == name) return &s;
+        if (s.id == id) return &s;
     }
     return nullptr;
 }
 
-bool Report::stage_ok(std::string_view name) const {
-    const auto* s = stage(name);
+bool Report::stage_ok(StageId id) const {
+    const auto* s = stage(id);
     return s != nullptr && s->ran && s->ok;
+}
+
+bool Report::xpass() const {
+    for (const auto& s : stages) {
+        if (s.xpass) return true;
+    }
+    return false;
 }
 
 bool Report::xfail() const {
@@ -67,19 +83,20 @@ nlohmann::json to_json(const Report& r) {
     for (const auto& s : r.stages) stages.push_back(stage_json(s));
     nlohmann::json mismatches = nlohmann::json::array();
     for (const auto& m : r.comparison.mismatches) {
-        mismatches.push_back({{"field", m.field}, {"ours", m.ours}, {"reference", m.reference}});
+        mismatches.push_back({{"field", m.path.render()}, {"ours", m.ours}, {"reference", m.reference}});
     }
     return {
         {"schema_version", kSchemaVersion},
         {"model", r.model},
-        {"verdict", r.verdict},
+        {"verdict", verdict_name(r.verdict)},
         {"exit_code", r.exit_code},
-        {"reader_ok", r.stage_ok("reader")},
-        {"cpp_header_ok", r.stage_ok("cpp_header")},
-        {"cpp_full_ok", r.stage_ok("cpp_full")},
+        {"reader_ok", r.stage_ok(StageId::reader)},
+        {"cpp_header_ok", r.stage_ok(StageId::cpp_header)},
+        {"cpp_full_ok", r.stage_ok(StageId::cpp_full)},
         {"xfail", r.xfail()},
+        {"xpass", r.xpass()},
         {"allow_cpp_fail", r.allow_cpp_fail},
-        {"notes", r.notes},
+        {"notes", notes_json(r.notes)},
         {"findings", r.findings},
         {"timestamp", r.timestamp},
         {"platform", r.platform},
@@ -96,17 +113,21 @@ nlohmann::json to_json(const Report& r) {
          {{"ran", r.compared},
           {"equal", r.compared && r.comparison.equal},
           {"mismatches", std::move(mismatches)},
-          {"notes", r.comparison.notes}}},
+          {"notes", notes_json(r.comparison.notes)}}},
     };
 }
 
 Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json) {
+    return write_text_atomically(path, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
+}
+
+Status write_text_atomically(const std::filesystem::path& path, const std::string& text) {
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        out << text;
         out.flush();
         if (!out) return Error{Code::io_error, 0, fmt::format("cannot write '{}'", tmp)};
     }

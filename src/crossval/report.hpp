@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compare.hpp"
+#include "verdict.hpp"
 #include "gguf/data/hash.hpp"
 #include "gguf/error.hpp"
 
@@ -22,16 +23,19 @@ enum Exit : int {
     kReaderRejected = 1,   // our reader rejected the file
     kUsage = 2,            // bad flags, missing file
     kDisagree = 3,         // the readers disagree: a field mismatch, or one accepts what the other rejects
-    kReferenceFailed = 4,  // a reference stage failed and CROSSVAL_ALLOW_CPP_FAIL is not set
+    kReferenceFailed = 4,  // a reference stage failed unexpectedly (no expectation or policy allows it), or
+                           // passed where an expectation declared a failure and --strict is given
 };
 
 struct Stage {
-    std::string name;           // reader, cpp_header, cpp_full
+    StageId id = StageId::reader;
     bool ran = false;           // false: skipped (never counted as a pass)
     bool ok = false;
-    bool xfail = false;         // failed, and the failure is allowed by the soft-fail policy
+    bool xfail = false;         // failed, and the failure is allowed (by an expectation or CROSSVAL_ALLOW_CPP_FAIL)
+    std::string xfail_rule;     // which rule allowed it (an expectation, or the environment variable)
+    bool xpass = false;         // passed, though an expectation declared that it fails
     double duration_ms = 0;
-    std::string failure_class;  // empty when ok
+    Failure failure;            // monostate when ok
     std::string message;
     std::string log_excerpt;
     nlohmann::json details = nlohmann::json::object();  // stage-specific facts (load results, error code...)
@@ -52,21 +56,24 @@ struct Report {
     std::vector<Stage> stages;
     bool compared = false;  // whether the header comparison ran (both readers accepted the file)
     Comparison comparison;
-    std::vector<std::string> notes;
+    std::vector<Note> notes;
     std::vector<std::string> findings;  // reader disagreements in a sentence each
     bool allow_cpp_fail = false;
-    std::string verdict;  // pass, pass_xfail, reader_rejected, readers_disagree, reference_failed
+    Verdict verdict = Verdict::pass;
     int exit_code = kPass;
 
-    const Stage* stage(std::string_view name) const;
-    bool stage_ok(std::string_view name) const;
+    const Stage* stage(StageId id) const;
+    bool stage_ok(StageId id) const;
     bool xfail() const;
+    bool xpass() const;
 };
 
 nlohmann::json to_json(const Report& report);
 
 // Write JSON to `path` atomically (temporary file in the same directory, then rename).
 Status write_json_atomically(const std::filesystem::path& path, const nlohmann::json& json);
+// The same for any text.
+Status write_text_atomically(const std::filesystem::path& path, const std::string& text);
 
 // "linux-x86_64" style name of this machine.
 std::string platform_name();

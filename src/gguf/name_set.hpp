@@ -7,6 +7,8 @@
 #include <random>
 #include <string_view>
 #include <vector>
+// xxHash compiled in as header-only code (XXH_INLINE_ALL): the core library links no hashing library.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace gguf {

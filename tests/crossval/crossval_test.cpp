@@ -61,7 +61,7 @@ protected:
 const std::string kSoft = "CROSSVAL_ALLOW_CPP_FAIL=1";
 const std::string kStrict = "CROSSVAL_ALLOW_CPP_FAIL=0";
 
-// A llama model that llama.cpp's loader aborts on: llama.block_count = 0 (gguf-facts.md section 3).
+// A llama model that llama.cpp's loader aborts on: llama.block_count = 0 (docs/gguf-notes.md, "The reference's model loader").
 Buffer llama_with_zero_blocks() {
     gguf::Writer w;
     w.add("general.architecture", Value::string("llama"));

@@ -12,6 +12,7 @@
 #include "crossval/logits.hpp"
 
 using gguf::crossval::Logits;
+using gguf::crossval::LogitsCode;
 using gguf::crossval::LogitsFormat;
 using gguf::crossval::Thresholds;
 
@@ -43,7 +44,7 @@ Logits reference() {
 
 TEST(LogitsMetrics, IdenticalLogitsAgreeExactly) {
     const auto ref = reference();
-    auto m = gguf::crossval::compare(ref, ref);
+    auto m = gguf::crossval::compare_logits(ref, ref);
     ASSERT_TRUE(m) << m.error().message;
     ASSERT_EQ(m->size(), 3u);
     for (const auto& p : *m) {
@@ -63,7 +64,7 @@ TEST(LogitsMetrics, OnePerturbedPositionIsCaughtThereWithTheExpectedMetrics) {
     const auto ref = reference();
     auto test = ref;
     test.values[8 + 3] = 2.0f;  // position 1, vocab index 3: 1 -> 2
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_EQ((*m)[0].max_abs_diff, 0.0);
     EXPECT_EQ((*m)[2].max_abs_diff, 0.0);
@@ -96,7 +97,7 @@ TEST(LogitsMetrics, FirstDivergenceIsTheEarliestFailingPosition) {
     auto test = ref;
     test.values[8 * 1 + 0] += 3e-4f;  // position 1: only max_abs fails (cosine and KL move by O(1e-8))
     test.values[8 * 2 + 0] = -50.0f;  // position 2: everything fails
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     const auto d = gguf::crossval::first_divergence(*m);
     ASSERT_TRUE(d);
@@ -129,7 +130,7 @@ TEST(LogitsMetrics, TopFiveOverlapCountsSharedIndices) {
     ref.n_vocab = test.n_vocab = 8;
     ref.values = {9, 8, 7, 6, 5, 0, 0, 0};   // top-5 {0,1,2,3,4}
     test.values = {9, 8, 7, 0, 0, 6, 5, 0};  // top-5 {0,1,2,5,6}: shares 0, 1, 2
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_EQ((*m)[0].top5_overlap, 3u);
     EXPECT_TRUE((*m)[0].top1_match);
@@ -152,7 +153,7 @@ TEST(LogitsMetrics, SoftmaxIsStableForLargeLogits) {
     ref.n_vocab = test.n_vocab = 2;
     ref.values = {1000, 999};
     test.values = {999, 999};
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     const double e = std::exp(1.0);
     const double p0 = e / (1 + e), p1 = 1 / (1 + e);
@@ -167,14 +168,14 @@ TEST(LogitsMetrics, NonFiniteValuesDivergeUnlessBitIdentical) {
     ref.n_vocab = test.n_vocab = 4;
     ref.values = {1, 2, 3, 4};
     test.values = {1, nan, 3, 4};
-    auto m = gguf::crossval::compare(ref, test);
+    auto m = gguf::crossval::compare_logits(ref, test);
     ASSERT_TRUE(m);
     EXPECT_FALSE((*m)[0].finite);
     EXPECT_TRUE(std::isinf((*m)[0].max_abs_diff));
     auto d = gguf::crossval::first_divergence(*m);
     ASSERT_TRUE(d);
     EXPECT_EQ(d->reasons[0], "non-finite logits (NaN or infinity)");
-    auto same = gguf::crossval::compare(test, test);
+    auto same = gguf::crossval::compare_logits(test, test);
     ASSERT_TRUE(same);
     EXPECT_FALSE(gguf::crossval::first_divergence(*same));
 }
@@ -183,28 +184,28 @@ TEST(LogitsMetrics, MismatchedMatricesAreErrors) {
     const auto ref = reference();
     auto other_vocab = ref;
     other_vocab.n_vocab = 4;  // 6 rows of 4
-    auto a = gguf::crossval::compare(ref, other_vocab);
+    auto a = gguf::crossval::compare_logits(ref, other_vocab);
     ASSERT_FALSE(a);
     EXPECT_NE(a.error().message.find("n_vocab differs: reference 8, test 4"), std::string::npos);
 
     auto fewer = ref;
     fewer.values.resize(16);
     fewer.tokens.resize(2);
-    auto b = gguf::crossval::compare(ref, fewer);
+    auto b = gguf::crossval::compare_logits(ref, fewer);
     ASSERT_FALSE(b);
     EXPECT_NE(b.error().message.find("reference 3, test 2"), std::string::npos);
 
     auto other_tokens = ref;
     other_tokens.tokens[2] = 7;
-    auto c = gguf::crossval::compare(ref, other_tokens);
+    auto c = gguf::crossval::compare_logits(ref, other_tokens);
     ASSERT_FALSE(c);
     EXPECT_NE(c.error().message.find("from position 2"), std::string::npos) << c.error().message;
 
     auto no_tokens = ref;
     no_tokens.tokens.clear();  // unknown tokens: compared by position only
-    EXPECT_TRUE(gguf::crossval::compare(ref, no_tokens));
+    EXPECT_TRUE(gguf::crossval::compare_logits(ref, no_tokens));
 
-    EXPECT_FALSE(gguf::crossval::compare(Logits{}, ref));
+    EXPECT_FALSE(gguf::crossval::compare_logits(Logits{}, ref));
 }
 
 // ---- Files ------------------------------------------------------------------------------------
@@ -285,11 +286,10 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     l.n_vocab = 2;
     l.values = {1, 2, 3, 4};
     const auto good = gguf::crossval::to_binary(l);
-    using gguf::Code;
     struct Case {
         const char* what;
         std::vector<std::byte> bytes;
-        Code code;
+        LogitsCode code;
         const char* text;
     };
     auto edit = [&good](std::size_t at, std::uint8_t v) {
@@ -301,13 +301,16 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     auto longer = good;
     longer.push_back(std::byte{0});
     const std::vector<Case> cases{
-        {"version 2", edit(4, 2), Code::unsupported_version, "version 2"},
-        {"header cut", cut(10), Code::truncated, "needs 16 bytes"},
-        {"data cut", cut(good.size() - 1), Code::truncated, "need 16 bytes of data"},
-        {"trailing byte", longer, Code::count_too_large, "1 bytes after"},
-        {"zero positions", edit(8, 0), Code::count_too_large, "0 positions"},
-        {"zero vocab", edit(12, 0), Code::count_too_large, "of 0 values"},
-        {"huge n_positions", edit(11, 0xFF), Code::truncated, "need"},
+        {"version 2", edit(4, 2), LogitsCode::unsupported_version, "version 2"},
+        {"header cut", cut(10), LogitsCode::truncated, "needs 16 bytes"},
+        {"data cut", cut(good.size() - 1), LogitsCode::truncated, "need 16 bytes of data"},
+        {"trailing byte", longer, LogitsCode::trailing_bytes, "1 bytes after"},
+        {"zero positions", edit(8, 0), LogitsCode::empty, "0 positions"},
+        {"zero vocab", edit(12, 0), LogitsCode::empty, "of 0 values"},
+        {"huge n_positions", edit(11, 0xFF), LogitsCode::truncated, "need"},
+        // 2^31 positions x 2^31 values x 4 bytes = 2^64: the size must not wrap to 0.
+        {"size wraps", [&] { auto b = edit(11, 0x80); b[15] = std::byte{0x80}; return b; }(), LogitsCode::too_large,
+         "does not fit"},
     };
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits(view(c.bytes));
@@ -317,10 +320,10 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     }
     auto bad_magic = gguf::crossval::parse_logits_binary(view(edit(0, 'X')));
     ASSERT_FALSE(bad_magic);
-    EXPECT_EQ(bad_magic.error().code, Code::bad_magic);
+    EXPECT_EQ(bad_magic.error().code, LogitsCode::not_a_logits_file);
     auto neither = gguf::crossval::parse_logits(view(std::string("XLOG....")));
     ASSERT_FALSE(neither);
-    EXPECT_EQ(neither.error().code, Code::bad_magic);
+    EXPECT_EQ(neither.error().code, LogitsCode::not_a_logits_file);
 }
 
 TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
@@ -344,18 +347,18 @@ TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits_json(c.text);
         ASSERT_FALSE(r) << c.text;
-        EXPECT_EQ(r.error().code, gguf::Code::invalid_value_type) << c.text;
+        EXPECT_EQ(r.error().code, LogitsCode::bad_json) << c.text;
         EXPECT_NE(r.error().message.find(c.message), std::string::npos) << c.text << " -> " << r.error().message;
     }
     auto empty = gguf::crossval::parse_logits_json(R"({"n_vocab":2,"logits":[]})");
     ASSERT_FALSE(empty);
-    EXPECT_EQ(empty.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(empty.error().code, LogitsCode::empty);
     auto zero = gguf::crossval::parse_logits_json(R"({"n_vocab":0,"logits":[[]]})");
     ASSERT_FALSE(zero);
-    EXPECT_EQ(zero.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(zero.error().code, LogitsCode::empty);
     auto list = gguf::crossval::parse_logits_json("[1,2]");
     ASSERT_FALSE(list);
-    EXPECT_EQ(list.error().code, gguf::Code::bad_magic);
+    EXPECT_EQ(list.error().code, LogitsCode::not_a_logits_file);
 }
 
 TEST(LogitsFiles, FilesRoundTripInBothFormats) {
@@ -373,9 +376,9 @@ TEST(LogitsFiles, FilesRoundTripInBothFormats) {
     }
     auto missing = gguf::crossval::read_logits_file(dir / "nope.json");
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().code, gguf::Code::io_error);
+    EXPECT_EQ(missing.error().code, LogitsCode::io_error);
     auto capped = gguf::crossval::read_logits_file(dir / "l.json", 10);
     ASSERT_FALSE(capped);
-    EXPECT_EQ(capped.error().code, gguf::Code::count_too_large);
+    EXPECT_EQ(capped.error().code, LogitsCode::too_large);
     std::filesystem::remove_all(dir);
 }

@@ -1,7 +1,7 @@
 // The reader-agreement matrix against the real readers (ctest label: reference): the whole
 // conformance corpus, written by our writer, through the CLI as a user runs it. Needs the pinned
 // reference (scripts/fetch-reference) and the peers (scripts/fetch-peers); fails, never skips,
-// without them. Expected values come from gguf-facts.md and the file layout, not from a run.
+// without them. Expected values come from docs/gguf-notes.md and the file layout, not from a run.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -108,7 +108,7 @@ TEST_F(MatrixCorpus, BitnetCppReadsTheI2sFileThePinnedLlamaCppRejects) {
 }
 
 TEST_F(MatrixCorpus, TheReferenceWronglyAcceptsTheTwoDocumentedHoles) {
-    // gguf-facts.md section 2: shape (2^32, 2^32) wraps the element count to 0; F32 ne0 = (2^64-1)/4
+    // docs/gguf-notes.md, "The reference's reader": shape (2^32, 2^32) wraps the element count to 0; F32 ne0 = (2^64-1)/4
     // wraps the padded size to 0. Both are malformed; the pinned reference accepts both.
     for (const auto* name : {"malformed/shape_2_32_by_2_32.gguf", "malformed/f32_padded_size_wraps.gguf"}) {
         EXPECT_EQ(file(name)["valid"], false) << name;

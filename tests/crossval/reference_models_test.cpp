@@ -216,21 +216,21 @@ TEST_F(Reference, ReferenceLogitsAreReproducibleAndTernaryFormatsAgree) {
     auto a = logits_of({TinyArch::llama, TinyType::f32, 42});
     auto b = logits_of({TinyArch::llama, TinyType::f32, 42});
     ASSERT_TRUE(a && b);
-    auto same = gguf::crossval::compare(*a, *b);
+    auto same = gguf::crossval::compare_logits(*a, *b);
     ASSERT_TRUE(same) << same.error().message;
     for (const auto& m : *same) EXPECT_EQ(m.max_abs_diff, 0.0);
     // TQ1_0 and TQ2_0 of one seed hold the same ternary weights: the reference agrees within the defaults
     auto t1 = logits_of({TinyArch::bitnet, TinyType::tq1_0, 42});
     auto t2 = logits_of({TinyArch::bitnet, TinyType::tq2_0, 42});
     ASSERT_TRUE(t1 && t2);
-    auto m = gguf::crossval::compare(*t1, *t2);
+    auto m = gguf::crossval::compare_logits(*t1, *t2);
     ASSERT_TRUE(m);
     const auto d = gguf::crossval::first_divergence(*m);
     EXPECT_FALSE(d) << "diverged at position " << d->position << ": " << d->reasons.front();
     // another seed gives other logits: the first position already diverges
     auto c = logits_of({TinyArch::llama, TinyType::f32, 43});
     ASSERT_TRUE(c);
-    auto other = gguf::crossval::compare(*a, *c);
+    auto other = gguf::crossval::compare_logits(*a, *c);
     ASSERT_TRUE(other);
     const auto d2 = gguf::crossval::first_divergence(*other);
     ASSERT_TRUE(d2);

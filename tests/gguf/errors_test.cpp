@@ -256,7 +256,7 @@ TEST(Errors, TensorsOverlap) {
 }
 
 TEST(Errors, NonstandardHeaderLayout) {
-    // gguf-facts.md section 6: magic, version 3, n_tensors 0, n_kv 4, then u32 alignment 32 and
+    // docs/gguf-notes.md, "The pre-standard header layout": magic, version 3, n_tensors 0, n_kv 4, then u32 alignment 32 and
     // u64 data offset 224 (not in the standard), then 4 string KVs, zero padded to 224 bytes.
     gguf::Writer w;
     w.add("general.architecture", Value::string("test"));

@@ -329,8 +329,8 @@ TEST(ProbeHeader, GgmlDropsTrailingUnitDimensions) {
     EXPECT_EQ(theirs(path).tensors.at(0).dims, (std::vector<std::uint64_t>{4}));
 }
 
-// ggml's data offset for a file without tensors is the end of the metadata, unpadded (gguf-facts.md
-// section 2); ours is padded. Worked out by hand: 24-byte header + one KV "general.architecture" =
+// ggml's data offset for a file without tensors is the end of the metadata, unpadded (docs/gguf-notes.md,
+// "The reference's reader"); ours is padded. Worked out by hand: 24-byte header + one KV "general.architecture" =
 // "x": 8 + 20 (key) + 4 (type) + 8 + 1 (string) = 65 bytes, padded to 32 -> 96.
 TEST(ProbeHeader, ZeroTensorDataOffsetIsTheUnpaddedMetadataEnd) {
     ASSERT_REFERENCE();

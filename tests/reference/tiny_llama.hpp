@@ -1,4 +1,4 @@
-// Test support: the smallest llama model llama.cpp loads (gguf-facts.md section 3), built with our
+// Test support: the smallest llama model llama.cpp loads (docs/gguf-notes.md, "The reference's model loader"), built with our
 // Writer, with knobs to break it in named ways.
 #pragma once
 

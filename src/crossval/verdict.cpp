@@ -1,0 +1,59 @@
+// Names of the run vocabulary, as reports and terminal lines show them.
+#include "verdict.hpp"
+
+namespace gguf::crossval {
+
+std::string_view stage_name(StageId stage) {
+    switch (stage) {
+        case StageId::reader: return "reader";
+        case StageId::cpp_header: return "cpp_header";
+        case StageId::cpp_full: return "cpp_full";
+        case StageId::logits: return "logits";
+    }
+    return "unknown";
+}
+
+std::string_view check_failure_name(CheckFailure failure) {
+    switch (failure) {
+        case CheckFailure::non_finite_logits: return "non_finite_logits";
+        case CheckFailure::logits_diverge: return "logits_diverge";
+        case CheckFailure::against_unavailable: return "against_unavailable";
+    }
+    return "other";
+}
+
+std::string failure_name(const Failure& failure) {
+    struct Name {
+        std::string operator()(std::monostate) const { return {}; }
+        std::string operator()(gguf::Code c) const { return std::string(code_name(c)); }
+        std::string operator()(reference::FailureClass c) const { return std::string(reference::failure_class_name(c)); }
+        std::string operator()(CheckFailure c) const { return std::string(check_failure_name(c)); }
+    };
+    return std::visit(Name{}, failure);
+}
+
+bool is_disagreement(const Failure& failure) {
+    const auto* check = std::get_if<CheckFailure>(&failure);
+    return check != nullptr && *check == CheckFailure::logits_diverge;
+}
+
+bool is_reference_malfunction(const Failure& failure) {
+    const auto* c = std::get_if<reference::FailureClass>(&failure);
+    if (c == nullptr) return false;
+    using F = reference::FailureClass;
+    return *c == F::reference_unavailable || *c == F::timeout || *c == F::abort_or_signal || *c == F::other;
+}
+
+std::string_view verdict_name(Verdict verdict) {
+    switch (verdict) {
+        case Verdict::pass: return "pass";
+        case Verdict::pass_xfail: return "pass_xfail";
+        case Verdict::reader_rejected: return "reader_rejected";
+        case Verdict::readers_disagree: return "readers_disagree";
+        case Verdict::reference_failed: return "reference_failed";
+        case Verdict::unexpected_pass: return "unexpected_pass";
+    }
+    return "unknown";
+}
+
+}  // namespace gguf::crossval

@@ -1,0 +1,71 @@
+// The typed vocabulary of a cross-validation run: which stage, why it failed, what the verdict is,
+// which documented normalisation a note records. Decisions are made on these types; their names
+// are rendered only where reports and terminal lines are written (verdict.cpp).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "gguf/error.hpp"
+#include "reference/reference.hpp"
+
+namespace gguf::crossval {
+
+enum class StageId {
+    reader,      // our reader (required)
+    cpp_header,  // the reference's GGUF reader
+    cpp_full,    // the reference's full model load
+    logits,      // the reference's logits, optionally against a second source
+};
+std::string_view stage_name(StageId stage);  // "reader", "cpp_header", ...
+
+// Failures found by our own checks of a stage's output (not the reference's failure classes).
+enum class CheckFailure {
+    non_finite_logits,    // the reference produced NaN or infinite logits
+    logits_diverge,       // the second source differs beyond the thresholds: a disagreement
+    against_unavailable,  // the second source could not be read or run
+};
+std::string_view check_failure_name(CheckFailure failure);
+
+// Why a stage failed: our reader's error code, the reference's failure class, or one of our checks.
+// monostate: it did not fail.
+using Failure = std::variant<std::monostate, gguf::Code, reference::FailureClass, CheckFailure>;
+std::string failure_name(const Failure& failure);  // "" for monostate
+
+// A failure that means the two sides disagree (never an XFAIL), as opposed to a stage that failed.
+bool is_disagreement(const Failure& failure);
+// A failure that means the reference gave no answer (missing, crashed, timed out, unreadable), as
+// opposed to rejecting the file.
+bool is_reference_malfunction(const Failure& failure);
+
+// The verdict of one run.
+enum class Verdict {
+    pass,              // every stage passed
+    pass_xfail,        // passed, with reference failures allowed by the soft-fail policy
+    reader_rejected,   // our reader rejected the file
+    readers_disagree,  // a field mismatch, an unexplained accept/reject split, diverging outputs
+    reference_failed,  // a reference stage failed and no expectation or policy allows it
+    unexpected_pass,   // --strict: a stage passed that an expectation declared as failing (XPASS)
+};
+std::string_view verdict_name(Verdict verdict);
+
+// What a note records: a documented normalisation that was applied, or a fact of the run.
+enum class NoteKind {
+    zero_tensor_data_offset,  // ggml's unpadded data offset of a 0-tensor file, compared padded
+    trailing_unit_dims,       // ggml drops trailing dimensions of size 1
+    type_id_36,               // type id 36: I2_S to us, IQ4_NL_4_4 to ggml's table
+    predicted_rejection,      // the reference rejects the file, as a portability warning predicts
+    both_reject,              // both readers reject the file
+    test_hook,                // a test hook altered our side
+    fields_not_reported,      // a reader returns no such field, so it is not compared
+};
+
+struct Note {
+    NoteKind kind;
+    std::string text;  // the sentence shown to people
+
+    bool operator==(const Note&) const = default;
+};
+
+}  // namespace gguf::crossval
