@@ -13,25 +13,29 @@ namespace cli {
 Command add_gen_model(CLI::App& root) {
     auto* app = root.add_subcommand("gen-model",
                                     "Write a tiny complete model with seeded weights and a built-in vocabulary: "
-                                    "llama (f32, f16, q8_0) or bitnet (f16, q8_0, tq1_0, tq2_0), under 1 MB");
+                                    "llama (f32, f16, q8_0) or bitnet (f16, q8_0, tq1_0, tq2_0, i2_s), under 1 MB");
     struct Opts {
         std::string arch;
         std::string type;
         std::optional<std::string> seed;
+        bool ternary = false;
         std::string output;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--arch", opts->arch, "Architecture")->required()->check(CLI::IsMember({"llama", "bitnet"}));
     app->add_option("--type", opts->type, "Weight type of the matrices (norms stay f32)")
         ->required()
-        ->check(CLI::IsMember({"f32", "f16", "q8_0", "tq1_0", "tq2_0"}));
+        ->check(CLI::IsMember({"f32", "f16", "q8_0", "tq1_0", "tq2_0", "i2_s"}));
     app->add_option("--seed", opts->seed, "Weight seed (default: $CROSSVAL_SEED, else $BITNET_SEED, else 42)");
+    app->add_flag("--ternary", opts->ternary,
+                  "Ternary weights (amplitude x {-1,0,+1} per tensor): every type then holds the same numbers");
     app->add_option("--output,-o", opts->output, "Where to write the file (parent directories are created)")
         ->required();
     return {app, [opts] {
                 gguf::fixtures::TinyModelSpec spec;
                 spec.arch = *gguf::fixtures::arch_from_name(opts->arch);
                 spec.type = *gguf::fixtures::type_from_name(opts->type);
+                spec.ternary = opts->ternary;
                 std::string source = "--seed";
                 const auto seed = opts->seed ? gguf::fixtures::parse_seed(*opts->seed)
                                              : gguf::fixtures::seed_from_environment(source);

@@ -25,6 +25,7 @@ Command add_matrix(CLI::App& root) {
         std::string dir;
         std::string out;
         std::string cpp_dir;
+        std::string bitnet_dir;
         double timeout_s = 20;
         unsigned jobs = 2;
     };
@@ -40,10 +41,14 @@ Command add_matrix(CLI::App& root) {
     app->add_option("--cpp-dir", opts->cpp_dir,
                     "A llama.cpp-family build to use as the reference; default: $CROSSVAL_CPP_DIR, $BITNET_CPP_DIR, "
                     "then the pinned reference");
+    app->add_option("--bitnet-dir", opts->bitnet_dir,
+                    "The bitnet.cpp build for the bitnet.cpp column; default: $BITNET_CPP_DIR, then the build "
+                    "scripts/fetch-bitnet cached (the column is unavailable without one)");
     return {app, [opts] {
                 gguf::crossval::MatrixOptions options;
                 options.dir = opts->dir;
                 if (!opts->cpp_dir.empty()) options.cpp_dir = opts->cpp_dir;
+                if (!opts->bitnet_dir.empty()) options.bitnet_dir = opts->bitnet_dir;
                 options.timeout = std::chrono::milliseconds(static_cast<long long>(opts->timeout_s * 1000));
                 options.jobs = opts->jobs;
                 options.progress = [](std::size_t i, std::size_t n, const std::string& file) {

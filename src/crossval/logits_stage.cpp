@@ -126,6 +126,8 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.details["tokens"] = l.tokens;
     s.details["n_vocab"] = l.n_vocab;
     s.details["n_positions"] = l.n_positions();
+    s.details["kv"] = o.payload.value("kv", std::string());
+    if (o.payload.contains("kv_note")) s.details["kv_note"] = o.payload["kv_note"];
     s.details["positions"] = position_summary(l);
     if (options.save) {
         const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;

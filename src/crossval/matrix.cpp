@@ -294,6 +294,13 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
          "(docs/gguf-notes.md); compared after padding ggml's to the alignment"},
         {NoteKind::trailing_unit_dims,
          "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"}};
+    const auto bitnet = reference::locate_bitnet(options.bitnet_dir);
+    if (bitnet.ref) {
+        m.readers[kBitnetCpp] = {bitnet.ref->name, bitnet.ref->version, true, "", {}};
+    } else {
+        m.readers[kBitnetCpp] = {"bitnet.cpp", "", false, bitnet.error, {}};
+    }
+    m.readers[kBitnetCpp].normalisations = m.readers[kLlamaCpp].normalisations;
     const auto gguf_py = reference::locate_gguf_py();
     const auto hf = reference::locate_hf_gguf();
     m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
@@ -318,7 +325,10 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         const auto e = std::min(n, b + kPeerBatch);
         tasks.push_back({kGgufPy, b, e});
         tasks.push_back({kHfGguf, b, e});
-        for (std::size_t i = b; i < e; ++i) tasks.push_back({kLlamaCpp, i, i + 1});
+        for (std::size_t i = b; i < e; ++i) {
+            tasks.push_back({kLlamaCpp, i, i + 1});
+            tasks.push_back({kBitnetCpp, i, i + 1});
+        }
     }
     std::atomic<std::size_t> next{0};
     std::size_t done = 0;
@@ -336,6 +346,7 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
             f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
             f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
             f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
+            f.cells[kBitnetCpp] = cell_from(o[kBitnetCpp], ours, true, false);
         }
         for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
         auto& ref = f.cells[kLlamaCpp];
@@ -351,14 +362,15 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
             const auto& task = tasks[t];
             std::vector<reference::StageOutcome> results;
-            if (task.reader == kLlamaCpp) {
+            if (task.reader == kLlamaCpp || task.reader == kBitnetCpp) {
                 const auto path = options.dir / m.files[task.begin].file;
-                if (located.ref) {
-                    results.push_back(reference::run_header(*located.ref, path, run_options));
+                const auto& ref = task.reader == kLlamaCpp ? located.ref : bitnet.ref;
+                if (ref) {
+                    results.push_back(reference::run_header(*ref, path, run_options));
                 } else {
                     results.emplace_back();
                     results.back().failure = reference::FailureClass::reference_unavailable;
-                    results.back().message = m.readers[kLlamaCpp].why_unavailable;
+                    results.back().message = m.readers[task.reader].why_unavailable;
                 }
             } else {
                 std::vector<fs::path> paths;

@@ -1,5 +1,5 @@
-// The reader-agreement matrix: every file of a corpus through four readers (ours, llama.cpp's gguf
-// reader, gguf-py's GGUFReader, @huggingface/gguf), each verdict judged against the manifest and
+// The reader-agreement matrix: every file of a corpus through five readers (ours, llama.cpp's gguf
+// reader, gguf-py's GGUFReader, @huggingface/gguf, bitnet.cpp's gguf reader), each verdict judged against the manifest and
 // each accepted file's values compared with ours.
 #pragma once
 
@@ -24,7 +24,8 @@ enum class ReaderVerdict { accept, reject, crash, timeout, unavailable };
 std::string_view reader_verdict_name(ReaderVerdict verdict);  // "accept", ...
 
 // Reader indices in Matrix::readers and MatrixFile::cells.
-enum ReaderIndex : std::size_t { kOurs = 0, kLlamaCpp = 1, kGgufPy = 2, kHfGguf = 3, kReaderCount = 4 };
+// kBitnetCpp: bitnet.cpp's gguf reader (its 2024 llama.cpp fork), unavailable when it is not built.
+enum ReaderIndex : std::size_t { kOurs = 0, kLlamaCpp = 1, kGgufPy = 2, kHfGguf = 3, kBitnetCpp = 4, kReaderCount = 5 };
 
 struct Difference {
     FieldPath path;  // compare_descriptions' field
@@ -88,6 +89,7 @@ struct Matrix {
 struct MatrixOptions {
     std::filesystem::path dir;
     std::optional<std::filesystem::path> cpp_dir;  // the reference: --cpp-dir, else the environment, else the pin
+    std::optional<std::filesystem::path> bitnet_dir;  // bitnet.cpp: --bitnet-dir, else BITNET_CPP_DIR, else fetch-bitnet's cache
     std::chrono::milliseconds timeout{20000};      // per child process
     unsigned jobs = 2;                             // files in flight (each runs its readers one after another)
     // Called as each file finishes (from a worker thread, serialised): index (1-based), count, file.

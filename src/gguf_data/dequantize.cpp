@@ -2,6 +2,8 @@
 // the size checks that make them safe on any input.
 #include <fmt/format.h>
 
+#include "i2_s.hpp"
+
 #include <string>
 
 #include "dequant_kernels.hpp"
@@ -63,7 +65,6 @@ Error not_supported(std::uint32_t id) {
                                      "which no format definition states",
                                      type_label(id))};
         case DequantSupport::not_yet:
-            if (id == kTypeI2S) return Error{Code::type_not_supported, 0, "dequantization of I2_S is not supported yet"};
             return Error{Code::type_not_supported, 0,
                          fmt::format("dequantization of {} is not supported yet: it is not a float or quantized type",
                                      type_label(id))};
@@ -77,7 +78,7 @@ Error not_supported(std::uint32_t id) {
 DequantSupport dequant_support(std::uint32_t id) {
     if (decoder_of(id) != nullptr) return DequantSupport::supported;
     if (needs_grid(id)) return DequantSupport::needs_lookup_grid;
-    if (id == kTypeI2S) return DequantSupport::not_yet;
+    if (id == kTypeI2S) return DequantSupport::supported;  // whole tensors only: one tensor-wide scale
     const auto traits = ggml_type(id);
     if (!traits || traits->removed) return DequantSupport::invalid;
     return DequantSupport::not_yet;  // I8, I16, I32, I64, F64
@@ -85,6 +86,12 @@ DequantSupport dequant_support(std::uint32_t id) {
 
 Status dequantize_into(GgmlType type, Bytes data, std::span<float> out) {
     const auto id = static_cast<std::uint32_t>(type);
+    if (id == kTypeI2S) {  // its scale follows the codes of the whole tensor: data must be the whole tensor
+        auto values = detail::dequantize_i2_s(data, out.size());
+        if (!values) return values.error();
+        std::copy(values->begin(), values->end(), out.begin());
+        return Ok{};
+    }
     const BlockDecoder decode = decoder_of(id);
     if (decode == nullptr) return not_supported(id);
     const TypeTraits traits = *ggml_type(id);  // every decoded id is in the table
@@ -105,6 +112,7 @@ Status dequantize_into(GgmlType type, Bytes data, std::span<float> out) {
 
 Result<std::vector<float>> dequantize(GgmlType type, Bytes data, std::uint64_t n_elements) {
     const auto id = static_cast<std::uint32_t>(type);
+    if (id == kTypeI2S) return detail::dequantize_i2_s(data, n_elements);
     if (decoder_of(id) == nullptr) return not_supported(id);
     const TypeTraits traits = *ggml_type(id);
     if (n_elements % traits.block_size != 0) {

@@ -24,6 +24,7 @@
 
 #include "dequant_kernels.hpp"
 #include "gguf/data/quantize.hpp"
+#include "i2_s.hpp"
 
 namespace gguf {
 namespace {
@@ -164,9 +165,10 @@ std::uint16_t fp32_to_fp16(float value) {
 
 float fp16_to_fp32(std::uint16_t bits) { return detail::widen_half(bits); }
 
-bool can_quantize(GgmlType type) { return layout_of(type).has_value(); }
+bool can_quantize(GgmlType type) { return type == GgmlType::I2_S || layout_of(type).has_value(); }
 
 Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> values, std::uint64_t row_size) {
+    if (type == GgmlType::I2_S) return detail::quantize_i2_s(values, row_size);
     const auto layout = layout_of(type);
     if (!layout) return unsupported(type);
     if (row_size == 0 || row_size % layout->block != 0) {

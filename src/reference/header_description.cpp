@@ -110,7 +110,9 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
     if (!name) return payload_error(where + ": name_hex missing or not hex");
     const auto type_id = j.value("type", std::int64_t{-1});
     if (type_id < 0) return payload_error(where + ": no type");
-    const auto traits = ggml_type(static_cast<std::uint32_t>(type_id));
+    // A reference whose own type table names id 36 "i2_s" (bitnet.cpp) reads it as I2_S, as we do.
+    const bool i2_s = type_id == kTypeI2S && j.value("type_name", std::string()) == "i2_s";
+    const auto traits = i2_s ? std::optional<TypeTraits>(i2_s_traits()) : ggml_type(static_cast<std::uint32_t>(type_id));
     describe::Tensor t;
     t.name = describe::render_string(*name);
     t.type = traits ? std::string(traits->name) : fmt::format("type_{}", type_id);

@@ -55,6 +55,8 @@ Located from_dir(const fs::path& dir, std::string origin, std::string default_na
     ref.lib_dir = layout->lib_dir;
     ref.origin = std::move(origin);
     ref.name = std::move(default_name);
+    std::error_code ec;
+    if (fs::exists(dir / "include" / "ggml-bitnet.h", ec)) ref.name = "bitnet.cpp";  // a bitnet.cpp checkout
     read_reference_file(dir, ref);
     if (ref.version.empty()) ref.version = git_version(dir);
     auto built = detail::ensure_probe(*layout);
@@ -86,6 +88,31 @@ Located locate(const std::optional<fs::path>& cpp_dir) {
                             kPinnedVersion, pinned.string())};
     }
     return from_dir(pinned, "pinned cache", "llama.cpp");
+}
+
+Located locate_bitnet(const std::optional<fs::path>& dir) {
+    if (dir) return from_dir(*dir, "--bitnet-dir", "bitnet.cpp");
+    if (const auto d = env("BITNET_CPP_DIR"); !d.empty()) return from_dir(d, "BITNET_CPP_DIR", "bitnet.cpp");
+    // scripts/fetch-bitnet: cache_root()/bitnet/<key>/{.complete, bitnet.cpp/}
+    std::optional<fs::path> newest;
+    fs::file_time_type newest_time{};
+    std::error_code ec;
+    for (fs::directory_iterator it(cache_root() / "bitnet", ec), end; !ec && it != end; it.increment(ec)) {
+        const auto stamp = it->path() / ".complete";
+        std::error_code ec2;
+        if (!fs::exists(stamp, ec2) || !fs::is_directory(it->path() / "bitnet.cpp", ec2)) continue;
+        const auto t = fs::last_write_time(stamp, ec2);
+        if (!newest || t > newest_time) {
+            newest = it->path() / "bitnet.cpp";
+            newest_time = t;
+        }
+    }
+    if (!newest) {
+        return {std::nullopt, fmt::format("no bitnet.cpp: none built in {} (run scripts/fetch-bitnet) and "
+                                          "BITNET_CPP_DIR is not set",
+                                          (cache_root() / "bitnet").string())};
+    }
+    return from_dir(*newest, "scripts/fetch-bitnet cache", "bitnet.cpp");
 }
 
 }  // namespace gguf::reference

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -25,8 +26,15 @@ namespace gguf::reference::detail {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kProbeFormat = "ref-probe build 1";  // bump when the build recipe changes
+constexpr std::string_view kProbeFormat = "ref-probe build 2";  // bump when the build recipe changes
 const std::vector<std::string> kCompileFlags = {"-std=c++17", "-O1", "-g0", "-w", "-pthread"};
+
+// API entry points that differ between llama.cpp releases (bitnet.cpp's fork is from 2024): each
+// becomes -DPROBE_HAS_<name>=1 or =0 from whether the reference's headers mention it. The probe's
+// compat.hpp picks the call to make from these; add a name there and here together.
+const std::vector<std::string> kProbedSymbols = {"llama_model_load_from_file", "llama_init_from_model",
+                                                 "llama_model_get_vocab", "ggml_backend_load_all_from_path",
+                                                 "gguf_get_tensor_ne"};
 
 bool exists_file(const fs::path& p) {
     std::error_code ec;
@@ -118,6 +126,35 @@ private:
     int fd_;
 };
 
+// C/C++ text without its comments (a TODO naming a future function must not count as declaring it).
+std::string strip_comments(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (text.compare(i, 2, "//") == 0) {
+            i = std::min(text.find('\n', i), text.size());
+        } else if (text.compare(i, 2, "/*") == 0) {
+            const auto end = text.find("*/", i + 2);
+            i = end == std::string_view::npos ? text.size() : end + 2;
+        } else {
+            out += text[i++];
+        }
+    }
+    return out;
+}
+
+// Whether `code` has `name` as a whole identifier followed by '(' (a declaration or a call).
+bool mentions_function(std::string_view code, std::string_view name) {
+    const auto is_ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (auto pos = code.find(name); pos != std::string_view::npos; pos = code.find(name, pos + 1)) {
+        if (pos > 0 && is_ident(code[pos - 1])) continue;
+        auto end = pos + name.size();
+        while (end < code.size() && (code[end] == ' ' || code[end] == '\t' || code[end] == '\n')) ++end;
+        if (end < code.size() && code[end] == '(') return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 std::optional<Layout> find_layout(const fs::path& dir, std::string& error) {
@@ -204,6 +241,16 @@ ProbeBuild ensure_probe(const Layout& layout) {
         h.add(std::to_string(fs::last_write_time(p, ec).time_since_epoch().count()));
     }
 
+    // The API probe: which of kProbedSymbols the headers declare (the headers are hashed above).
+    std::string all_headers;
+    for (const auto& inc : layout.include_dirs) {
+        for (const auto& f : files_in(inc, {".h"})) all_headers += strip_comments(read_file(f));
+    }
+    std::vector<std::string> defines;
+    for (const auto& sym : kProbedSymbols) {
+        defines.push_back(fmt::format("-DPROBE_HAS_{}={}", sym, mentions_function(all_headers, sym) ? 1 : 0));
+    }
+
     const fs::path out_dir = cache_root() / "probe" / h.hex();
     const fs::path probe = out_dir / "ref-probe";
     if (exists_file(probe) && ::access(probe.c_str(), X_OK) == 0) return {probe, {}};
@@ -217,6 +264,7 @@ ProbeBuild ensure_probe(const Layout& layout) {
     const fs::path tmp = out_dir / fmt::format("ref-probe.tmp.{}", ::getpid());
     ProcessSpec build{cxx, kCompileFlags, {}, std::chrono::minutes(5)};
     for (const auto& inc : layout.include_dirs) build.args.push_back("-I" + inc.string());
+    build.args.insert(build.args.end(), defines.begin(), defines.end());
     for (const auto& s : sources) build.args.push_back(s.string());
     build.args.push_back("-o");
     build.args.push_back(tmp.string());

@@ -76,6 +76,12 @@ struct Located {
 // + build/3rdparty/llama.cpp/...), or a flat directory holding headers' roots and the libraries.
 Located locate(const std::optional<std::filesystem::path>& cpp_dir);
 
+// bitnet.cpp as an additional reader (the reader matrix's bitnet.cpp column): `dir` if given, else
+// $BITNET_CPP_DIR, else the build scripts/fetch-bitnet left under cache_root()/bitnet/ (a complete
+// one; the newest if several). Its probe is built like any reference's. Named "bitnet.cpp" unless its
+// REFERENCE file says otherwise.
+Located locate_bitnet(const std::optional<std::filesystem::path>& dir);
+
 // ${XDG_CACHE_HOME:-$HOME/.cache}/gguf-crossval
 std::filesystem::path cache_root();
 // cache_root()/reference/<kPinnedVersion>

@@ -118,6 +118,9 @@ TEST(DequantReference, ArbitraryBlocksOfEveryTypeAreBitIdentical) {
     std::set<std::string> expected;
     for (const auto& t : gguf::ggml_type_table()) {
         if (gguf::dequant_support(t.id) != gguf::DequantSupport::supported) continue;
+        // I2_S (id 36) is bitnet.cpp's: the pinned ggml lists the id as removed and has no to_float for it.
+        // bitnet_tests compare our I2_S with bitnet.cpp's own kernels instead.
+        if (t.id == 36) continue;
         const std::uint64_t ne0 = 256 * 2, rows = 8;  // a multiple of every block size
         std::vector<std::byte> data(ne0 / t.block_size * t.bytes_per_block * rows);
         for (auto& b : data) {

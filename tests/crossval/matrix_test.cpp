@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
-const std::vector<std::string> kReaders{"ours", "llama.cpp", "gguf-py", "@huggingface/gguf"};
+const std::vector<std::string> kReaders{"ours", "llama.cpp", "gguf-py", "@huggingface/gguf", "bitnet.cpp"};
 
 fs::path fresh_dir(const std::string& name) {
     auto dir = fs::temp_directory_path() / ("gguf_matrix_test_" + std::to_string(::getpid()) + "_" + name);
@@ -82,7 +82,7 @@ TEST_F(MatrixCorpus, EveryReaderIsAvailable) {
     for (const auto& r : matrix_["readers"]) {
         EXPECT_TRUE(r["available"].get<bool>())
             << r["name"] << " unavailable: " << r.value("why_unavailable", std::string())
-            << " (run scripts/fetch-reference and scripts/fetch-peers)";
+            << " (run scripts/fetch-reference, scripts/fetch-peers and scripts/fetch-bitnet)";
     }
 }
 
@@ -98,6 +98,13 @@ TEST_F(MatrixCorpus, OurReaderIsRightOnEveryFileAndTheExitCodeSaysSo) {
     }
     EXPECT_EQ(matrix_["totals"]["ours"]["wrongly_accepted"], 0);
     EXPECT_EQ(matrix_["totals"]["ours"]["wrongly_rejected"], 0);
+}
+
+TEST_F(MatrixCorpus, BitnetCppReadsTheI2sFileThePinnedLlamaCppRejects) {
+    const std::string name = "valid/tensor_type_36_I2_S.gguf";
+    EXPECT_EQ(cell(name, "llama.cpp")["verdict"], "reject");
+    EXPECT_EQ(cell(name, "bitnet.cpp")["verdict"], "accept") << cell(name, "bitnet.cpp").dump();
+    EXPECT_TRUE(cell(name, "bitnet.cpp")["mismatches"].empty()) << cell(name, "bitnet.cpp").dump();
 }
 
 TEST_F(MatrixCorpus, TheReferenceWronglyAcceptsTheTwoDocumentedHoles) {

@@ -331,11 +331,30 @@ TEST(DequantizeErrors, GridTypesAreNamedAsNotSupported) {
     }
 }
 
-TEST(DequantizeErrors, I2SIsNotSupportedYetAndRemovedIdsAreInvalid) {
-    auto r = gguf::dequantize(static_cast<GgmlType>(36), {}, 0);
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, gguf::Code::type_not_supported);
-    EXPECT_NE(r.error().message.find("I2_S"), std::string::npos);
+// I2_S (bitnet.cpp's x86 layout, docs/i2_s.md) goes through the one dispatcher, whole tensors only:
+// 128 elements are 32 code bytes (element j in byte j % 32, bits 6 - 2 * (j / 32); 0 = -1, 1 = 0,
+// 2 = +1), then the tensor's f32 scale and padding to 32 bytes.
+TEST(DequantizeI2S, TheDispatcherReadsCodesAndTheTensorScale) {
+    std::vector<std::byte> data(64, std::byte{0});
+    for (int i = 0; i < 32; ++i) data[i] = std::byte{0xAA};  // every code 2: +1
+    data[0] = std::byte{0x2A};                                // element 0 (bits 7-6 of byte 0): code 0, -1
+    data[1] = std::byte{0x9A};                                // element 33 (bits 5-4 of byte 1): code 1, 0
+    const float scale = 0.5f;
+    std::memcpy(data.data() + 32, &scale, 4);
+    auto r = gguf::dequantize(static_cast<GgmlType>(36), {data.data(), data.size()}, 128);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 128u);
+    for (std::size_t j = 0; j < 128; ++j) {
+        const float want = j == 0 ? -0.5f : (j == 33 ? 0.0f : 0.5f);
+        EXPECT_EQ((*r)[j], want) << j;
+    }
+    std::vector<float> into(128);
+    ASSERT_TRUE(gguf::dequantize_into(static_cast<GgmlType>(36), {data.data(), data.size()}, into));
+    EXPECT_EQ(into, *r);
+    EXPECT_FALSE(gguf::dequantize(static_cast<GgmlType>(36), {data.data(), 40}, 128));  // not the whole tensor
+}
+
+TEST(DequantizeErrors, RemovedIdsAreInvalid) {
     auto removed = gguf::dequantize(static_cast<GgmlType>(4), {}, 0);
     ASSERT_FALSE(removed);
     EXPECT_EQ(removed.error().code, gguf::Code::invalid_tensor_type);

@@ -51,6 +51,7 @@ bool parse_decode_options(const Args& args, DecodeOptions& out, std::string& err
         return false;
     }
     out.flash_attn = fa == "on";
+    out.kv_given = args.option("kv").has_value();
     out.kv = args.option("kv").value_or("f32");
     if (out.kv != "f32" && out.kv != "f16") {
         error = "--kv must be f32 or f16";
@@ -63,24 +64,23 @@ bool parse_decode_options(const Args& args, DecodeOptions& out, std::string& err
 
 Session::~Session() {
     if (ctx) llama_free(ctx);
-    if (model) llama_model_free(model);
+    if (model) compat::free_model(model);
 }
 
 bool load_and_decode(const std::string& file, const DecodeOptions& o, ggml_backend_sched_eval_callback cb_eval,
                      void* cb_data, Session& s, std::string& error) {
     llama_backend_init();
-    ggml_backend_load_all_from_path(o.libdir.c_str());
+    compat::load_backends(o.libdir.c_str());
 
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = 0;
     compat::set_mmap(mparams);
-    s.model = llama_model_load_from_file(file.c_str(), mparams);
+    s.model = compat::load_model(file.c_str(), mparams);
     if (s.model == nullptr) {
         error = "llama_model_load_from_file returned NULL";
         return false;
     }
-    const llama_vocab* vocab = llama_model_get_vocab(s.model);
-    s.n_vocab = llama_vocab_n_tokens(vocab);
+    s.n_vocab = compat::n_vocab(s.model);
 
     if (!o.tokens.empty()) {
         if (!parse_tokens(o.tokens, s.tokens)) {
@@ -107,13 +107,27 @@ bool load_and_decode(const std::string& file, const DecodeOptions& o, ggml_backe
     cparams.n_seq_max = 1;
     cparams.n_threads = o.threads;
     cparams.n_threads_batch = o.threads;
-    cparams.flash_attn_type = o.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    compat::set_flash_attn(cparams, o.flash_attn);
     cparams.type_k = o.kv == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
     cparams.type_v = cparams.type_k;
     cparams.no_perf = true;
     cparams.cb_eval = cb_eval;
     cparams.cb_eval_user_data = cb_data;
-    s.ctx = llama_init_from_model(s.model, cparams);
+    s.ctx = compat::new_context(s.model, cparams);
+    // Releases before 2025 (bitnet.cpp's fork among them) refuse a V cache other than f16 without
+    // flash attention ("V cache quantization requires flash_attn"), and the fork's CPU flash attention
+    // crashes on an f32 cache. When the cache type was not asked for explicitly, such a reference
+    // decodes with its own default, an f16 cache; the output says so ("kv", "kv_note").
+    s.kv_used = o.kv;
+    if (s.ctx == nullptr && o.kv == "f32" && !o.flash_attn && !o.kv_given) {
+        cparams.type_k = GGML_TYPE_F16;
+        cparams.type_v = GGML_TYPE_F16;
+        s.ctx = compat::new_context(s.model, cparams);
+        if (s.ctx != nullptr) {
+            s.kv_used = "f16";
+            s.kv_note = "this reference refuses an f32 V cache without flash attention: its default f16 KV cache is used";
+        }
+    }
     if (s.ctx == nullptr) {
         error = "llama_init_from_model returned NULL";
         return false;

@@ -18,6 +18,7 @@ struct DecodeOptions {
     int threads = 1;
     bool flash_attn = false;
     std::string kv = "f32";
+    bool kv_given = false;  // --kv was given (else a reference that refuses f32 may fall back to f16)
     std::string tokens;  // as given; empty: the default sequence
     std::string libdir;
 };
@@ -30,6 +31,8 @@ struct Session {
     int n_vocab = 0;
     std::vector<llama_token> tokens;
     double decode_ms = 0;  // wall time of llama_decode alone
+    std::string kv_used;   // the KV cache type the context got (o.kv, or f16: see kv_note)
+    std::string kv_note;   // why it is not the one asked for
 
     Session() = default;
     Session(const Session&) = delete;

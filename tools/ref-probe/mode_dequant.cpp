@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "compat.hpp"  // gguf.h where the release has one (bitnet.cpp's fork declares gguf_* in ggml.h)
 #include "ggml.h"
-#include "gguf.h"
 #include "probe.hpp"
 
 namespace probe {
@@ -38,10 +38,8 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
         error = "mode dequant needs FILE and --output PATH";
         return false;
     }
-    gguf_init_params params{};
-    params.no_alloc = true;
-    params.ctx = nullptr;
-    gguf_context* ctx = gguf_init_from_file(args.file->c_str(), params);
+    const compat::GgufHeader header(args.file->c_str());
+    const gguf_context* ctx = header.get();
     if (ctx == nullptr) {
         error = "gguf_init_from_file failed";
         return false;
@@ -49,7 +47,6 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
     FileCloser in{std::fopen(args.file->c_str(), "rb")};
     FileCloser dst{std::fopen(output->c_str(), "wb")};
     if (in.f == nullptr || dst.f == nullptr) {
-        gguf_free(ctx);
         error = in.f == nullptr ? "cannot open the model file" : "cannot create the output file";
         return false;
     }
@@ -62,13 +59,13 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
     out.key("tensors").begin_array();
     for (std::int64_t i = 0; i < n_tensors && ok; ++i) {
         const ggml_type type = gguf_get_tensor_type(ctx, i);
-        const std::size_t size = gguf_get_tensor_size(ctx, i);
+        const std::size_t size = header.size(i);
         const std::size_t offset = data_offset + gguf_get_tensor_offset(ctx, i);
         const std::size_t type_size = ggml_type_size(type);
         const std::int64_t block = ggml_blck_size(type);
         const std::uint64_t n_blocks = type_size ? size / type_size : 0;
         const std::uint64_t n_elements = n_blocks * static_cast<std::uint64_t>(block);
-        const ggml_to_float_t to_float = ggml_get_type_traits(type)->to_float;
+        const ggml_to_float_t to_float = compat::to_float(type);
         const bool copy = type == GGML_TYPE_F32;
         out.begin_object();
         out.field("name", hex(gguf_get_tensor_name(ctx, i)));
@@ -110,7 +107,6 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
         out.end_object();
     }
     out.end_array();
-    gguf_free(ctx);
     if (!ok) return false;
     out.field("n_tensors", n_tensors);
     out.field("f32_count", f32_written);

@@ -11,18 +11,13 @@
 //     at least 1) to the stored ne, and "dims" is ne[0..n_dims).
 #include <cstring>
 #include <filesystem>
-#include <memory>
 
+#include "compat.hpp"
 #include "ggml.h"
-#include "gguf.h"
 #include "probe.hpp"
 
 namespace probe {
 namespace {
-
-struct GgufFree {
-    void operator()(gguf_context* ctx) const { gguf_free(ctx); }
-};
 
 template <class T>
 T load(const void* p) {
@@ -87,9 +82,11 @@ void dump_kv(Json& out, const gguf_context* ctx, std::int64_t i) {
     out.end_object();
 }
 
-void dump_tensor(Json& out, const gguf_context* ctx, std::int64_t i) {
+void dump_tensor(Json& out, const compat::GgufHeader& header, std::int64_t i) {
+    const gguf_context* ctx = header.get();
     const ggml_type type = gguf_get_tensor_type(ctx, i);
-    const std::int64_t* ne = gguf_get_tensor_ne(ctx, i);
+    static const std::int64_t kNoShape[GGML_MAX_DIMS] = {0};
+    const std::int64_t* ne = header.ne(i) != nullptr ? header.ne(i) : kNoShape;
     int n_dims = GGML_MAX_DIMS;
     while (n_dims > 1 && ne[n_dims - 1] == 1) --n_dims;
     out.begin_object();
@@ -106,7 +103,7 @@ void dump_tensor(Json& out, const gguf_context* ctx, std::int64_t i) {
     for (int d = 0; d < n_dims; ++d) out.value(ne[d]);
     out.end_array();
     out.field("offset", static_cast<std::uint64_t>(gguf_get_tensor_offset(ctx, i)));
-    out.field("size", static_cast<std::uint64_t>(gguf_get_tensor_size(ctx, i)));
+    out.field("size", static_cast<std::uint64_t>(header.size(i)));
     out.end_object();
 }
 
@@ -117,15 +114,12 @@ bool mode_header(const Args& args, Json& out, std::string& error) {
         error = "mode header needs a FILE";
         return false;
     }
-    gguf_init_params params{};
-    params.no_alloc = true;
-    params.ctx = nullptr;
-    std::unique_ptr<gguf_context, GgufFree> ctx(gguf_init_from_file(args.file->c_str(), params));
-    if (!ctx) {
+    const compat::GgufHeader header(args.file->c_str());
+    if (header.get() == nullptr) {
         error = "gguf_init_from_file returned NULL";
         return false;
     }
-    const gguf_context* c = ctx.get();
+    const gguf_context* c = header.get();
     out.field("version", gguf_get_version(c));
     out.field("n_kv", gguf_get_n_kv(c));
     out.field("n_tensors", gguf_get_n_tensors(c));
@@ -138,7 +132,7 @@ bool mode_header(const Args& args, Json& out, std::string& error) {
     for (std::int64_t i = 0; i < gguf_get_n_kv(c); ++i) dump_kv(out, c, i);
     out.end_array();
     out.key("tensors").begin_array();
-    for (std::int64_t i = 0; i < gguf_get_n_tensors(c); ++i) dump_tensor(out, c, i);
+    for (std::int64_t i = 0; i < gguf_get_n_tensors(c); ++i) dump_tensor(out, header, i);
     out.end_array();
     return true;
 }

@@ -43,7 +43,7 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
     }
     const std::string libdir = args.option("libdir").value_or(library_dir());
     llama_backend_init();
-    ggml_backend_load_all_from_path(libdir.c_str());
+    compat::load_backends(libdir.c_str());
     out.field("libdir", libdir);
     out.key("backends").begin_array();
     for (std::size_t i = 0; i < ggml_backend_reg_count(); ++i) out.value(ggml_backend_reg_name(ggml_backend_reg_get(i)));
@@ -53,7 +53,7 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
     params.n_gpu_layers = 0;
     params.check_tensors = true;
     compat::set_mmap(params);
-    llama_model* model = llama_model_load_from_file(args.file->c_str(), params);
+    llama_model* model = compat::load_model(args.file->c_str(), params);
     if (model == nullptr) {
         error = "llama_model_load_from_file returned NULL";
         return false;
@@ -61,9 +61,9 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
     char desc[512] = {0};
     llama_model_desc(model, desc, sizeof desc);
     out.field("n_params", static_cast<std::uint64_t>(llama_model_n_params(model)));
-    out.field("n_vocab", llama_vocab_n_tokens(llama_model_get_vocab(model)));
-    out.field("n_layer", llama_model_n_layer(model));
-    out.field("n_embd", llama_model_n_embd(model));
+    out.field("n_vocab", compat::n_vocab(model));
+    out.field("n_layer", compat::n_layer(model));
+    out.field("n_embd", compat::n_embd(model));
     out.field("description", static_cast<const char*>(desc));
     out.field("n_meta", llama_model_meta_count(model));
     long long n_kv = 0, n_tensors = 0;
@@ -75,7 +75,7 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
         out.key("n_tensors").null();
         out.field("n_tensors_source", "unavailable: the loader's meta data line was not logged");
     }
-    llama_model_free(model);
+    compat::free_model(model);
     return true;
 }
 

@@ -45,7 +45,8 @@ bool mode_logits(const Args& args, Json& out, std::string& error) {
     out.field("n_positions", n);
     out.field("threads", o.threads);
     out.field("flash_attn", o.flash_attn);
-    out.field("kv", o.kv);
+    out.field("kv", s.kv_used);
+    if (!s.kv_note.empty()) out.field("kv_note", s.kv_note);
     out.field("decode_us", static_cast<long long>(s.decode_ms * 1000));  // llama_decode alone
     out.key("tokens").begin_array();
     for (llama_token t : s.tokens) out.value(t);

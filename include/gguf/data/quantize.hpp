@@ -1,5 +1,6 @@
-// Quantizers for the tensor types the fixtures write: F16, Q8_0, TQ1_0, TQ2_0 (and F32 as a plain
-// little-endian copy), and dequantizers for every type whose values follow from its block layout. Written from the block layouts of ggml-common.h and the
+// Quantizers for the tensor types the fixtures write: F16, Q8_0, TQ1_0, TQ2_0, I2_S (and F32 as a
+// plain little-endian copy), and dequantizers for every type whose values follow from its block
+// layout, I2_S included. Written from the block layouts of ggml-common.h and the
 // rounding rules of ggml's reference quantizers, so that for the same finite F32 input the bytes are
 // identical to what ggml_quantize_chunk / llama_model_quantize produce.
 #pragma once
@@ -21,7 +22,9 @@ std::uint16_t fp32_to_fp16(float value);
 // IEEE binary16 -> binary32, exact (subnormals included); a NaN comes back quiet, payload kept.
 float fp16_to_fp32(std::uint16_t bits);
 
-// True for the types quantize() handles: F32, F16, Q8_0, TQ1_0, TQ2_0.
+// True for the types quantize() handles: F32, F16, Q8_0, TQ1_0, TQ2_0, I2_S.
+// I2_S is bitnet.cpp's x86 layout: one tensor-wide scale, so quantize() must get the whole tensor
+// and the result is n/4 code bytes plus a 32-byte tail (docs/i2_s.md).
 bool can_quantize(GgmlType type);
 
 // Quantize `values`, a row-major matrix with rows of `row_size` elements, to `type`. The result is
