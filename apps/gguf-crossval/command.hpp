@@ -28,5 +28,6 @@ Command add_gen_model(CLI::App& root);
 Command add_gen_corpus(CLI::App& root);
 Command add_matrix(CLI::App& root);
 Command add_merge(CLI::App& root);
+Command add_diff(CLI::App& root);
 
 }  // namespace cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
         cli::add_gen_corpus(app),
         cli::add_matrix(app),
         cli::add_merge(app),
+        cli::add_diff(app),
     };
     try {
         app.parse(argc, argv);
