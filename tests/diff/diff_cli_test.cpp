@@ -1,9 +1,11 @@
 // `gguf-crossval diff` as a user runs it: exit codes, which file a refusal names, the JSON document.
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "gguf/data/quantize.hpp"
 #include "gguf/writer.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
@@ -91,4 +93,43 @@ TEST_F(DiffCli, AnInvalidFileIsAUsageErrorWithItsCodeAndOffset) {
 TEST_F(DiffCli, AMissingArgumentIsAUsageError) {
     const auto a = write("a.gguf", 7, 4);
     EXPECT_EQ(diff(quoted(a)).exit_code, 2);
+}
+
+TEST_F(DiffCli, ALargeTensorIsComparedInBoundedMemory) {
+    // 32 Mi elements: 128 MiB as F32 in A, 64 MiB as F16 in B, written chunk by chunk. The values
+    // (0, 1, ..., 2047 repeated) are exact in F16, so the data differ and the values do not. The peak
+    // resident memory of the command must stay far below either tensor.
+    constexpr std::uint64_t kElements = std::uint64_t{32} << 20;
+    auto write_large = [&](const std::string& name, std::uint32_t type, std::uint64_t elem_bytes) {
+        gguf::Writer w;
+        w.add("general.architecture", Value::string("llama"));
+        EXPECT_TRUE(w.add_tensor("big", type, {4096, kElements / 4096},
+                                 [elem_bytes](std::uint64_t offset, std::span<std::byte> chunk) {
+                                     for (std::size_t i = 0; i < chunk.size(); i += elem_bytes) {
+                                         const auto k = static_cast<float>(((offset + i) / elem_bytes) % 2048);
+                                         if (elem_bytes == 4) {
+                                             std::memcpy(&chunk[i], &k, 4);
+                                         } else {
+                                             const auto h = gguf::fp32_to_fp16(k);
+                                             std::memcpy(&chunk[i], &h, 2);
+                                         }
+                                     }
+                                 })
+                        .ok());
+        const auto p = dir_ / name;
+        EXPECT_TRUE(w.write_file(p).ok());
+        return p;
+    };
+    const auto a = write_large("a.gguf", 0, 4), b = write_large("b.gguf", 1, 2);
+    const auto r = run_command("/usr/bin/env time -f 'maxrss_kib %M' " + kBin + " diff --json " + quoted(a) + " " +
+                               quoted(b));
+    ASSERT_EQ(r.exit_code, 1) << r.err;
+    const auto j = json::parse(r.out);
+    EXPECT_EQ(j["data"][0]["values"]["elements"], kElements);
+    EXPECT_EQ(j["data"][0]["values"]["differing"], 0);
+    const auto at = r.err.find("maxrss_kib ");
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const auto kib = std::stoull(r.err.substr(at + 11));
+    EXPECT_LT(kib, 64u * 1024) << "peak resident memory " << kib << " KiB";
+    std::cout << "peak resident memory of diff: " << kib << " KiB\n";
 }
