@@ -22,12 +22,12 @@ struct Command {
 Command add_gen_mini(CLI::App& root);
 Command add_validate(CLI::App& root);
 Command add_inspect(CLI::App& root);
+Command add_diff(CLI::App& root);
 Command add_crossval(CLI::App& root);
 Command add_full_crossval(CLI::App& root);
 Command add_gen_model(CLI::App& root);
 Command add_gen_corpus(CLI::App& root);
 Command add_matrix(CLI::App& root);
 Command add_merge(CLI::App& root);
-Command add_diff(CLI::App& root);
 
 }  // namespace cli

@@ -13,13 +13,13 @@ int main(int argc, char** argv) {
         cli::add_gen_mini(app),
         cli::add_validate(app),
         cli::add_inspect(app),
+        cli::add_diff(app),
         cli::add_crossval(app),
         cli::add_full_crossval(app),
         cli::add_gen_model(app),
         cli::add_gen_corpus(app),
         cli::add_matrix(app),
         cli::add_merge(app),
-        cli::add_diff(app),
     };
     try {
         app.parse(argc, argv);
