@@ -339,3 +339,21 @@ TEST_F(DiffTest, JsonNamesEveryDifferenceAndTheFigures) {
     EXPECT_EQ(w["values"]["differing"], 1);
     EXPECT_EQ(j["data"][0]["values"], nullptr);
 }
+
+TEST_F(DiffTest, TheSameKeyValuesInTheOtherByteOrderAreNotChanges) {
+    auto a = base();
+    a.add("test.list", Value::i32s(std::vector<std::int32_t>{1, -2, 3}));
+    gguf::Writer b({.version = 3, .big_endian = true});
+    b.add("general.architecture", Value::string("llama"));
+    b.add("test.count", Value::u32(7));
+    b.add("test.name", Value::string("alpha"));
+    ASSERT_TRUE(b.add_tensor("fixed", 0, {4}, f32_bytes({1, 2, 3, 5})).ok());
+    b.add("test.list", Value::i32s(std::vector<std::int32_t>{1, -2, 3}));
+    const auto d = run(a, b);
+    EXPECT_EQ(header_fields(d), (std::vector<std::string>{"byte_order"}));
+    EXPECT_TRUE(d.kv_changed.empty() && d.kv_added.empty() && d.kv_removed.empty());
+    ASSERT_EQ(d.data.size(), 1u);
+    EXPECT_FALSE(d.data[0].bytes_equal);
+    EXPECT_FALSE(d.data[0].values);
+    EXPECT_NE(d.data[0].values_skipped.find("big-endian"), std::string::npos) << d.data[0].values_skipped;
+}
