@@ -18,6 +18,20 @@ namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
 
+// Under AddressSanitizer freed memory sits in a quarantine (256 MiB by default), so resident memory
+// says nothing about what the program holds: the memory bound is checked in plain builds only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 class DiffCli : public TempDirTest {
 protected:
     std::filesystem::path write(const std::string& name, std::uint32_t count, float last) {
@@ -130,6 +144,6 @@ TEST_F(DiffCli, ALargeTensorIsComparedInBoundedMemory) {
     const auto at = r.err.find("maxrss_kib ");
     ASSERT_NE(at, std::string::npos) << r.err;
     const auto kib = std::stoull(r.err.substr(at + 11));
-    EXPECT_LT(kib, 64u * 1024) << "peak resident memory " << kib << " KiB";
     std::cout << "peak resident memory of diff: " << kib << " KiB\n";
+    if (!kSanitized) EXPECT_LT(kib, 64u * 1024) << "peak resident memory " << kib << " KiB";
 }
