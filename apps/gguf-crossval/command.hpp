@@ -32,6 +32,7 @@ struct Command {
 Command add_gen_mini(CLI::App& root);
 Command add_validate(CLI::App& root);
 Command add_inspect(CLI::App& root);
+Command add_diff(CLI::App& root);
 Command add_crossval(CLI::App& root);
 Command add_full_crossval(CLI::App& root);
 Command add_gen_model(CLI::App& root);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
         cli::add_gen_mini(app),
         cli::add_validate(app),
         cli::add_inspect(app),
+        cli::add_diff(app),
         cli::add_crossval(app),
         cli::add_full_crossval(app),
         cli::add_gen_model(app),
