@@ -4,10 +4,10 @@
 // loading. Without the reference the llama.cpp benchmarks are skipped with the reason.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <string>
-#include <unistd.h>
 
 #include "fixtures/tiny_model.hpp"
 #include "forward/model.hpp"
@@ -32,9 +32,9 @@ const Tiny& tiny(TinyArch arch, TinyType type) {
     if (t.bytes.empty()) {
         auto w = gguf::fixtures::tiny_model({arch, type, 42});
         t.bytes = w->to_bytes();
-        t.path = std::filesystem::temp_directory_path() /
-                 ("gguf-bench-forward-" + std::to_string(::getpid()) + "-" + std::string(gguf::fixtures::arch_name(arch)) +
-                  "-" + std::string(gguf::fixtures::type_name(type)) + ".gguf");
+        t.path = std::filesystem::temp_directory_path() / ("gguf-bench-forward-" + std::to_string(::getpid()) + "-" +
+                                                           std::string(gguf::fixtures::arch_name(arch)) + "-" +
+                                                           std::string(gguf::fixtures::type_name(type)) + ".gguf");
         (void)w->write_file(t.path);
     }
     return t;
@@ -77,12 +77,24 @@ void BM_reference_decode(benchmark::State& state, TinyArch arch, TinyType type) 
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_builtin_forward, llama_f32, TinyArch::llama, TinyType::f32)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_builtin_forward, llama_q8_0, TinyArch::llama, TinyType::q8_0)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_builtin_forward, bitnet_tq2_0, TinyArch::bitnet, TinyType::tq2_0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_builtin_forward, llama_f32, TinyArch::llama, TinyType::f32)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_builtin_forward, llama_q8_0, TinyArch::llama, TinyType::q8_0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_builtin_forward, bitnet_tq2_0, TinyArch::bitnet, TinyType::tq2_0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_reference_decode, llama_f32, TinyArch::llama, TinyType::f32)
-    ->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(10);
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(10);
 BENCHMARK_CAPTURE(BM_reference_decode, llama_q8_0, TinyArch::llama, TinyType::q8_0)
-    ->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(10);
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(10);
 BENCHMARK_CAPTURE(BM_reference_decode, bitnet_tq2_0, TinyArch::bitnet, TinyType::tq2_0)
-    ->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(10);
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(10);

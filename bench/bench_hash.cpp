@@ -1,8 +1,8 @@
 // Hashing the 1 GiB file's data, against a plain sequential read of it (the machine's limit).
 // All run with the file in the page cache: scripts/bench reads it once before the runs.
 #include <fcntl.h>
-#include <memory>
 #include <unistd.h>
+#include <memory>
 
 #include "bench_support.hpp"
 #include "gguf/data/hash.hpp"

@@ -38,4 +38,6 @@ void BM_ours_parse_buffer(benchmark::State& state, const char* name) {
 BENCHMARK_CAPTURE(BM_ours_open, large_vocab, bench::kLargeVocab)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ours_open, many_tensors, bench::kManyTensors)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ours_parse_buffer, large_vocab, bench::kLargeVocab)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ours_parse_buffer, many_tensors, bench::kManyTensors)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ours_parse_buffer, many_tensors, bench::kManyTensors)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

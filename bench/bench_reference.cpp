@@ -39,10 +39,14 @@ void BM_reference_init_from_buffer(benchmark::State& state, const char* name) {
 }  // namespace
 
 BENCHMARK_CAPTURE(BM_reference_init_from_file, large_vocab, bench::kLargeVocab)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_reference_init_from_file, many_tensors, bench::kManyTensors)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_reference_init_from_buffer, large_vocab, bench::kLargeVocab)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_reference_init_from_buffer, many_tensors, bench::kManyTensors)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

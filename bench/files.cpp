@@ -2,9 +2,9 @@
 // regenerated one are byte-identical.
 #include "files.hpp"
 
+#include <fmt/format.h>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <string>
 #include <vector>
 
@@ -97,19 +97,18 @@ gguf::Writer many_tensors() {
         std::vector<std::uint64_t> dims;
     };
     const std::vector<Kind> kinds{
-        {"attn_norm", gguf::GgmlType::F32, {64}},       {"attn_q", gguf::GgmlType::Q4_K, {256, 2}},
-        {"attn_k", gguf::GgmlType::Q4_K, {256, 1}},     {"attn_v", gguf::GgmlType::Q6_K, {256, 1}},
+        {"attn_norm", gguf::GgmlType::F32, {64}},        {"attn_q", gguf::GgmlType::Q4_K, {256, 2}},
+        {"attn_k", gguf::GgmlType::Q4_K, {256, 1}},      {"attn_v", gguf::GgmlType::Q6_K, {256, 1}},
         {"attn_output", gguf::GgmlType::Q4_K, {256, 2}}, {"ffn_norm", gguf::GgmlType::F32, {64}},
-        {"ffn_gate", gguf::GgmlType::Q4_K, {256, 4}},   {"ffn_up", gguf::GgmlType::Q4_K, {256, 4}},
-        {"ffn_down", gguf::GgmlType::Q6_K, {256, 4}},   {"attn_q_norm", gguf::GgmlType::F16, {64}},
+        {"ffn_gate", gguf::GgmlType::Q4_K, {256, 4}},    {"ffn_up", gguf::GgmlType::Q4_K, {256, 4}},
+        {"ffn_down", gguf::GgmlType::Q6_K, {256, 4}},    {"attn_q_norm", gguf::GgmlType::F16, {64}},
     };
     for (std::size_t i = 0; i < kTensors; ++i) {
         const auto& k = kinds[i % kinds.size()];
         auto name = fmt::format("blk.{}.{}.weight", i / kinds.size(), k.name);
-        auto status = w.add_tensor(std::move(name), static_cast<std::uint32_t>(k.type), k.dims,
-                                   [](std::uint64_t, std::span<std::byte> chunk) {
-                                       std::memset(chunk.data(), 0, chunk.size());
-                                   });
+        auto status =
+            w.add_tensor(std::move(name), static_cast<std::uint32_t>(k.type), k.dims,
+                         [](std::uint64_t, std::span<std::byte> chunk) { std::memset(chunk.data(), 0, chunk.size()); });
         if (!status) std::abort();  // the shapes above are valid for their types
     }
     return w;
@@ -119,18 +118,19 @@ gguf::Writer data_1g() {
     gguf::Writer w;
     llama_keys(w, "bench 1 GiB of data");
     for (std::uint32_t i = 0; i < 32; ++i) {
-        auto status = w.add_tensor(fmt::format("blk.{}.ffn_up.weight", i), static_cast<std::uint32_t>(gguf::GgmlType::F16),
-                                   {4096, 4096}, [i](std::uint64_t offset, std::span<std::byte> chunk) {
-                                       Rng rng{(std::uint64_t{i} << 40) ^ offset};
-                                       std::size_t k = 0;
-                                       for (; k + 8 <= chunk.size(); k += 8) {
-                                           // bit 14 of each f16 clear: exponent <= 15, every value finite, so
-                                           // validate --data's row check (NaN/Inf) passes on it
-                                           const auto v = rng.next() & ~0x4000400040004000ULL;
-                                           std::memcpy(chunk.data() + k, &v, 8);
-                                       }
-                                       for (; k < chunk.size(); ++k) chunk[k] = static_cast<std::byte>(rng.next() & 0x3F);
-                                   });
+        auto status =
+            w.add_tensor(fmt::format("blk.{}.ffn_up.weight", i), static_cast<std::uint32_t>(gguf::GgmlType::F16),
+                         {4096, 4096}, [i](std::uint64_t offset, std::span<std::byte> chunk) {
+                             Rng rng{(std::uint64_t{i} << 40) ^ offset};
+                             std::size_t k = 0;
+                             for (; k + 8 <= chunk.size(); k += 8) {
+                                 // bit 14 of each f16 clear: exponent <= 15, every value finite, so
+                                 // validate --data's row check (NaN/Inf) passes on it
+                                 const auto v = rng.next() & ~0x4000400040004000ULL;
+                                 std::memcpy(chunk.data() + k, &v, 8);
+                             }
+                             for (; k < chunk.size(); ++k) chunk[k] = static_cast<std::byte>(rng.next() & 0x3F);
+                         });
         if (!status) std::abort();
     }
     return w;
@@ -158,10 +158,14 @@ gguf::Result<bool> ensure_file(const std::filesystem::path& dir, const std::stri
     const auto path = dir / name;
     if (current(path)) return false;
     gguf::Writer w;
-    if (name == kLargeVocab) w = large_vocab();
-    else if (name == kManyTensors) w = many_tensors();
-    else if (name == kData1G) w = data_1g();
-    else return gguf::Error{gguf::Code::io_error, 0, fmt::format("no generator for '{}'", name)};
+    if (name == kLargeVocab)
+        w = large_vocab();
+    else if (name == kManyTensors)
+        w = many_tensors();
+    else if (name == kData1G)
+        w = data_1g();
+    else
+        return gguf::Error{gguf::Code::io_error, 0, fmt::format("no generator for '{}'", name)};
     auto status = w.write_file(path);
     if (!status) return status.error();
     return true;

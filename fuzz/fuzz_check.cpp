@@ -88,7 +88,8 @@ void walk_file(const gguf::File& file, gguf::Bytes input) {
         if (t.size != 0) order.push_back(&t);
     }
     std::sort(order.begin(), order.end(), [](auto* x, auto* y) { return x->offset < y->offset; });
-    for (std::size_t i = 1; i < order.size(); ++i) FUZZ_CHECK(order[i - 1]->offset + order[i - 1]->size <= order[i]->offset);
+    for (std::size_t i = 1; i < order.size(); ++i)
+        FUZZ_CHECK(order[i - 1]->offset + order[i - 1]->size <= order[i]->offset);
     for (const auto& w : file.warnings()) {
         FUZZ_CHECK(gguf::is_warning(w.code));
         FUZZ_CHECK(!w.message.empty());

@@ -12,7 +12,8 @@ Command add_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "crossval",
         "Cross-validate one GGUF file: our reader (must pass), llama.cpp's header parse (compared field by field), "
-        "llama.cpp's full model load, with --logits the logits of a token sequence, and with --trace every intermediate tensor of its decode. The reference runs in a "
+        "llama.cpp's full model load, with --logits the logits of a token sequence, and with --trace every "
+        "intermediate tensor of its decode. The reference runs in a "
         "child process.");
     app->footer(kCrossvalFooter);
     struct Opts {
@@ -34,8 +35,9 @@ Command add_crossval(CLI::App& root) {
     add_logits_options(*app, opts->logits, opts->against);
     add_expect_options(*app, opts->expect);
     add_trace_options(*app, opts->trace);
-    app->add_flag("--dequant", opts->dequant,
-                  "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
+    app->add_flag(
+        "--dequant", opts->dequant,
+        "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
     return {app, [app, opts] {
                 if (!output_path_ok(opts->report, "--report")) return int{kUsage};
                 if (opts->logits.save && !output_path_ok(opts->logits.save->string(), "--logits-out")) {
@@ -61,7 +63,8 @@ Command add_crossval(CLI::App& root) {
                 options.trace = opts->trace;
                 options.dequant = opts->dequant;
                 const auto report = gguf::crossval::run(options);
-                if (const auto* trace = report.stage(gguf::crossval::StageId::trace)) fmt::print("{}", gguf::crossval::trace_table(*trace));
+                if (const auto* trace = report.stage(gguf::crossval::StageId::trace))
+                    fmt::print("{}", gguf::crossval::trace_table(*trace));
                 return finish_report(report, opts->report);
             }};
 }

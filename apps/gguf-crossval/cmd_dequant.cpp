@@ -95,8 +95,8 @@ Command add_dequant(CLI::App& root) {
                         skipped.push_back(fmt::format("{}: {}", t->name, probe ? "" : probe.error().message));
                         continue;
                     }
-                    auto st = writer.add_streamed(std::string(t->name), gguf::safetensors::Dtype::F32, row_major_shape(*t),
-                                                  fill_for(*t));
+                    auto st = writer.add_streamed(std::string(t->name), gguf::safetensors::Dtype::F32,
+                                                  row_major_shape(*t), fill_for(*t));
                     if (!st) {
                         fmt::print(stderr, "error: tensor '{}': {}\n", t->name, st.error().message);
                         return int{kInvalid};

@@ -13,9 +13,8 @@ int refuse(const std::string& which, const std::string& path, const gguf::Error&
     const auto name = gguf::describe::render_string(path);
     const auto why = e.code == gguf::Code::io_error ? "cannot be read" : "is not valid GGUF";
     // The message may quote bytes from the file: dumped as a JSON string, it holds no control character.
-    fmt::print(stderr, "gguf-crossval diff: file {} {} {}: [{}] at offset {}: {}\n", which,
-               nlohmann::json(name).dump(), why, gguf::code_name(e.code), e.offset,
-               nlohmann::json(gguf::describe::render_string(e.message)).dump());
+    fmt::print(stderr, "gguf-crossval diff: file {} {} {}: [{}] at offset {}: {}\n", which, nlohmann::json(name).dump(),
+               why, gguf::code_name(e.code), e.offset, nlohmann::json(gguf::describe::render_string(e.message)).dump());
     if (json) {
         const nlohmann::json j{{"error",
                                 {{"which", which},
@@ -53,8 +52,10 @@ Command add_diff(CLI::App& root) {
                     const bool b = d.error().file == 'B';
                     return refuse(b ? "B" : "A", b ? opts->b : opts->a, d.error().error, opts->json);
                 }
-                if (opts->json) fmt::print("{}\n", gguf::diff::to_json(*d).dump(2));
-                else fmt::print("{}", gguf::diff::to_text(*d));
+                if (opts->json)
+                    fmt::print("{}\n", gguf::diff::to_json(*d).dump(2));
+                else
+                    fmt::print("{}", gguf::diff::to_text(*d));
                 return d->identical() ? int{kOk} : int{kInvalid};
             }};
 }

@@ -1,15 +1,15 @@
 // full-crossval: generate the fixture set, cross-validate it and every model in a directory, and write
 // the reports, summary.json, junit.xml and summary.md.
+#include <fmt/format.h>
 #include <algorithm>
 #include <chrono>
-#include <fmt/format.h>
 
 #include "command.hpp"
-#include "util/atomic_file.hpp"
 #include "crossval/summary.hpp"
 #include "crossval_output.hpp"
-#include "trace_options.hpp"
 #include "fixtures/fixture_set.hpp"
+#include "trace_options.hpp"
+#include "util/atomic_file.hpp"
 
 namespace cli {
 namespace {
@@ -205,10 +205,9 @@ int run_all(const Opts& o) {
 int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
                     const std::optional<gguf::crossval::Shard>& shard, const fs::path& out) {
     const auto summary = gguf::crossval::summary_json(entries, shard);
-    for (const auto& [name, text] :
-         {std::pair<const char*, std::string>{"summary.json", summary.dump(2) + "\n"},
-          {"junit.xml", gguf::crossval::junit_xml(entries)},
-          {"summary.md", gguf::crossval::summary_markdown(entries)}}) {
+    for (const auto& [name, text] : {std::pair<const char*, std::string>{"summary.json", summary.dump(2) + "\n"},
+                                     {"junit.xml", gguf::crossval::junit_xml(entries)},
+                                     {"summary.md", gguf::crossval::summary_markdown(entries)}}) {
         if (auto failed = gguf::util::write_file(out / name, text)) {
             fmt::print(stderr, "error: {}\n", failed->message);
             return kWriteFailed;

@@ -1,6 +1,6 @@
 // gen-corpus: write the conformance corpus and its manifest.
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "command.hpp"
 #include "fixtures/corpus.hpp"

@@ -1,7 +1,7 @@
 // gen-model: write a tiny complete model (llama or bitnet) that llama.cpp loads and decodes.
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <optional>
 #include <string>
 
@@ -31,40 +31,40 @@ Command add_gen_model(CLI::App& root) {
                   "Ternary weights (amplitude x {-1,0,+1} per tensor): every type then holds the same numbers");
     app->add_option("--output,-o", opts->output, "Where to write the file (parent directories are created)")
         ->required();
-    return {app, [opts] {
-                gguf::fixtures::TinyModelSpec spec;
-                spec.arch = *gguf::fixtures::arch_from_name(opts->arch);
-                spec.type = *gguf::fixtures::type_from_name(opts->type);
-                spec.ternary = opts->ternary;
-                std::string source = "--seed";
-                const auto seed = opts->seed ? gguf::fixtures::parse_seed(*opts->seed)
-                                             : gguf::fixtures::seed_from_environment(source);
-                if (seed) {
-                    spec.seed = *seed;
-                } else {
-                    fmt::print(stderr, "error: {} is not an unsigned 64-bit decimal number\n", source);
-                    return int{kUsage};
-                }
-                if (auto why = gguf::fixtures::tiny_unsupported(spec)) {
-                    fmt::print(stderr, "error: --arch {} --type {} is not supported: {}\n", opts->arch, opts->type,
-                               *why);
-                    return int{kUsage};
-                }
-                auto model = gguf::fixtures::tiny_model(spec);
-                if (!model) {
-                    fmt::print(stderr, "error: {}\n", model.error().message);
-                    return int{kUsage};
-                }
-                const auto size = model->to_bytes().size();
-                if (!output_path_ok(opts->output, "--output")) return int{kUsage};
-                if (auto status = model->write_file(opts->output); !status) {
-                    fmt::print(stderr, "error: {}\n", status.error().message);
-                    return int{kWriteFailed};
-                }
-                fmt::print("wrote {} ({} {}, seed {} from {}, {} bytes)\n", opts->output, opts->arch, opts->type,
-                           spec.seed, source, size);
-                return int{kOk};
-            }};
+    return {
+        app, [opts] {
+            gguf::fixtures::TinyModelSpec spec;
+            spec.arch = *gguf::fixtures::arch_from_name(opts->arch);
+            spec.type = *gguf::fixtures::type_from_name(opts->type);
+            spec.ternary = opts->ternary;
+            std::string source = "--seed";
+            const auto seed =
+                opts->seed ? gguf::fixtures::parse_seed(*opts->seed) : gguf::fixtures::seed_from_environment(source);
+            if (seed) {
+                spec.seed = *seed;
+            } else {
+                fmt::print(stderr, "error: {} is not an unsigned 64-bit decimal number\n", source);
+                return int{kUsage};
+            }
+            if (auto why = gguf::fixtures::tiny_unsupported(spec)) {
+                fmt::print(stderr, "error: --arch {} --type {} is not supported: {}\n", opts->arch, opts->type, *why);
+                return int{kUsage};
+            }
+            auto model = gguf::fixtures::tiny_model(spec);
+            if (!model) {
+                fmt::print(stderr, "error: {}\n", model.error().message);
+                return int{kUsage};
+            }
+            const auto size = model->to_bytes().size();
+            if (!output_path_ok(opts->output, "--output")) return int{kUsage};
+            if (auto status = model->write_file(opts->output); !status) {
+                fmt::print(stderr, "error: {}\n", status.error().message);
+                return int{kWriteFailed};
+            }
+            fmt::print("wrote {} ({} {}, seed {} from {}, {} bytes)\n", opts->output, opts->arch, opts->type, spec.seed,
+                       source, size);
+            return int{kOk};
+        }};
 }
 
 }  // namespace cli

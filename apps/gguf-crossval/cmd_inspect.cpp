@@ -17,14 +17,15 @@ Command add_inspect(CLI::App& root) {
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("FILE", opts->file, "The GGUF file")->required();
-    app->add_flag("--json", opts->json, "Print JSON (arrays longer than 64 show their first 64 values and an "
-                                        "xxh64 hash of their bytes)");
+    app->add_flag("--json", opts->json,
+                  "Print JSON (arrays longer than 64 show their first 64 values and an "
+                  "xxh64 hash of their bytes)");
     return {app, [opts] {
                 auto file = gguf::open(opts->file);
                 if (!file) {
                     const auto& e = file.error();
-                    fmt::print(stderr, "{}: [{}] at offset {}: {}\n", safe(opts->file), gguf::code_name(e.code), e.offset,
-                               safe(e.message));
+                    fmt::print(stderr, "{}: [{}] at offset {}: {}\n", safe(opts->file), gguf::code_name(e.code),
+                               e.offset, safe(e.message));
                     return e.code == gguf::Code::io_error ? int{kUsage} : int{kInvalid};
                 }
                 const auto d = gguf::describe::describe(*file);
@@ -39,11 +40,12 @@ Command add_inspect(CLI::App& root) {
                 fmt::print("{}: GGUF v{}{}, alignment {}, data offset {}, {} bytes\n", safe(opts->file), d.version,
                            file->byte_swapped() ? " (big-endian)" : "", d.alignment, d.data_offset, d.file_size);
                 fmt::print("{} key-value pairs:\n", d.n_kv);
-                for (const auto& kv : d.kv) fmt::print("  {} ({}) = {}\n", safe(kv.key), kv.type, safe(kv.value.dump()));
+                for (const auto& kv : d.kv)
+                    fmt::print("  {} ({}) = {}\n", safe(kv.key), kv.type, safe(kv.value.dump()));
                 fmt::print("{} tensors:\n", d.n_tensors);
                 for (const auto& t : d.tensors) {
-                    fmt::print("  {} {} [{}] offset {} size {}\n", safe(t.name), t.type, fmt::join(t.dims, ", "), t.offset,
-                               t.size);
+                    fmt::print("  {} {} [{}] offset {} size {}\n", safe(t.name), t.type, fmt::join(t.dims, ", "),
+                               t.offset, t.size);
                 }
                 for (const auto& w : file->warnings()) {
                     fmt::print("warning [{}] at offset {}: {}\n", gguf::code_name(w.code), w.offset, safe(w.message));

@@ -76,10 +76,11 @@ Command add_matrix(CLI::App& root) {
                         fmt::print("{:<18} unavailable\n", matrix->readers[r].name);
                         continue;
                     }
-                    fmt::print("{:<18} wrongly accepted {:>3}  wrongly rejected {:>3}  crashes {:>2}  timeouts {:>2}  "
-                               "value disagreements {:>3}\n",
-                               matrix->readers[r].name, t[r].wrongly_accepted, t[r].wrongly_rejected, t[r].crashes,
-                               t[r].timeouts, t[r].value_disagreements);
+                    fmt::print(
+                        "{:<18} wrongly accepted {:>3}  wrongly rejected {:>3}  crashes {:>2}  timeouts {:>2}  "
+                        "value disagreements {:>3}\n",
+                        matrix->readers[r].name, t[r].wrongly_accepted, t[r].wrongly_rejected, t[r].crashes,
+                        t[r].timeouts, t[r].value_disagreements);
                 }
                 fmt::print("{} files in {:.0f} s; wrote {}/matrix.md and {}/matrix.json\n", matrix->files.size(),
                            matrix->duration_s, out, out);

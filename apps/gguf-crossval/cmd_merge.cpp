@@ -10,8 +10,9 @@ namespace cli {
 
 Command add_merge(CLI::App& root) {
     auto* app = root.add_subcommand(
-        "merge", "Merge the outputs of full-crossval shards (each a --out directory holding summary.json) into one "
-                 "summary.json, junit.xml and summary.md, as one unsharded run writes them");
+        "merge",
+        "Merge the outputs of full-crossval shards (each a --out directory holding summary.json) into one "
+        "summary.json, junit.xml and summary.md, as one unsharded run writes them");
     struct Opts {
         std::vector<std::string> shards;
         std::string out;
@@ -19,8 +20,9 @@ Command add_merge(CLI::App& root) {
     auto opts = std::make_shared<Opts>();
     app->add_option("shards", opts->shards, "The shards' --out directories")->required();
     app->add_option("--out", opts->out, "Where the merged files go")->required();
-    app->footer("Exit codes: the merged run's (0 pass, 1, 3, 4 as full-crossval), 2 usage (a shard's summary.json "
-                "missing or malformed, a model in two shards).");
+    app->footer(
+        "Exit codes: the merged run's (0 pass, 1, 3, 4 as full-crossval), 2 usage (a shard's summary.json "
+        "missing or malformed, a model in two shards).");
     return {app, [opts] {
                 std::vector<std::vector<gguf::crossval::SummaryEntry>> parts;
                 for (const auto& dir : opts->shards) {

@@ -49,7 +49,8 @@ Command add_validate(CLI::App& root) {
                     if (data && !data->errors.empty()) {
                         j["ok"] = false;
                         for (const auto& e : data->errors) {
-                            j["errors"].push_back({{"code", gguf::code_name(e.code)}, {"offset", e.offset}, {"message", e.message}});
+                            j["errors"].push_back(
+                                {{"code", gguf::code_name(e.code)}, {"offset", e.offset}, {"message", e.message}});
                         }
                     }
                     if (data && !opts->manifest.empty()) j["manifest"] = data->manifest;
@@ -59,12 +60,13 @@ Command add_validate(CLI::App& root) {
                                safe(opts->file), file->version(), file->kvs().size(), file->tensors().size(),
                                file->data_offset(), file->file_size());
                     for (const auto& w : file->warnings()) {
-                        fmt::print("warning [{}] at offset {}: {}\n", gguf::code_name(w.code), w.offset, safe(w.message));
+                        fmt::print("warning [{}] at offset {}: {}\n", gguf::code_name(w.code), w.offset,
+                                   safe(w.message));
                     }
                 } else {
                     const auto& e = file.error();
-                    fmt::print("{}: invalid: [{}] at offset {}: {}\n", safe(opts->file), gguf::code_name(e.code), e.offset,
-                               safe(e.message));
+                    fmt::print("{}: invalid: [{}] at offset {}: {}\n", safe(opts->file), gguf::code_name(e.code),
+                               e.offset, safe(e.message));
                 }
                 if (data && !opts->json) fmt::print("{}", data->text);
                 return file && (!data || data->ok) ? int{kOk} : int{kInvalid};

@@ -12,8 +12,8 @@ namespace cli {
 // above these; all are listed in the README.
 enum Exit : int {
     kOk = 0,
-    kInvalid = 1,  // the file is not valid GGUF
-    kUsage = 2,    // bad flags, missing file, an output path that names a directory
+    kInvalid = 1,      // the file is not valid GGUF
+    kUsage = 2,        // bad flags, missing file, an output path that names a directory
     kWriteFailed = 5,  // an output file (report, fixture, summary) could not be written; the old one is intact
 };
 

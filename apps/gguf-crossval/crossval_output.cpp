@@ -1,11 +1,11 @@
 #include "crossval_output.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <unistd.h>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "command.hpp"
 #include "crossval/vocabulary.hpp"
@@ -58,14 +58,18 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
                    "Write the reference's logits to this file (GLOG binary if it ends in .bin, else JSON)");
     const auto given = [&logits](const std::string&) { logits.thresholds_given = true; };
     app.add_option("--max-abs", logits.thresholds.max_abs, "Largest allowed |reference - other| per logit")
-        ->capture_default_str()->each(given);
+        ->capture_default_str()
+        ->each(given);
     app.add_option("--min-cosine", logits.thresholds.min_cosine, "Smallest allowed cosine similarity per position")
-        ->capture_default_str()->each(given);
+        ->capture_default_str()
+        ->each(given);
     app.add_option("--max-kl", logits.thresholds.max_kl, "Largest allowed KL(reference || other) per position, nats")
-        ->capture_default_str()->each(given);
+        ->capture_default_str()
+        ->each(given);
     app.add_option("--min-top5", logits.thresholds.min_top5_overlap,
                    "Smallest allowed overlap of the top-5 token sets (0 = not checked)")
-        ->capture_default_str()->each(given);
+        ->capture_default_str()
+        ->each(given);
 }
 
 void add_expect_options(CLI::App& app, ExpectOptions& options) {
@@ -101,7 +105,8 @@ std::string check_tokens(const CLI::App& app, gguf::crossval::LogitsOptions& log
     if (!logits.enabled) return "--tokens needs --logits";
     std::vector<std::uint64_t> ids;
     std::string_view rest = logits.tokens;
-    if (rest.empty()) return "--tokens is empty: give comma-separated token ids, or leave the flag out for the defaults";
+    if (rest.empty())
+        return "--tokens is empty: give comma-separated token ids, or leave the flag out for the defaults";
     while (true) {
         const auto comma = rest.find(',');
         auto item = rest.substr(0, comma);
@@ -135,7 +140,8 @@ std::string check_against(const std::string& against, gguf::crossval::LogitsOpti
         auto located = gguf::reference::locate(source.path);
         if (!located.ref) return "--against " + against + ": " + located.error;
     } else if (source.kind == gguf::crossval::AgainstSource::Kind::file) {
-        if (auto l = gguf::crossval::read_logits_file(source.path); !l) return "--against " + against + ": " + l.error().message;
+        if (auto l = gguf::crossval::read_logits_file(source.path); !l)
+            return "--against " + against + ": " + l.error().message;
     }
     logits.against = source;
     return {};
@@ -170,7 +176,8 @@ int usage_report(const std::string& model, const std::string& report_path, const
     r.verdict = gguf::crossval::Verdict::usage_error;
     r.exit_code = kUsage;
     r.notes.push_back({gguf::crossval::NoteKind::usage_error, gguf::describe::render_string(why)});
-    for (auto id : {gguf::crossval::StageId::reader, gguf::crossval::StageId::cpp_header, gguf::crossval::StageId::cpp_full}) {
+    for (auto id :
+         {gguf::crossval::StageId::reader, gguf::crossval::StageId::cpp_header, gguf::crossval::StageId::cpp_full}) {
         gguf::crossval::Stage s;
         s.id = id;
         s.failure = gguf::crossval::CheckFailure::usage_error;
@@ -192,7 +199,8 @@ int finish_report(const gguf::crossval::Report& report, const std::string& path)
     }
     for (const auto& s : report.stages) {
         fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}\n", stage_name(s.id), s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
-                   s.duration_ms, failure_name(s.failure), s.message.empty() ? "" : ": " + safe(s.message.substr(0, 200)));
+                   s.duration_ms, failure_name(s.failure),
+                   s.message.empty() ? "" : ": " + safe(s.message.substr(0, 200)));
     }
     for (const auto& m : report.comparison.mismatches) {
         fmt::print("  mismatch {}: ours {} reference {}\n", safe(m.path.render()), safe(m.ours.dump()),
@@ -200,7 +208,8 @@ int finish_report(const gguf::crossval::Report& report, const std::string& path)
     }
     for (const auto& f : report.findings) fmt::print("  finding: {}\n", safe(f));
     for (const auto& n : report.notes) fmt::print("  note: {}\n", safe(n.text));
-    if (const auto* logits = report.stage(gguf::crossval::StageId::logits); logits && logits->details.contains("save_failed")) {
+    if (const auto* logits = report.stage(gguf::crossval::StageId::logits);
+        logits && logits->details.contains("save_failed")) {
         written = false;  // --logits-out could not be written (the stage says why)
     }
     fmt::print("{}\nreport: {}\n", verdict_line(report), written ? safe(path) : "not written");

@@ -11,7 +11,9 @@ nlohmann::json issue_json(const gguf::Issue& issue) {
 }
 
 nlohmann::json validation_json(const std::string& path, const gguf::Result<gguf::File>& file) {
-    nlohmann::json out{{"file", gguf::describe::render_string(path)}, {"ok", file.ok()}, {"errors", nlohmann::json::array()},
+    nlohmann::json out{{"file", gguf::describe::render_string(path)},
+                       {"ok", file.ok()},
+                       {"errors", nlohmann::json::array()},
                        {"warnings", nlohmann::json::array()}};
     if (!file) {
         out["errors"].push_back(issue_json(file.error()));

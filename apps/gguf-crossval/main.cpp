@@ -1,8 +1,8 @@
 // gguf-crossval: validate GGUF files and cross-check them against the readers that consume them.
+#include <fmt/format.h>
 #include <csignal>
 #include <cstdio>
 #include <system_error>
-#include <fmt/format.h>
 #include <vector>
 
 #include "command.hpp"
@@ -12,7 +12,9 @@
 
 namespace cli {
 
-std::string safe(std::string_view text) { return gguf::util::terminal_safe(text); }
+std::string safe(std::string_view text) {
+    return gguf::util::terminal_safe(text);
+}
 
 bool output_path_ok(const std::string& path, std::string_view flag) {
     if (auto bad = gguf::util::check_output_path(path)) {
@@ -29,22 +31,15 @@ int main(int argc, char** argv) {
     std::signal(SIGXFSZ, SIG_IGN);
     // An interrupted run leaves no child process and no temporary file behind.
     gguf::util::install_signal_cleanup();
-    CLI::App app{"gguf-crossval: validate GGUF model files and check that every reader, above all llama.cpp, "
-                 "reads them the same way"};
+    CLI::App app{
+        "gguf-crossval: validate GGUF model files and check that every reader, above all llama.cpp, "
+        "reads them the same way"};
     app.require_subcommand(1);
     app.footer("Run 'gguf-crossval SUBCOMMAND --help' for each subcommand's options.");
     const std::vector<cli::Command> commands{
-        cli::add_gen_mini(app),
-        cli::add_validate(app),
-        cli::add_inspect(app),
-        cli::add_diff(app),
-        cli::add_crossval(app),
-        cli::add_full_crossval(app),
-        cli::add_gen_model(app),
-        cli::add_gen_corpus(app),
-        cli::add_matrix(app),
-        cli::add_merge(app),
-        cli::add_dequant(app),
+        cli::add_gen_mini(app), cli::add_validate(app),      cli::add_inspect(app),   cli::add_diff(app),
+        cli::add_crossval(app), cli::add_full_crossval(app), cli::add_gen_model(app), cli::add_gen_corpus(app),
+        cli::add_matrix(app),   cli::add_merge(app),         cli::add_dequant(app),
     };
     try {
         app.parse(argc, argv);

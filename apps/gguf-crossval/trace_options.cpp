@@ -10,7 +10,8 @@ void add_trace_options(CLI::App& app, gguf::crossval::TraceOptions& trace) {
                  "(builtin, a trace file: docs/trace-format.md, or another build's directory) the two traces are "
                  "compared tensor by tensor and the first diverging tensor is named");
     app.add_option("--trace-out", trace.save, "Keep the reference's trace in this safetensors file");
-    app.add_option("--trace-max-abs", trace.thresholds.max_abs, "Largest allowed |reference - other| per traced element")
+    app.add_option("--trace-max-abs", trace.thresholds.max_abs,
+                   "Largest allowed |reference - other| per traced element")
         ->capture_default_str();
     app.add_option("--trace-min-cosine", trace.thresholds.min_cosine,
                    "Smallest allowed cosine similarity per traced tensor and position")
@@ -40,7 +41,8 @@ std::string route_against(const std::string& against, gguf::crossval::LogitsOpti
     if (logits.enabled) {
         if (auto why = check_against(against, logits); !why.empty()) return why;
     } else if (source.kind == Kind::reference) {
-        if (auto located = gguf::reference::locate(source.path); !located.ref) return "--against " + against + ": " + located.error;
+        if (auto located = gguf::reference::locate(source.path); !located.ref)
+            return "--against " + against + ": " + located.error;
     }
     trace.against = source;
     return {};

@@ -1,11 +1,11 @@
 #include "validate_data.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
-#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 #include <unordered_set>
 
 #include "describe/description.hpp"
@@ -18,7 +18,9 @@ namespace {
 // Files smaller than this hash in well under a second: no progress line for them.
 constexpr std::uint64_t kProgressThreshold = std::uint64_t{256} << 20;
 
-std::string mib(std::uint64_t bytes) { return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+std::string mib(std::uint64_t bytes) {
+    return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
 
 // A progress line on stderr when it is a terminal and the file is large; nothing otherwise.
 gguf::HashOptions hash_options(const std::string& path) {
@@ -53,16 +55,18 @@ std::string value_text(double v) {
 
 // The sentence for a row-check finding: tensor, row, where in the row, what, and the value.
 gguf::Error non_finite_error(const gguf::NonFiniteFinding& f) {
-    const std::string where = f.field == "value"
-                                  ? fmt::format("row {} element {}: value {}", f.row, f.block, value_text(f.value))
-                                  : fmt::format("row {} block {}: scale {} is {}", f.row, f.block, f.field, value_text(f.value));
+    const std::string where =
+        f.field == "value"
+            ? fmt::format("row {} element {}: value {}", f.row, f.block, value_text(f.value))
+            : fmt::format("row {} block {}: scale {} is {}", f.row, f.block, f.field, value_text(f.value));
     return gguf::Error{gguf::Code::non_finite_data, f.offset,
                        fmt::format("tensor '{}' {} (llama.cpp's --check-tensors rejects it)", f.tensor, where)};
 }
 
 nlohmann::json finding_json(const gguf::NonFiniteFinding& f) {
-    return {{"tensor", f.tensor}, {"row", f.row},     {"block", f.block},          {"element", f.element},
-            {"field", f.field},   {"offset", f.offset}, {"value", value_text(f.value)}};
+    return {{"tensor", f.tensor},          {"row", f.row},     {"block", f.block},
+            {"element", f.element},        {"field", f.field}, {"offset", f.offset},
+            {"value", value_text(f.value)}};
 }
 
 nlohmann::json digest_json(const gguf::DataDigest& d) {
@@ -96,7 +100,8 @@ void outcome_for_check(DataOutcome& out, const std::string& path, const std::str
             damaged.push_back(j);
         }
         if (t.header == gguf::HeaderStatus::moved || t.header == gguf::HeaderStatus::missing) {
-            header.push_back({{"name", gguf::describe::render_string(t.expected.name)}, {"status", gguf::header_status_name(t.header)}});
+            header.push_back({{"name", gguf::describe::render_string(t.expected.name)},
+                              {"status", gguf::header_status_name(t.header)}});
         }
     }
     out.ok = check.ok() && damaged.empty();
@@ -122,28 +127,34 @@ void outcome_for_check(DataOutcome& out, const std::string& path, const std::str
                      damaged.size(), check.tensors.size());
     for (const auto* t : check.damaged()) {
         if (t->data == gguf::DataStatus::differs) {
-            s += fmt::format("  differs        {} (offset {}, {} bytes): xxh3 {}, manifest {}\n", gguf::util::terminal_safe(t->expected.name),
-                             t->expected.offset, t->expected.size, gguf::hex64(*t->xxh3), gguf::hex64(t->expected.xxh3));
+            s += fmt::format("  differs        {} (offset {}, {} bytes): xxh3 {}, manifest {}\n",
+                             gguf::util::terminal_safe(t->expected.name), t->expected.offset, t->expected.size,
+                             gguf::hex64(*t->xxh3), gguf::hex64(t->expected.xxh3));
         } else {
-            s += fmt::format("  out_of_bounds  {} (offset {}, {} bytes): the file ends at byte {}\n", gguf::util::terminal_safe(t->expected.name),
-                             t->expected.offset, t->expected.size, check.file_size);
+            s += fmt::format("  out_of_bounds  {} (offset {}, {} bytes): the file ends at byte {}\n",
+                             gguf::util::terminal_safe(t->expected.name), t->expected.offset, t->expected.size,
+                             check.file_size);
         }
     }
     if (damaged.empty()) s += "  no tensor's data differs: the difference is in the metadata or the padding\n";
     for (const auto& h : header) {
-        s += fmt::format("  header: tensor '{}' is {} in this file's header\n", gguf::util::terminal_safe(h["name"].get<std::string>()),
+        s += fmt::format("  header: tensor '{}' is {} in this file's header\n",
+                         gguf::util::terminal_safe(h["name"].get<std::string>()),
                          h["status"].get<std::string>() == "missing" ? "missing" : "at another offset or size");
     }
-    for (const auto& e : check.extra) s += fmt::format("  header: tensor '{}' is not in the manifest\n", gguf::util::terminal_safe(e));
+    for (const auto& e : check.extra)
+        s += fmt::format("  header: tensor '{}' is not in the manifest\n", gguf::util::terminal_safe(e));
     if (!check.sha256_matches) s += fmt::format("  sha256 {}, manifest {}\n", check.sha256, manifest.sha256);
-    if (!check.file_size_matches) s += fmt::format("  file size {}, manifest {}\n", check.file_size, manifest.file_size);
+    if (!check.file_size_matches)
+        s += fmt::format("  file size {}, manifest {}\n", check.file_size, manifest.file_size);
 }
 
 }  // namespace
 
 gguf::Result<gguf::DataDigest> read_manifest(const std::string& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return manifest_error(path, "is not a regular file");  // a FIFO would block
+    if (!std::filesystem::is_regular_file(path, ec))
+        return manifest_error(path, "is not a regular file");  // a FIFO would block
     std::ifstream in(path, std::ios::binary);
     if (!in) return manifest_error(path, "cannot be opened");
     std::stringstream ss;
@@ -154,8 +165,9 @@ gguf::Result<gguf::DataDigest> read_manifest(const std::string& path) {
     if (j.is_discarded()) return manifest_error(path, "is not valid JSON");
     if (j.is_object() && j.contains("data")) j = j["data"];
     if (!j.is_object() || !j.contains("tensors") || !j["tensors"].is_array()) {
-        return manifest_error(path, "has no \"data\" object with a \"tensors\" array: write it with "
-                                    "'gguf-crossval validate --data --json FILE'");
+        return manifest_error(path,
+                              "has no \"data\" object with a \"tensors\" array: write it with "
+                              "'gguf-crossval validate --data --json FILE'");
     }
     gguf::DataDigest d;
     const auto size = get_u64(j, "file_size");
@@ -174,10 +186,10 @@ gguf::Result<gguf::DataDigest> read_manifest(const std::string& path) {
         }
         const auto offset = get_u64(t, "offset");
         const auto tsize = get_u64(t, "size");
-        if (!offset || !tsize) return manifest_error(path, where + " needs non-negative integer \"offset\" and \"size\"");
-        const auto xxh3 = t.contains("xxh3") && t["xxh3"].is_string()
-                              ? gguf::parse_hex64(t["xxh3"].get<std::string>())
-                              : std::nullopt;
+        if (!offset || !tsize)
+            return manifest_error(path, where + " needs non-negative integer \"offset\" and \"size\"");
+        const auto xxh3 = t.contains("xxh3") && t["xxh3"].is_string() ? gguf::parse_hex64(t["xxh3"].get<std::string>())
+                                                                      : std::nullopt;
         if (!xxh3) return manifest_error(path, where + " has no \"xxh3\" of 16 hex digits");
         auto name = t["name"].get<std::string>();
         if (!names.insert(name).second) return manifest_error(path, fmt::format("tensor '{}' appears twice", name));
@@ -225,11 +237,13 @@ DataOutcome validate_data(const std::string& path, const gguf::Result<gguf::File
     out.data = digest_json(*digest);
     out.text = fmt::format("data: sha256 {}, {} tensors (xxh3-64 of each tensor's bytes):\n", digest->sha256,
                            digest->tensors.size());
-    for (const auto& t : digest->tensors) out.text += fmt::format("  {}  {}\n", gguf::hex64(t.xxh3), gguf::util::terminal_safe(t.name));
+    for (const auto& t : digest->tensors)
+        out.text += fmt::format("  {}  {}\n", gguf::hex64(t.xxh3), gguf::util::terminal_safe(t.name));
     for (const auto& f : digest->non_finite) {
         out.errors.push_back(non_finite_error(f));
         const auto& e = out.errors.back();
-        out.text += fmt::format("error [{}] at offset {}: {}\n", gguf::code_name(e.code), e.offset, gguf::util::terminal_safe(e.message));
+        out.text += fmt::format("error [{}] at offset {}: {}\n", gguf::code_name(e.code), e.offset,
+                                gguf::util::terminal_safe(e.message));
     }
     out.ok = out.errors.empty();
     return out;

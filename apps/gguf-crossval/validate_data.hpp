@@ -10,11 +10,11 @@
 namespace cli {
 
 struct DataOutcome {
-    bool ok = true;               // nothing differs from the manifest (always true without one)
-    std::string usage_error;      // set when the manifest or the file could not be read: exit 2
-    nlohmann::json data;          // {"sha256","file_size","tensors":[{"name","xxh3","offset","size"}]}
-    nlohmann::json manifest;      // the comparison, null without a manifest
-    std::string text;             // the same for people
+    bool ok = true;                   // nothing differs from the manifest (always true without one)
+    std::string usage_error;          // set when the manifest or the file could not be read: exit 2
+    nlohmann::json data;              // {"sha256","file_size","tensors":[{"name","xxh3","offset","size"}]}
+    nlohmann::json manifest;          // the comparison, null without a manifest
+    std::string text;                 // the same for people
     std::vector<gguf::Error> errors;  // non_finite_data: one per tensor with a NaN or infinity (the first)
 };
 

@@ -29,8 +29,7 @@ int main(int argc, char** argv) {
                      static_cast<unsigned long long>(e.offset), e.message.c_str());
         return 1;
     }
-    std::printf("GGUF v%u, %zu key-values, %zu tensors\n", file->version(), file->kvs().size(),
-                file->tensors().size());
+    std::printf("GGUF v%u, %zu key-values, %zu tensors\n", file->version(), file->kvs().size(), file->tensors().size());
     for (const auto& kv : file->kvs()) std::printf("key %.*s\n", static_cast<int>(kv.key.size()), kv.key.data());
     for (const auto& t : file->tensors()) {
         std::printf("tensor %.*s, %llu bytes\n", static_cast<int>(t.name.size()), t.name.data(),

@@ -2,6 +2,6 @@
 // quantizers and dequantizers. Built on the core (gguf/gguf.hpp).
 #pragma once
 
-#include "gguf/gguf.hpp"
 #include "gguf/data/hash.hpp"
 #include "gguf/data/quantize.hpp"
+#include "gguf/gguf.hpp"

@@ -25,14 +25,14 @@ struct KeyValue {
 
 struct TensorInfo {
     std::string_view name;
-    std::uint32_t type = 0;              // ggml type id as stored
-    TypeTraits traits{};                 // the type's traits (I2_S for id 36)
+    std::uint32_t type = 0;  // ggml type id as stored
+    TypeTraits traits{};     // the type's traits (I2_S for id 36)
     std::uint32_t n_dims = 0;
     std::array<std::uint64_t, kMaxDims> ne{};
-    std::uint64_t offset = 0;            // relative to the data section, as stored
-    std::uint64_t size = 0;              // byte size from the type table
-    std::uint64_t info_offset = 0;       // file offset of the tensor info record
-    Bytes data;                          // the tensor's bytes inside the file
+    std::uint64_t offset = 0;       // relative to the data section, as stored
+    std::uint64_t size = 0;         // byte size from the type table
+    std::uint64_t info_offset = 0;  // file offset of the tensor info record
+    Bytes data;                     // the tensor's bytes inside the file
 
     std::span<const std::uint64_t> dims() const { return {ne.data(), n_dims}; }
 };

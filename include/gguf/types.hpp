@@ -13,19 +13,50 @@ inline constexpr std::uint32_t kTypeI2S = 36;        // bitnet.cpp's I2_S; upstr
 
 // Named ids used by the fixtures and quantizers.
 enum class GgmlType : std::uint32_t {
-    F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-    Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
-    IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
-    TQ1_0 = 34, TQ2_0 = 35, I2_S = 36 /* bitnet.cpp */, MXFP4 = 39, NVFP4 = 40, Q1_0 = 41, Q2_0 = 42,
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q8_1 = 9,
+    Q2_K = 10,
+    Q3_K = 11,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    Q8_K = 15,
+    IQ2_XXS = 16,
+    IQ2_XS = 17,
+    IQ3_XXS = 18,
+    IQ1_S = 19,
+    IQ4_NL = 20,
+    IQ3_S = 21,
+    IQ2_S = 22,
+    IQ4_XS = 23,
+    I8 = 24,
+    I16 = 25,
+    I32 = 26,
+    I64 = 27,
+    F64 = 28,
+    IQ1_M = 29,
+    BF16 = 30,
+    TQ1_0 = 34,
+    TQ2_0 = 35,
+    I2_S = 36 /* bitnet.cpp */,
+    MXFP4 = 39,
+    NVFP4 = 40,
+    Q1_0 = 41,
+    Q2_0 = 42,
 };
 
 struct TypeTraits {
     std::uint32_t id;
-    std::string_view name;         // upper case, as gguf-py prints it: "F32", "Q8_0", "TQ2_0"
-    std::uint32_t block_size;      // elements per block; 0 for removed ids
-    std::uint32_t bytes_per_block; // 0 for removed ids
-    bool removed;                  // the id existed once and ggml no longer reads it
+    std::string_view name;          // upper case, as gguf-py prints it: "F32", "Q8_0", "TQ2_0"
+    std::uint32_t block_size;       // elements per block; 0 for removed ids
+    std::uint32_t bytes_per_block;  // 0 for removed ids
+    bool removed;                   // the id existed once and ggml no longer reads it
 };
 
 // The traits of a ggml type id, or nullopt for ids >= 43. Removed ids return traits with

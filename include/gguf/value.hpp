@@ -31,9 +31,9 @@ public:
     bool swapped() const { return swapped_; }
 
     // Scalars. Each requires the matching type (checked: the wrong type returns 0 / false / "").
-    std::uint64_t as_uint() const;     // any unsigned integer type
-    std::int64_t as_int() const;       // any signed integer type
-    double as_float() const;           // float32 or float64
+    std::uint64_t as_uint() const;  // any unsigned integer type
+    std::int64_t as_int() const;    // any signed integer type
+    double as_float() const;        // float32 or float64
     bool as_bool() const;
     std::string_view as_string() const;
     ArrayView as_array() const;
@@ -72,8 +72,13 @@ public:
         iterator(const ArrayView* a, std::uint64_t index, std::size_t pos) : a_(a), index_(index), pos_(pos) {}
         ValueView operator*() const;
         iterator& operator++();
-        iterator operator++(int) { auto t = *this; ++*this; return t; }
+        iterator operator++(int) {
+            auto t = *this;
+            ++*this;
+            return t;
+        }
         bool operator==(const iterator& o) const { return index_ == o.index_; }
+
     private:
         const ArrayView* a_ = nullptr;
         std::uint64_t index_ = 0;

@@ -16,8 +16,8 @@
 namespace gguf {
 
 struct WriterOptions {
-    std::uint32_t version = 3;   // 2 and 3 share a layout
-    bool big_endian = false;     // write a byte-swapped file (numbers only; tensor data as given)
+    std::uint32_t version = 3;  // 2 and 3 share a layout
+    bool big_endian = false;    // write a byte-swapped file (numbers only; tensor data as given)
 };
 
 class Writer {
@@ -54,7 +54,8 @@ private:
         std::vector<std::byte> data;
         Fill fill;
     };
-    template <class Sink> void emit(Sink& sink) const;
+    template <class Sink>
+    void emit(Sink& sink) const;
 
     WriterOptions options_;
     std::uint32_t alignment_ = kDefaultAlignment;

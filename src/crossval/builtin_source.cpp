@@ -2,22 +2,25 @@
 
 #include <fmt/format.h>
 
-
 namespace gguf::crossval {
 
 LogitsResult<Logits> builtin_logits(const std::filesystem::path& path, std::span<const std::int32_t> tokens,
-                              forward::Activations activations) {
+                                    forward::Activations activations) {
     auto file = gguf::open(path);
-    if (!file) return LogitsError{LogitsCode::io_error, 0, "the built-in forward pass cannot read the file: " + file.error().message};
+    if (!file)
+        return LogitsError{LogitsCode::io_error, 0,
+                           "the built-in forward pass cannot read the file: " + file.error().message};
     auto model = forward::Model::load(*file);
     if (!model) {
-        return LogitsError{LogitsCode::io_error, 0, fmt::format("the built-in forward pass does not run this model ({}): {}",
-                                                    forward::code_name(model.error().code), model.error().message)};
+        return LogitsError{LogitsCode::io_error, 0,
+                           fmt::format("the built-in forward pass does not run this model ({}): {}",
+                                       forward::code_name(model.error().code), model.error().message)};
     }
     auto values = model->run(tokens, nullptr, activations);
     if (!values) {
-        return LogitsError{LogitsCode::io_error, 0, fmt::format("the built-in forward pass failed ({}): {}",
-                                                    forward::code_name(values.error().code), values.error().message)};
+        return LogitsError{LogitsCode::io_error, 0,
+                           fmt::format("the built-in forward pass failed ({}): {}",
+                                       forward::code_name(values.error().code), values.error().message)};
     }
     Logits out;
     out.n_vocab = model->hparams().n_vocab;
@@ -40,10 +43,8 @@ struct TypeThresholds {
 };
 
 const TypeThresholds kByType[] = {
-    {GgmlType::F32, 0, {1e-4, 0.99999, 1e-6, true, 0}},
-    {GgmlType::F16, 1, {5e-2, 0.99999, 1e-5, true, 0}},
-    {GgmlType::Q8_0, 2, {1.0, 0.9995, 1e-2, false, 0}},
-    {GgmlType::TQ2_0, 3, {2.0, 0.999, 1e-2, false, 0}},
+    {GgmlType::F32, 0, {1e-4, 0.99999, 1e-6, true, 0}}, {GgmlType::F16, 1, {5e-2, 0.99999, 1e-5, true, 0}},
+    {GgmlType::Q8_0, 2, {1.0, 0.9995, 1e-2, false, 0}}, {GgmlType::TQ2_0, 3, {2.0, 0.999, 1e-2, false, 0}},
     {GgmlType::TQ1_0, 3, {2.0, 0.999, 1e-2, false, 0}},
 };
 

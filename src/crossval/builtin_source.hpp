@@ -18,7 +18,7 @@ namespace gguf::crossval {
 // Errors (io_error with the forward pass's own code in the message): the file cannot be read, the
 // forward pass does not support it (architecture, a missing tensor, a wrong shape, a type), bad tokens.
 LogitsResult<Logits> builtin_logits(const std::filesystem::path& path, std::span<const std::int32_t> tokens,
-                              forward::Activations activations = forward::Activations::exact);
+                                    forward::Activations activations = forward::Activations::exact);
 
 // The thresholds builtin vs llama.cpp is held to for this file: those of the least precise weight
 // type among its matrices (F32 weights: max_abs 1e-4, cosine 0.99999). `why` names that type.

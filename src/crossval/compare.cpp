@@ -29,29 +29,50 @@ std::vector<std::uint64_t> without_trailing_ones(std::vector<std::uint64_t> dims
     return dims;
 }
 
-FieldPath kv_field(const describe::Kv& kv, std::size_t i, Field what) { return {what, i, kv.key}; }
+FieldPath kv_field(const describe::Kv& kv, std::size_t i, Field what) {
+    return {what, i, kv.key};
+}
 
-FieldPath tensor_field(const describe::Tensor& t, std::size_t i, Field what) { return {what, i, t.name}; }
+FieldPath tensor_field(const describe::Tensor& t, std::size_t i, Field what) {
+    return {what, i, t.name};
+}
 
 std::string_view field_name(Field f) {
     switch (f) {
-        case Field::version: return "version";
-        case Field::n_kv: return "n_kv";
-        case Field::n_tensors: return "n_tensors";
-        case Field::alignment: return "alignment";
-        case Field::data_offset: return "data_offset";
-        case Field::kv_key: return "key";
-        case Field::kv_type: return "type";
-        case Field::kv_value: return "value";
-        case Field::kv_raw_bytes: return "raw_bytes_xxh64";
-        case Field::tensor_name: return "name";
-        case Field::tensor_type: return "type";
-        case Field::tensor_dims: return "dims";
-        case Field::tensor_offset: return "offset";
-        case Field::tensor_size: return "size";
-        case Field::load_n_tensors: return "load.n_tensors";
-        case Field::load_n_vocab: return "load.n_vocab";
-        case Field::payload: return "payload";
+        case Field::version:
+            return "version";
+        case Field::n_kv:
+            return "n_kv";
+        case Field::n_tensors:
+            return "n_tensors";
+        case Field::alignment:
+            return "alignment";
+        case Field::data_offset:
+            return "data_offset";
+        case Field::kv_key:
+            return "key";
+        case Field::kv_type:
+            return "type";
+        case Field::kv_value:
+            return "value";
+        case Field::kv_raw_bytes:
+            return "raw_bytes_xxh64";
+        case Field::tensor_name:
+            return "name";
+        case Field::tensor_type:
+            return "type";
+        case Field::tensor_dims:
+            return "dims";
+        case Field::tensor_offset:
+            return "offset";
+        case Field::tensor_size:
+            return "size";
+        case Field::load_n_tensors:
+            return "load.n_tensors";
+        case Field::load_n_vocab:
+            return "load.n_vocab";
+        case Field::payload:
+            return "payload";
     }
     return "unknown";
 }
@@ -115,23 +136,23 @@ Comparison compare_descriptions(const describe::Description& ours, const describ
                       }
                   });
 
-    in_file_order(c, ours.tensors, reference.tensors, &describe::Tensor::name, Field::tensor_name, tensor_field,
-                  [&](const describe::Tensor& o, const describe::Tensor& r, std::size_t i) {
-                      c.field(tensor_field(o, i, Field::tensor_name), o.name, r.name);
-                      c.field(tensor_field(o, i, Field::tensor_type), o.type, r.type);
-                      if (o.dims != r.dims && without_trailing_ones(o.dims) == without_trailing_ones(r.dims)) {
-                          out.notes.push_back(
-                              {NoteKind::trailing_unit_dims,
-                               fmt::format("{}: stored as {} dims, reported by ggml as {}: ggml drops trailing "
-                                           "dimensions of size 1, a difference of definition, not a mismatch",
-                                           tensor_field(o, i, Field::tensor_dims).render(), o.dims.size(),
-                                           r.dims.size())});
-                      } else {
-                          c.field(tensor_field(o, i, Field::tensor_dims), o.dims, r.dims);
-                      }
-                      c.field(tensor_field(o, i, Field::tensor_offset), o.offset, r.offset);
-                      c.field(tensor_field(o, i, Field::tensor_size), o.size, r.size);
-                  });
+    in_file_order(
+        c, ours.tensors, reference.tensors, &describe::Tensor::name, Field::tensor_name, tensor_field,
+        [&](const describe::Tensor& o, const describe::Tensor& r, std::size_t i) {
+            c.field(tensor_field(o, i, Field::tensor_name), o.name, r.name);
+            c.field(tensor_field(o, i, Field::tensor_type), o.type, r.type);
+            if (o.dims != r.dims && without_trailing_ones(o.dims) == without_trailing_ones(r.dims)) {
+                out.notes.push_back(
+                    {NoteKind::trailing_unit_dims,
+                     fmt::format("{}: stored as {} dims, reported by ggml as {}: ggml drops trailing "
+                                 "dimensions of size 1, a difference of definition, not a mismatch",
+                                 tensor_field(o, i, Field::tensor_dims).render(), o.dims.size(), r.dims.size())});
+            } else {
+                c.field(tensor_field(o, i, Field::tensor_dims), o.dims, r.dims);
+            }
+            c.field(tensor_field(o, i, Field::tensor_offset), o.offset, r.offset);
+            c.field(tensor_field(o, i, Field::tensor_size), o.size, r.size);
+        });
     return out;
 }
 

@@ -13,11 +13,23 @@ namespace gguf::crossval {
 
 // Which field of a description differs.
 enum class Field {
-    version, n_kv, n_tensors, alignment, data_offset,               // the header
-    kv_key, kv_type, kv_value, kv_raw_bytes,                        // one key-value
-    tensor_name, tensor_type, tensor_dims, tensor_offset, tensor_size,  // one tensor info
-    load_n_tensors, load_n_vocab,                                   // the reference's full load
-    payload,                                                        // a reader's whole answer
+    version,
+    n_kv,
+    n_tensors,
+    alignment,
+    data_offset,  // the header
+    kv_key,
+    kv_type,
+    kv_value,
+    kv_raw_bytes,  // one key-value
+    tensor_name,
+    tensor_type,
+    tensor_dims,
+    tensor_offset,
+    tensor_size,  // one tensor info
+    load_n_tensors,
+    load_n_vocab,  // the reference's full load
+    payload,       // a reader's whole answer
 };
 
 // Where a mismatch is: a field, and for key-values and tensors the entry (index in file order and

@@ -62,16 +62,19 @@ Result<Difference> compare_tensor(const TensorInfo& t, std::uint64_t n_elements,
     if (n_elements == 0) return diff;
     const std::uint64_t row = t.n_dims ? t.ne[0] : 1;
     const std::uint64_t row_bytes = row == 0 ? 0 : t.size / (n_elements / row);
-    const std::uint64_t rows_per_run = std::max<std::uint64_t>(1, (std::uint64_t{1} << 18) / std::max<std::uint64_t>(row, 1));
+    const std::uint64_t rows_per_run =
+        std::max<std::uint64_t>(1, (std::uint64_t{1} << 18) / std::max<std::uint64_t>(row, 1));
     std::vector<float> ours, theirs;
     reference_values.seekg(static_cast<std::streamoff>(f32_offset * sizeof(float)));
     for (std::uint64_t r0 = 0; r0 * row < n_elements; r0 += rows_per_run) {
         const std::uint64_t n = std::min(rows_per_run * row, n_elements - r0 * row);
         ours.resize(n);
         theirs.resize(n);
-        auto st = dequantize_into(static_cast<GgmlType>(t.type), t.data.subspan(r0 * row_bytes, n / row * row_bytes), ours);
+        auto st =
+            dequantize_into(static_cast<GgmlType>(t.type), t.data.subspan(r0 * row_bytes, n / row * row_bytes), ours);
         if (!st) return st.error();
-        if (!reference_values.read(reinterpret_cast<char*>(theirs.data()), static_cast<std::streamsize>(n * sizeof(float)))) {
+        if (!reference_values.read(reinterpret_cast<char*>(theirs.data()),
+                                   static_cast<std::streamsize>(n * sizeof(float)))) {
             return Error{Code::io_error, 0, "the probe's output ends early"};
         }
         for (std::uint64_t i = 0; i < n; ++i) {
@@ -94,7 +97,8 @@ void fail(Stage& s, Failure failure, std::string message) {
 
 }  // namespace
 
-Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path& model, const reference::RunOptions& run) {
+Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path& model,
+                    const reference::RunOptions& run) {
     return dequant_stage(ref, model, model, run);
 }
 
@@ -104,7 +108,8 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
     s.id = StageId::dequant;
     s.ran = true;
     TempFile out;
-    const auto o = reference::run_probe(ref, {"dequant", "--output", out.path.string(), "--", reference_model.string()}, run);
+    const auto o =
+        reference::run_probe(ref, {"dequant", "--output", out.path.string(), "--", reference_model.string()}, run);
     s.duration_ms = o.duration_ms;
     if (!o.ok) {
         s.failure = o.failure;
@@ -115,13 +120,15 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
     const auto start = std::chrono::steady_clock::now();
     auto file = gguf::open(our_model);
     if (!file) {
-        fail(s, reference::FailureClass::other, "our reader rejected the file, so there is nothing of ours to compare: " + file.error().message);
+        fail(s, reference::FailureClass::other,
+             "our reader rejected the file, so there is nothing of ours to compare: " + file.error().message);
         return s;
     }
     const auto& theirs = o.payload["tensors"];
     if (!theirs.is_array() || theirs.size() != file->tensors().size()) {
-        fail(s, reference::FailureClass::other, fmt::format("the probe reported {} tensors, our reader {}", theirs.is_array() ? theirs.size() : 0,
-                                     file->tensors().size()));
+        fail(s, reference::FailureClass::other,
+             fmt::format("the probe reported {} tensors, our reader {}", theirs.is_array() ? theirs.size() : 0,
+                         file->tensors().size()));
         return s;
     }
     std::ifstream values(out.path, std::ios::binary);
@@ -134,24 +141,30 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
         const auto& t = file->tensors()[i];
         const auto& j = theirs[i];
         const std::uint64_t n_elements = element_count(t.dims()).value_or(0);
-        nlohmann::json row = {{"name", describe::render_string(t.name)}, {"type", type_name(t.type)}, {"n_elements", n_elements}};
-        if (j.value("name", std::string()) != hex_name(t.name) || j.value("n_elements", std::uint64_t{0}) != n_elements) {
-            fail(s, reference::FailureClass::other, fmt::format("tensor {} is '{}' with {} elements for us, something else for the probe", i,
-                                         describe::render_string(t.name), n_elements));
+        nlohmann::json row = {
+            {"name", describe::render_string(t.name)}, {"type", type_name(t.type)}, {"n_elements", n_elements}};
+        if (j.value("name", std::string()) != hex_name(t.name) ||
+            j.value("n_elements", std::uint64_t{0}) != n_elements) {
+            fail(s, reference::FailureClass::other,
+                 fmt::format("tensor {} is '{}' with {} elements for us, something else for the probe", i,
+                             describe::render_string(t.name), n_elements));
             return s;
         }
         if (dequant_support(t.type) != DequantSupport::supported) {
             row["status"] = "unsupported";
-            unchecked.push_back(fmt::format("{} ({}: not supported by our library)", describe::render_string(t.name), type_name(t.type)));
+            unchecked.push_back(fmt::format("{} ({}: not supported by our library)", describe::render_string(t.name),
+                                            type_name(t.type)));
             unchecked_types.insert(type_name(t.type));
         } else if (!j.value("to_float", false)) {
             row["status"] = "no_reference_to_float";
-            unchecked.push_back(fmt::format("{} ({}: ggml has no to_float)", describe::render_string(t.name), type_name(t.type)));
+            unchecked.push_back(
+                fmt::format("{} ({}: ggml has no to_float)", describe::render_string(t.name), type_name(t.type)));
             unchecked_types.insert(type_name(t.type));
         } else {
             auto d = compare_tensor(t, n_elements, values, j.value("f32_offset", std::uint64_t{0}));
             if (!d) {
-                fail(s, reference::FailureClass::other, fmt::format("tensor '{}': {}", describe::render_string(t.name), d.error().message));
+                fail(s, reference::FailureClass::other,
+                     fmt::format("tensor '{}': {}", describe::render_string(t.name), d.error().message));
                 return s;
             }
             if (d->count == 0) {
@@ -164,16 +177,17 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
                 const std::uint64_t element = t.traits.block_size ? col % t.traits.block_size : 0;
                 row["status"] = "differs";
                 row["differing"] = d->count;
-                row["first_difference"] = {{"index", d->index}, {"row", d->index / ne0}, {"block", block},
-                                           {"element", element}, {"ours", value_json(d->ours)},
-                                           {"reference", value_json(d->theirs)}};
+                row["first_difference"] = {
+                    {"index", d->index},  {"row", d->index / ne0},       {"block", block},
+                    {"element", element}, {"ours", value_json(d->ours)}, {"reference", value_json(d->theirs)}};
                 differing.push_back(describe::render_string(t.name));
                 if (first_message.empty()) {
-                    first_message = fmt::format("'{}' ({}) row {} block {} element {}: ours {} (0x{:08x}), ggml {} (0x{:08x}); "
-                                                "{} of {} elements differ",
-                                                describe::render_string(t.name), type_name(t.type), d->index / ne0, block,
-                                                element, d->ours, std::bit_cast<std::uint32_t>(d->ours), d->theirs,
-                                                std::bit_cast<std::uint32_t>(d->theirs), d->count, n_elements);
+                    first_message = fmt::format(
+                        "'{}' ({}) row {} block {} element {}: ours {} (0x{:08x}), ggml {} (0x{:08x}); "
+                        "{} of {} elements differ",
+                        describe::render_string(t.name), type_name(t.type), d->index / ne0, block, element, d->ours,
+                        std::bit_cast<std::uint32_t>(d->ours), d->theirs, std::bit_cast<std::uint32_t>(d->theirs),
+                        d->count, n_elements);
                 }
             }
         }
@@ -185,11 +199,12 @@ Stage dequant_stage(const reference::Reference& ref, const std::filesystem::path
     s.details["differing"] = differing;
     s.details["unchecked"] = unchecked;
     if (!differing.empty()) {
-        fail(s, CheckFailure::dequant_differs, fmt::format("{} tensor(s) dequantize differently from ggml; first: {}", differing.size(), first_message));
+        fail(s, CheckFailure::dequant_differs,
+             fmt::format("{} tensor(s) dequantize differently from ggml; first: {}", differing.size(), first_message));
     } else if (!unchecked.empty()) {
         fail(s, CheckFailure::dequant_unsupported,
-             fmt::format("{} tensor(s) bit-identical with ggml, {} not compared (types {}): {}", identical, unchecked.size(),
-                         fmt::join(unchecked_types, ", "), fmt::join(unchecked, "; ")));
+             fmt::format("{} tensor(s) bit-identical with ggml, {} not compared (types {}): {}", identical,
+                         unchecked.size(), fmt::join(unchecked_types, ", "), fmt::join(unchecked, "; ")));
     } else {
         s.ok = true;
         s.message = fmt::format("all {} tensors bit-identical with ggml's to_float", identical);

@@ -5,15 +5,15 @@
 #include <fnmatch.h>
 #include <fstream>
 
-#include "describe/description.hpp"
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include "describe/description.hpp"
 
 namespace gguf::crossval {
 namespace {
 
 constexpr std::size_t kMaxBytes = std::size_t{16} << 20;  // an expectations file is small
-constexpr int kMaxDepth = 8;                               // the format nests 3 levels
+constexpr int kMaxDepth = 8;                              // the format nests 3 levels
 
 constexpr const char* kOutcomeFail = "fail";
 constexpr const char* kOutcomePass = "pass";
@@ -26,7 +26,9 @@ std::optional<bool> fails_from_outcome(std::string_view outcome) {
     return std::nullopt;
 }
 
-ExpectationsError bad(std::string message) { return {ExpectationsCode::bad_field, std::move(message)}; }
+ExpectationsError bad(std::string message) {
+    return {ExpectationsCode::bad_field, std::move(message)};
+}
 
 std::optional<StageId> stage_from_name(std::string_view name) {
     for (auto s : {StageId::cpp_header, StageId::cpp_full, StageId::logits, StageId::dequant}) {
@@ -42,7 +44,8 @@ std::optional<Failure> failure_from_name(std::string_view name) {
         const auto f = static_cast<reference::FailureClass>(c);
         if (reference::failure_class_name(f) == name) return Failure{f};
     }
-    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::against_unavailable, CheckFailure::dequant_unsupported}) {
+    for (auto c :
+         {CheckFailure::non_finite_logits, CheckFailure::against_unavailable, CheckFailure::dequant_unsupported}) {
         if (check_failure_name(c) == name) return Failure{c};
     }
     return std::nullopt;
@@ -54,9 +57,12 @@ bool nested_deeper_than(std::string_view text, int limit) {
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '{' || c == '[') {
@@ -72,7 +78,8 @@ bool nested_deeper_than(std::string_view text, int limit) {
 
 gguf::Result<Expectations, ExpectationsError> Expectations::parse(std::string_view text, const std::string& origin) {
     if (nested_deeper_than(text, kMaxDepth)) {
-        return ExpectationsError{ExpectationsCode::bad_json, fmt::format("{}: nested deeper than {}", origin, kMaxDepth)};
+        return ExpectationsError{ExpectationsCode::bad_json,
+                                 fmt::format("{}: nested deeper than {}", origin, kMaxDepth)};
     }
     const auto doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
@@ -112,7 +119,8 @@ gguf::Result<Expectations, ExpectationsError> Expectations::parse(std::string_vi
             const auto name = text_field("failure");
             if (!name) return bad(where + ": \"failure\" must be a string");
             e.failure = failure_from_name(*name);
-            if (!e.failure) return bad(fmt::format("{}: \"{}\" is not a failure class", where, describe::render_string(*name)));
+            if (!e.failure)
+                return bad(fmt::format("{}: \"{}\" is not a failure class", where, describe::render_string(*name)));
             if (!e.fails) return bad(where + ": a \"failure\" needs \"outcome\": \"fail\"");
         }
         const auto reason = text_field("reason");
@@ -163,7 +171,8 @@ std::string describe_rule(const Expectation& e) {
 std::string to_json_text(const Expectations& expectations) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& e : expectations.entries()) {
-        nlohmann::json j{{"model", e.model}, {"stage", stage_name(e.stage)}, {"outcome", e.fails ? kOutcomeFail : kOutcomePass}};
+        nlohmann::json j{
+            {"model", e.model}, {"stage", stage_name(e.stage)}, {"outcome", e.fails ? kOutcomeFail : kOutcomePass}};
         if (e.failure) j["failure"] = failure_name(*e.failure);
         j["reason"] = e.reason;
         list.push_back(std::move(j));

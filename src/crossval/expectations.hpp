@@ -16,12 +16,12 @@
 namespace gguf::crossval {
 
 struct Expectation {
-    std::string model;             // a path or fnmatch(3) glob; without '/' it is matched against the file name
+    std::string model;  // a path or fnmatch(3) glob; without '/' it is matched against the file name
     StageId stage = StageId::cpp_full;
-    bool fails = true;             // "outcome": "fail" (true) or "pass"
+    bool fails = true;               // "outcome": "fail" (true) or "pass"
     std::optional<Failure> failure;  // the failure class it fails with; unset: any failure
     std::string reason;
-    std::string origin;            // where it was declared: the file, or "fixture set"
+    std::string origin;  // where it was declared: the file, or "fixture set"
 };
 
 // Errors of reading an expectations file (its own codes: not a GGUF format).

@@ -3,11 +3,11 @@
 
 #include "dequant_stage.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "gguf/data/hash.hpp"
 #include "reference/reference.hpp"
@@ -69,7 +69,8 @@ void alter_for_test(describe::Description& ours, const std::string& key, Report&
             {NoteKind::test_hook, fmt::format("test hook CROSSVAL_TEST_ALTER_OURS altered our value of '{}'", key)});
         return;
     }
-    r.notes.push_back({NoteKind::test_hook, fmt::format("test hook CROSSVAL_TEST_ALTER_OURS: no key '{}' to alter", key)});
+    r.notes.push_back(
+        {NoteKind::test_hook, fmt::format("test hook CROSSVAL_TEST_ALTER_OURS: no key '{}' to alter", key)});
 }
 
 // The accept/reject split between our reader and the reference's: a finding when it is unexplained
@@ -84,9 +85,9 @@ bool judge_split(Report& r, const File* file) {
             r.findings.push_back(fmt::format("the reference accepts this file; our reader rejects it: [{}] {}",
                                              failure_name(reader->failure), reader->message));
         } else if (header_rejects) {
-            r.notes.push_back({NoteKind::both_reject,
-                               fmt::format("both readers reject this file (ours: {}; reference: {})",
-                                           failure_name(reader->failure), failure_name(header->failure))});
+            r.notes.push_back(
+                {NoteKind::both_reject, fmt::format("both readers reject this file (ours: {}; reference: {})",
+                                                    failure_name(reader->failure), failure_name(header->failure))});
         }
         return false;
     }
@@ -145,8 +146,8 @@ void decide(Report& r, const File* file, const Options& o) {
         }
         if (is_disagreement(s.failure)) {
             disagree = true;
-            r.findings.push_back(fmt::format("{}: the second source diverges from the reference: {}",
-                                             stage_name(s.id), s.message));
+            r.findings.push_back(
+                fmt::format("{}: the second source diverges from the reference: {}", stage_name(s.id), s.message));
             continue;
         }
         s.xfail = allow_failure(s, e, o.allow_cpp_fail, r);

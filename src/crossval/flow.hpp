@@ -17,16 +17,16 @@ namespace gguf::crossval {
 
 struct Options {
     std::filesystem::path model;
-    std::optional<std::filesystem::path> cpp_dir;     // --cpp-dir; otherwise the environment, then the pin
-    std::chrono::milliseconds timeout{60000};         // per reference stage
-    bool allow_cpp_fail = false;                      // CROSSVAL_ALLOW_CPP_FAIL
-    const Expectations* expectations = nullptr;       // --expect (and the fixture set's own)
-    std::string model_key;                            // the model's name for expectations; empty: the path
-    bool strict = false;                              // --strict: an XPASS fails the run
-    std::optional<std::string> alter_ours_key;        // test hook: alter our value of this key
-    LogitsOptions logits;                             // the optional fourth stage
-    TraceOptions trace;                               // the optional trace stage
-    bool dequant = false;                             // --dequant: every tensor, ours vs ggml's to_float
+    std::optional<std::filesystem::path> cpp_dir;  // --cpp-dir; otherwise the environment, then the pin
+    std::chrono::milliseconds timeout{60000};      // per reference stage
+    bool allow_cpp_fail = false;                   // CROSSVAL_ALLOW_CPP_FAIL
+    const Expectations* expectations = nullptr;    // --expect (and the fixture set's own)
+    std::string model_key;                         // the model's name for expectations; empty: the path
+    bool strict = false;                           // --strict: an XPASS fails the run
+    std::optional<std::string> alter_ours_key;     // test hook: alter our value of this key
+    LogitsOptions logits;                          // the optional fourth stage
+    TraceOptions trace;                            // the optional trace stage
+    bool dequant = false;                          // --dequant: every tensor, ours vs ggml's to_float
 };
 
 // True when the variable is set to 1, true or yes (any case).

@@ -1,18 +1,18 @@
 // Logits metrics and the logits file formats.
 #include "logits.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdio>
-#include <bit>
 #include <cstring>
-#include <fmt/format.h>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <system_error>
-#include <unistd.h>
 
 #include "util/atomic_file.hpp"
 #include "util/json_depth.hpp"
@@ -94,15 +94,24 @@ constexpr std::size_t kHeader = 16;
 
 std::string_view logits_code_name(LogitsCode code) {
     switch (code) {
-        case LogitsCode::io_error: return "io_error";
-        case LogitsCode::not_a_logits_file: return "not_a_logits_file";
-        case LogitsCode::bad_json: return "bad_json";
-        case LogitsCode::unsupported_version: return "unsupported_version";
-        case LogitsCode::truncated: return "truncated";
-        case LogitsCode::trailing_bytes: return "trailing_bytes";
-        case LogitsCode::empty: return "empty";
-        case LogitsCode::too_large: return "too_large";
-        case LogitsCode::shape_mismatch: return "shape_mismatch";
+        case LogitsCode::io_error:
+            return "io_error";
+        case LogitsCode::not_a_logits_file:
+            return "not_a_logits_file";
+        case LogitsCode::bad_json:
+            return "bad_json";
+        case LogitsCode::unsupported_version:
+            return "unsupported_version";
+        case LogitsCode::truncated:
+            return "truncated";
+        case LogitsCode::trailing_bytes:
+            return "trailing_bytes";
+        case LogitsCode::empty:
+            return "empty";
+        case LogitsCode::too_large:
+            return "too_large";
+        case LogitsCode::shape_mismatch:
+            return "shape_mismatch";
     }
     return "unknown";
 }
@@ -121,9 +130,10 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
 
     m.finite = all_finite(ref) && all_finite(test);
     if (!m.finite) {
-        const bool identical = ref.size() == test.size() &&
-                               std::equal(ref.begin(), ref.end(), test.begin(),
-                                          [](float a, float b) { return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b); });
+        const bool identical =
+            ref.size() == test.size() && std::equal(ref.begin(), ref.end(), test.begin(), [](float a, float b) {
+                return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+            });
         m.max_abs_diff = identical ? 0 : kInf;
         m.cosine = identical ? 1 : 0;
         m.kl = identical ? 0 : kInf;
@@ -142,9 +152,12 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
         nr += r * r;
         nt += t * t;
     }
-    if (nr == 0 && nt == 0) m.cosine = 1;
-    else if (nr == 0 || nt == 0) m.cosine = 0;
-    else m.cosine = dot / std::sqrt(nr * nt);  // sqrt(x * x) == x exactly: identical rows give 1
+    if (nr == 0 && nt == 0)
+        m.cosine = 1;
+    else if (nr == 0 || nt == 0)
+        m.cosine = 0;
+    else
+        m.cosine = dot / std::sqrt(nr * nt);  // sqrt(x * x) == x exactly: identical rows give 1
 
     const auto lp = log_softmax(ref);
     const auto lq = log_softmax(test);
@@ -160,18 +173,19 @@ LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, con
     }
     if (ref.n_vocab != test.n_vocab) {
         return LogitsError{LogitsCode::shape_mismatch, 0,
-                     fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
+                           fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
     }
     if (ref.n_positions() != test.n_positions()) {
-        return LogitsError{LogitsCode::shape_mismatch, 0,
-                     fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(),
-                                 test.n_positions())};
+        return LogitsError{
+            LogitsCode::shape_mismatch, 0,
+            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(), test.n_positions())};
     }
     if (!ref.tokens.empty() && !test.tokens.empty() && ref.tokens != test.tokens) {
         std::size_t i = 0;
         while (i < ref.tokens.size() && i < test.tokens.size() && ref.tokens[i] == test.tokens[i]) ++i;
-        return LogitsError{LogitsCode::shape_mismatch, 0,
-                     fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};
+        return LogitsError{
+            LogitsCode::shape_mismatch, 0,
+            fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};
     }
     std::vector<PositionMetrics> out;
     out.reserve(ref.n_positions());
@@ -183,8 +197,8 @@ std::vector<std::string> failed_checks(const PositionMetrics& m, const Threshold
     std::vector<std::string> why;
     if (!m.finite && m.max_abs_diff != 0) why.emplace_back("non-finite logits (NaN or infinity)");
     if (!(m.max_abs_diff <= t.max_abs)) {
-        why.push_back(fmt::format("max_abs_diff {:.6g} > {:.6g} (vocab index {})", m.max_abs_diff, t.max_abs,
-                                  m.max_abs_index));
+        why.push_back(
+            fmt::format("max_abs_diff {:.6g} > {:.6g} (vocab index {})", m.max_abs_diff, t.max_abs, m.max_abs_index));
     }
     if (!(m.cosine >= t.min_cosine)) why.push_back(fmt::format("cosine {:.9g} < {:.9g}", m.cosine, t.min_cosine));
     if (!(m.kl <= t.max_kl)) why.push_back(fmt::format("kl {:.6g} > {:.6g}", m.kl, t.max_kl));
@@ -210,7 +224,8 @@ std::optional<Divergence> first_divergence(std::span<const PositionMetrics> metr
 LogitsResult<Logits> parse_logits_json(std::string_view text) {
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos || text[first] != '{') {
-        return LogitsError{LogitsCode::not_a_logits_file, 0, "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
+        return LogitsError{LogitsCode::not_a_logits_file, 0,
+                           "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
     }
     if (!util::json_depth_within(text)) {
         return json_error(fmt::format("arrays or objects nest deeper than {} levels", util::kMaxJsonDepth));
@@ -270,7 +285,8 @@ LogitsResult<Logits> parse_logits_json(std::string_view text) {
     }
     if (const auto tk = j.find("tokens"); tk != j.end() && !(tk->is_array() && tk->empty())) {  // [] = unknown
         if (!tk->is_array() || tk->size() != rows.size()) {
-            return json_error(fmt::format("\"tokens\" must be an array of one token id per position ({})", rows.size()));
+            return json_error(
+                fmt::format("\"tokens\" must be an array of one token id per position ({})", rows.size()));
         }
         for (std::size_t i = 0; i < tk->size(); ++i) {
             const auto& t = (*tk)[i];
@@ -297,10 +313,14 @@ std::string to_json(const Logits& logits) {
         for (std::size_t i = 0; i < row.size(); ++i) {
             if (i) s += ',';
             const float v = row[i];
-            if (std::isnan(v)) s += "\"nan\"";
-            else if (std::isinf(v)) s += v > 0 ? "\"inf\"" : "\"-inf\"";
-            else if (v == 0.0f && std::signbit(v)) s += "-0.0";  // "-0" would read back as the integer 0
-            else s += fmt::format("{:.9g}", v);  // 9 significant digits: reads back to the same f32
+            if (std::isnan(v))
+                s += "\"nan\"";
+            else if (std::isinf(v))
+                s += v > 0 ? "\"inf\"" : "\"-inf\"";
+            else if (v == 0.0f && std::signbit(v))
+                s += "-0.0";  // "-0" would read back as the integer 0
+            else
+                s += fmt::format("{:.9g}", v);  // 9 significant digits: reads back to the same f32
         }
         s += ']';
     }
@@ -312,43 +332,47 @@ std::string to_json(const Logits& logits) {
 
 LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
     if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic.data(), 4) != 0) {
-        return LogitsError{LogitsCode::not_a_logits_file, 0, "not a binary logits file: the first 4 bytes are not \"GLOG\""};
+        return LogitsError{LogitsCode::not_a_logits_file, 0,
+                           "not a binary logits file: the first 4 bytes are not \"GLOG\""};
     }
     if (bytes.size() < kHeader) {
         return LogitsError{LogitsCode::truncated, bytes.size(),
-                     fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, bytes.size())};
+                           fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, bytes.size())};
     }
     const std::uint32_t version = read_u32(bytes.data() + 4);
     if (version != kVersion) {
         return LogitsError{LogitsCode::unsupported_version, 4,
-                     fmt::format("binary logits version {} is not supported (only version 1)", version)};
+                           fmt::format("binary logits version {} is not supported (only version 1)", version)};
     }
     const std::uint32_t n_pos = read_u32(bytes.data() + 8);
     const std::uint32_t n_vocab = read_u32(bytes.data() + 12);
     if (n_pos == 0 || n_vocab == 0) {
         return LogitsError{LogitsCode::empty, n_pos == 0 ? 8u : 12u,
-                     fmt::format("binary logits with {} positions of {} values hold no logits", n_pos, n_vocab)};
+                           fmt::format("binary logits with {} positions of {} values hold no logits", n_pos, n_vocab)};
     }
     // n_pos * n_vocab < 2^64, but times 4 it can wrap (2^31 x 2^31 x 4 = 2^64): checked.
     std::uint64_t need = 0;
     if (__builtin_mul_overflow(std::uint64_t{n_pos} * n_vocab, std::uint64_t{4}, &need)) {
-        return LogitsError{LogitsCode::too_large, 8,
-                           fmt::format("{} positions x {} values: the data size does not fit in 64 bits", n_pos, n_vocab)};
+        return LogitsError{
+            LogitsCode::too_large, 8,
+            fmt::format("{} positions x {} values: the data size does not fit in 64 bits", n_pos, n_vocab)};
     }
     const std::uint64_t have = bytes.size() - kHeader;
     if (have < need) {
-        return LogitsError{LogitsCode::truncated, bytes.size(),
-                     fmt::format("{} positions x {} values need {} bytes of data after the header, the file has {}",
-                                 n_pos, n_vocab, need, have)};
+        return LogitsError{
+            LogitsCode::truncated, bytes.size(),
+            fmt::format("{} positions x {} values need {} bytes of data after the header, the file has {}", n_pos,
+                        n_vocab, need, have)};
     }
     if (have > need) {
         return LogitsError{LogitsCode::trailing_bytes, kHeader + need,
-                     fmt::format("{} bytes after the {} positions x {} values", have - need, n_pos, n_vocab)};
+                           fmt::format("{} bytes after the {} positions x {} values", have - need, n_pos, n_vocab)};
     }
     Logits out;
     out.n_vocab = n_vocab;
     out.values.resize(need / 4);
-    for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] = std::bit_cast<float>(read_u32(bytes.data() + kHeader + 4 * i));
+    for (std::size_t i = 0; i < out.values.size(); ++i)
+        out.values[i] = std::bit_cast<float>(read_u32(bytes.data() + kHeader + 4 * i));
     return out;
 }
 
@@ -359,7 +383,8 @@ std::vector<std::byte> to_binary(const Logits& logits) {
     put_u32(out, kVersion);
     put_u32(out, static_cast<std::uint32_t>(logits.n_positions()));
     put_u32(out, logits.n_vocab);
-    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i) put_u32(out, std::bit_cast<std::uint32_t>(logits.values[i]));
+    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i)
+        put_u32(out, std::bit_cast<std::uint32_t>(logits.values[i]));
     return out;
 }
 
@@ -373,10 +398,11 @@ LogitsResult<Logits> parse_logits(Bytes bytes) {
 LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
-    if (ec) return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
+    if (ec)
+        return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
     if (size > max_bytes) {
         return LogitsError{LogitsCode::too_large, 0,
-                     fmt::format("'{}' has {} bytes, more than the {} allowed", path.string(), size, max_bytes)};
+                           fmt::format("'{}' has {} bytes, more than the {} allowed", path.string(), size, max_bytes)};
     }
     std::ifstream in(path, std::ios::binary);
     std::vector<std::byte> bytes(size);

@@ -24,11 +24,11 @@ enum class LogitsCode {
     not_a_logits_file,  // neither the GLOG magic nor a JSON object
     bad_json,           // JSON syntax, a missing or mistyped field, a value out of range
     unsupported_version,
-    truncated,          // the binary header or data is cut short
-    trailing_bytes,     // bytes after the binary data
-    empty,              // no positions, or a vocabulary of 0
-    too_large,          // larger than the reader accepts, or a size that overflows
-    shape_mismatch,     // two logits sets that cannot be compared (vocabulary, positions, tokens)
+    truncated,       // the binary header or data is cut short
+    trailing_bytes,  // bytes after the binary data
+    empty,           // no positions, or a vocabulary of 0
+    too_large,       // larger than the reader accepts, or a size that overflows
+    shape_mismatch,  // two logits sets that cannot be compared (vocabulary, positions, tokens)
 };
 std::string_view logits_code_name(LogitsCode code);
 
@@ -55,13 +55,13 @@ struct Logits {
 // How one position of `test` compares with the same position of `ref`.
 struct PositionMetrics {
     std::size_t position = 0;
-    bool finite = true;          // every value of both rows is finite; if not, the metrics below are
-                                 // max_abs = inf, cosine = 0, kl = inf unless the rows are bit-identical
-    double max_abs_diff = 0;     // max_i |ref_i - test_i|
+    bool finite = true;       // every value of both rows is finite; if not, the metrics below are
+                              // max_abs = inf, cosine = 0, kl = inf unless the rows are bit-identical
+    double max_abs_diff = 0;  // max_i |ref_i - test_i|
     std::uint32_t max_abs_index = 0;
-    double cosine = 1;           // ref . test / (|ref| |test|); 1 when both are all zero
-    double kl = 0;               // KL(softmax(ref) || softmax(test)) in nats, computed in double with the
-                                 // maximum subtracted before exponentiating; never negative
+    double cosine = 1;               // ref . test / (|ref| |test|); 1 when both are all zero
+    double kl = 0;                   // KL(softmax(ref) || softmax(test)) in nats, computed in double with the
+                                     // maximum subtracted before exponentiating; never negative
     std::uint32_t top5_overlap = 0;  // |top5(ref) n top5(test)| (top-min(5, n_vocab)); ties: lower index first
     bool top1_match = true;
     std::uint32_t ref_top1 = 0;
@@ -115,7 +115,8 @@ LogitsResult<Logits> parse_logits_binary(Bytes bytes);
 
 // Either format, told apart by the magic. `max_bytes` bounds what is read into memory.
 LogitsResult<Logits> parse_logits(Bytes bytes);
-LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes = std::uint64_t{1} << 31);
+LogitsResult<Logits> read_logits_file(const std::filesystem::path& path,
+                                      std::uint64_t max_bytes = std::uint64_t{1} << 31);
 
 // Writers. JSON floats use 9 significant digits, which read back to the same f32 bits; non-finite
 // values become "nan", "inf", "-inf". The binary format has no tokens: they are dropped.

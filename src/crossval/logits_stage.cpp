@@ -1,8 +1,8 @@
 #include "logits_stage.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "builtin_source.hpp"
 #include "describe/description.hpp"
@@ -10,7 +10,9 @@
 namespace gguf::crossval {
 namespace {
 
-nlohmann::json number(double v) { return describe::render_float(v); }
+nlohmann::json number(double v) {
+    return describe::render_float(v);
+}
 
 nlohmann::json thresholds_json(const Thresholds& t) {
     return {{"max_abs", t.max_abs},
@@ -41,14 +43,15 @@ nlohmann::json position_summary(const Logits& l) {
 }
 
 nlohmann::json metrics_json(const PositionMetrics& m) {
-    return {{"position", m.position},         {"finite", m.finite},
-            {"max_abs_diff", number(m.max_abs_diff)}, {"max_abs_index", m.max_abs_index},
-            {"cosine", number(m.cosine)},     {"kl", number(m.kl)},
-            {"top5_overlap", m.top5_overlap}, {"top1_match", m.top1_match},
-            {"ref_top1", m.ref_top1},         {"test_top1", m.test_top1}};
+    return {{"position", m.position},           {"finite", m.finite},         {"max_abs_diff", number(m.max_abs_diff)},
+            {"max_abs_index", m.max_abs_index}, {"cosine", number(m.cosine)}, {"kl", number(m.kl)},
+            {"top5_overlap", m.top5_overlap},   {"top1_match", m.top1_match}, {"ref_top1", m.ref_top1},
+            {"test_top1", m.test_top1}};
 }
 
-LogitsResult<Logits> logits_from(const reference::StageOutcome& o) { return parse_logits_json(o.payload.dump()); }
+LogitsResult<Logits> logits_from(const reference::StageOutcome& o) {
+    return parse_logits_json(o.payload.dump());
+}
 
 void fail(Stage& s, Failure failure, std::string message) {
     s.ok = false;
@@ -58,8 +61,9 @@ void fail(Stage& s, Failure failure, std::string message) {
 
 // The second source's logits: a file, another reference build decoding the same tokens, or the
 // built-in forward pass decoding the tokens the reference decoded.
-LogitsResult<Logits> against_logits(const AgainstSource& source, const std::filesystem::path& model, const Logits& ref_logits,
-                              const std::string& tokens, const reference::RunOptions& run, nlohmann::json& about) {
+LogitsResult<Logits> against_logits(const AgainstSource& source, const std::filesystem::path& model,
+                                    const Logits& ref_logits, const std::string& tokens,
+                                    const reference::RunOptions& run, nlohmann::json& about) {
     switch (source.kind) {
         case AgainstSource::Kind::file:
             about = {{"source", source.path.string()}, {"kind", "file"}};
@@ -67,7 +71,8 @@ LogitsResult<Logits> against_logits(const AgainstSource& source, const std::file
         case AgainstSource::Kind::builtin:
             about = {{"source", "builtin"}, {"kind", "builtin"}, {"name", "gguf-crossval forward pass"}};
             return builtin_logits(model, ref_logits.tokens);
-        case AgainstSource::Kind::reference: break;
+        case AgainstSource::Kind::reference:
+            break;
     }
     const auto located = reference::locate(source.path);
     if (!located.ref) return LogitsError{LogitsCode::io_error, 0, located.error};

@@ -1,10 +1,10 @@
 // The reader-agreement matrix: running the readers over a corpus and judging each verdict.
 #include "matrix.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <fmt/format.h>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -90,13 +90,14 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
             };
             const auto valid = f.find("valid");
             if (valid != f.end() && !valid->is_boolean()) {
-                return Error{Code::io_error, 0, fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean",
-                                                            manifest_path.string(), describe::render_string(mf.file))};
+                return Error{Code::io_error, 0,
+                             fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean",
+                                         manifest_path.string(), describe::render_string(mf.file))};
             }
             if (valid != f.end()) mf.valid = valid->get<bool>();
-            for (auto [key, out] : {std::pair{"expected_code", &mf.expected_code},
-                                    std::pair{"reference_expect", &mf.reference_expect},
-                                    std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
+            for (auto [key, out] :
+                 {std::pair{"expected_code", &mf.expected_code}, std::pair{"reference_expect", &mf.reference_expect},
+                  std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
                 if (!text_field(key, *out)) {
                     return Error{Code::io_error, 0,
                                  fmt::format("'{}': entry '{}' has a \"{}\" that is not a string",
@@ -164,11 +165,19 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
     c.duration_ms = o.duration_ms;
     if (!o.ok) {
         switch (o.failure) {
-            case reference::FailureClass::timeout: c.verdict = ReaderVerdict::timeout; break;
-            case reference::FailureClass::reference_unavailable: c.verdict = ReaderVerdict::unavailable; break;
+            case reference::FailureClass::timeout:
+                c.verdict = ReaderVerdict::timeout;
+                break;
+            case reference::FailureClass::reference_unavailable:
+                c.verdict = ReaderVerdict::unavailable;
+                break;
             case reference::FailureClass::abort_or_signal:
-            case reference::FailureClass::other: c.verdict = ReaderVerdict::crash; break;
-            default: c.verdict = ReaderVerdict::reject; break;
+            case reference::FailureClass::other:
+                c.verdict = ReaderVerdict::crash;
+                break;
+            default:
+                c.verdict = ReaderVerdict::reject;
+                break;
         }
         c.reason = o.message;
         return c;
@@ -225,11 +234,21 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
 
 void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
     switch (c.verdict) {
-        case ReaderVerdict::accept: ++t.accepted; break;
-        case ReaderVerdict::reject: ++t.rejected; break;
-        case ReaderVerdict::crash: ++t.crashes; break;
-        case ReaderVerdict::timeout: ++t.timeouts; break;
-        case ReaderVerdict::unavailable: ++t.unavailable; break;
+        case ReaderVerdict::accept:
+            ++t.accepted;
+            break;
+        case ReaderVerdict::reject:
+            ++t.rejected;
+            break;
+        case ReaderVerdict::crash:
+            ++t.crashes;
+            break;
+        case ReaderVerdict::timeout:
+            ++t.timeouts;
+            break;
+        case ReaderVerdict::unavailable:
+            ++t.unavailable;
+            break;
     }
     if (c.wrong.value_or(false) && f.valid) {
         if (c.verdict == ReaderVerdict::accept && !*f.valid) ++t.wrongly_accepted;
@@ -243,11 +262,16 @@ void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
 
 std::string_view reader_verdict_name(ReaderVerdict verdict) {
     switch (verdict) {
-        case ReaderVerdict::accept: return "accept";
-        case ReaderVerdict::reject: return "reject";
-        case ReaderVerdict::crash: return "crash";
-        case ReaderVerdict::timeout: return "timeout";
-        case ReaderVerdict::unavailable: return "unavailable";
+        case ReaderVerdict::accept:
+            return "accept";
+        case ReaderVerdict::reject:
+            return "reject";
+        case ReaderVerdict::crash:
+            return "crash";
+        case ReaderVerdict::timeout:
+            return "timeout";
+        case ReaderVerdict::unavailable:
+            return "unavailable";
     }
     return "?";
 }
@@ -265,9 +289,8 @@ bool MatrixFile::all_agree() const {
 }
 
 bool Matrix::ours_right() const {
-    return std::none_of(files.begin(), files.end(), [](const MatrixFile& f) {
-        return f.cells[kOurs].wrong.value_or(false);
-    });
+    return std::none_of(files.begin(), files.end(),
+                        [](const MatrixFile& f) { return f.cells[kOurs].wrong.value_or(false); });
 }
 
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
@@ -304,7 +327,8 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     const auto gguf_py = reference::locate_gguf_py();
     const auto hf = reference::locate_hf_gguf();
     m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
-    m.readers[kHfGguf] = {hf.name, hf.version, hf.available, hf.why_unavailable, {{NoteKind::fields_not_reported, kHfNotReported}}};
+    m.readers[kHfGguf] = {
+        hf.name, hf.version, hf.available, hf.why_unavailable, {{NoteKind::fields_not_reported, kHfNotReported}}};
 
     // The work: the reference probe runs one file per process (it may abort on a file); each peer
     // runs kPeerBatch files per process (starting an interpreter costs more than reading a file).
@@ -391,8 +415,9 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
 
     // A reader found unusable on the way (an adapter that could not load its library) is unavailable.
     for (std::size_t r = 1; r < kReaderCount; ++r) {
-        const bool none_ran = std::all_of(m.files.begin(), m.files.end(),
-                                          [r](const MatrixFile& f) { return f.cells[r].verdict == ReaderVerdict::unavailable; });
+        const bool none_ran = std::all_of(m.files.begin(), m.files.end(), [r](const MatrixFile& f) {
+            return f.cells[r].verdict == ReaderVerdict::unavailable;
+        });
         if (none_ran && m.readers[r].available) {
             m.readers[r].available = false;
             m.readers[r].why_unavailable = m.files.front().cells[r].reason;

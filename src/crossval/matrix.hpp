@@ -1,6 +1,6 @@
 // The reader-agreement matrix: every file of a corpus through five readers (ours, llama.cpp's gguf
-// reader, gguf-py's GGUFReader, @huggingface/gguf, bitnet.cpp's gguf reader), each verdict judged against the manifest and
-// each accepted file's values compared with ours.
+// reader, gguf-py's GGUFReader, @huggingface/gguf, bitnet.cpp's gguf reader), each verdict judged against the manifest
+// and each accepted file's values compared with ours.
 #pragma once
 
 #include <chrono>
@@ -39,7 +39,7 @@ struct Cell {
     // Against the manifest: wrong = accepts a malformed file or rejects a valid one (and, for ours,
     // reports another code than expected). Unset when there is no expectation or no verdict.
     std::optional<bool> wrong;
-    bool documented = false;  // llama.cpp: this verdict is the one the manifest's reference_expect gives
+    bool documented = false;             // llama.cpp: this verdict is the one the manifest's reference_expect gives
     std::vector<Difference> mismatches;  // accepted by this reader and ours: fields that differ
     std::vector<Note> notes;             // documented normalisations applied to this comparison
     std::optional<std::uint64_t> data_offset;  // what the reader reported, when it accepted
@@ -47,19 +47,19 @@ struct Cell {
 };
 
 struct MatrixFile {
-    std::string file;                 // relative to the corpus directory
-    std::optional<bool> valid;        // from the manifest; unset without one
-    std::string expected_code;        // malformed files: the code our reader must report
-    std::string reference_expect;     // "accept" / "reject" where the corpus documents llama.cpp's verdict
+    std::string file;              // relative to the corpus directory
+    std::optional<bool> valid;     // from the manifest; unset without one
+    std::string expected_code;     // malformed files: the code our reader must report
+    std::string reference_expect;  // "accept" / "reject" where the corpus documents llama.cpp's verdict
     std::string category;
     std::string description;
-    std::vector<Cell> cells;          // one per reader, in ReaderIndex order
+    std::vector<Cell> cells;  // one per reader, in ReaderIndex order
 
     bool all_agree() const;  // no reader wrong, no crash/timeout, one verdict among the available, no mismatch
 };
 
 struct ReaderInfo {
-    std::string name;     // "ours", "llama.cpp", "gguf-py", "@huggingface/gguf"
+    std::string name;  // "ours", "llama.cpp", "gguf-py", "@huggingface/gguf"
     std::string version;
     bool available = false;
     std::string why_unavailable;
@@ -89,9 +89,10 @@ struct Matrix {
 struct MatrixOptions {
     std::filesystem::path dir;
     std::optional<std::filesystem::path> cpp_dir;  // the reference: --cpp-dir, else the environment, else the pin
-    std::optional<std::filesystem::path> bitnet_dir;  // bitnet.cpp: --bitnet-dir, else BITNET_CPP_DIR, else fetch-bitnet's cache
-    std::chrono::milliseconds timeout{20000};      // per child process
-    unsigned jobs = 2;                             // files in flight (each runs its readers one after another)
+    std::optional<std::filesystem::path>
+        bitnet_dir;  // bitnet.cpp: --bitnet-dir, else BITNET_CPP_DIR, else fetch-bitnet's cache
+    std::chrono::milliseconds timeout{20000};  // per child process
+    unsigned jobs = 2;                         // files in flight (each runs its readers one after another)
     // Called as each file finishes (from a worker thread, serialised): index (1-based), count, file.
     std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };

@@ -1,9 +1,9 @@
 // The matrix's two outputs: matrix.json (everything) and matrix.md (what a person reads first).
 #include <fmt/format.h>
+#include <unistd.h>
 #include <fstream>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include "matrix.hpp"
 #include "report.hpp"
@@ -131,11 +131,13 @@ std::string to_markdown(const Matrix& m) {
                      m.files.size(), m.has_manifest ? " listed in manifest.json" : " (no manifest: no expectations)",
                      m.timestamp, m.duration_s));
     line("");
-    line("A reader is **wrong** (✗) when it accepts a malformed file or rejects a valid one (the manifest's "
-         "`valid`). ≠N: it accepted the file and N fields differ from ours. Crashes and timeouts are counted apart.");
+    line(
+        "A reader is **wrong** (✗) when it accepts a malformed file or rejects a valid one (the manifest's "
+        "`valid`). ≠N: it accepted the file and N fields differ from ours. Crashes and timeouts are counted apart.");
     line("");
-    line("| reader | version | accepted | rejected | wrongly accepted | wrongly rejected | crashes | timeouts | "
-         "value disagreements |");
+    line(
+        "| reader | version | accepted | rejected | wrongly accepted | wrongly rejected | crashes | timeouts | "
+        "value disagreements |");
     line("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (std::size_t r = 0; r < m.readers.size(); ++r) {
         const auto& info = m.readers[r];
@@ -162,15 +164,18 @@ std::string to_markdown(const Matrix& m) {
     std::size_t agree = 0;
     std::vector<const MatrixFile*> rows;
     for (const auto& f : m.files) {
-        if (f.all_agree()) ++agree;
-        else rows.push_back(&f);
+        if (f.all_agree())
+            ++agree;
+        else
+            rows.push_back(&f);
     }
     line("");
     line("## Files where a reader is wrong or disagrees");
     line("");
-    line(fmt::format("{} of {} files: every available reader gives the expected verdict and the same values (after "
-                     "the normalisations below). The other {}:",
-                     agree, m.files.size(), rows.size()));
+    line(
+        fmt::format("{} of {} files: every available reader gives the expected verdict and the same values (after "
+                    "the normalisations below). The other {}:",
+                    agree, m.files.size(), rows.size()));
     line("");
     std::string header = "| file | expected |";
     std::string rule = "|---|---|";
@@ -181,15 +186,16 @@ std::string to_markdown(const Matrix& m) {
     line(header + " description |");
     line(rule + "---|");
     for (const auto* f : rows) {
-        std::string row = fmt::format("| `{}` | {}{} |", util::markdown_code(f->file), valid_md(*f),
-                                      f->expected_code.empty() ? std::string()
-                                                               : fmt::format(" `{}`", util::markdown_code(f->expected_code)));
+        std::string row = fmt::format(
+            "| `{}` | {}{} |", util::markdown_code(f->file), valid_md(*f),
+            f->expected_code.empty() ? std::string() : fmt::format(" `{}`", util::markdown_code(f->expected_code)));
         for (std::size_t r = 0; r < f->cells.size(); ++r) row += fmt::format(" {} |", cell_md(f->cells[r], r));
         line(fmt::format("{} {} |", row, md(f->description)));
     }
     line("");
-    line("(documented): llama.cpp's verdict is the one docs/gguf-notes.md documents for this file (the manifest's "
-         "reference_expect).");
+    line(
+        "(documented): llama.cpp's verdict is the one docs/gguf-notes.md documents for this file (the manifest's "
+        "reference_expect).");
 
     // The differing fields and the peers' messages on the rows above.
     line("");
@@ -203,7 +209,8 @@ std::string to_markdown(const Matrix& m) {
                 std::string fields;
                 for (std::size_t i = 0; i < c.mismatches.size() && i < kMaxFieldsPerCell; ++i) {
                     const auto& d = c.mismatches[i];
-                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", util::markdown_code(d.path.render()),
+                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ",
+                                          util::markdown_code(d.path.render()),
                                           md(d.ours.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
                                           md(d.theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
                 }
@@ -214,7 +221,8 @@ std::string to_markdown(const Matrix& m) {
             }
             if ((c.wrong.value_or(false) && c.verdict == ReaderVerdict::reject) || c.verdict == ReaderVerdict::crash ||
                 c.verdict == ReaderVerdict::timeout) {
-                items.push_back(fmt::format("{} {}: {}", m.readers[r].name, reader_verdict_name(c.verdict), md(c.reason)));
+                items.push_back(
+                    fmt::format("{} {}: {}", m.readers[r].name, reader_verdict_name(c.verdict), md(c.reason)));
             }
         }
         if (items.empty()) continue;
@@ -245,11 +253,13 @@ std::string to_markdown(const Matrix& m) {
             line(fmt::format("- {}: {}{}", info.name, n.text, count));
         }
     }
-    line(fmt::format("- every reader: tensor type id 36 is compared as an id: our reader names it I2_S (bitnet.cpp), "
-                     "ggml's table IQ4_NL_4_4 (applied {} times)",
-                     type36));
-    line("- every reader: arrays longer than 64 elements are compared by their first 64 values and a hash of all "
-         "their bytes (describe's rendering, the same for all)");
+    line(
+        fmt::format("- every reader: tensor type id 36 is compared as an id: our reader names it I2_S (bitnet.cpp), "
+                    "ggml's table IQ4_NL_4_4 (applied {} times)",
+                    type36));
+    line(
+        "- every reader: arrays longer than 64 elements are compared by their first 64 values and a hash of all "
+        "their bytes (describe's rendering, the same for all)");
     return out;
 }
 

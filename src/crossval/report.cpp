@@ -4,12 +4,12 @@
 #include "describe/description.hpp"
 #include "util/atomic_file.hpp"
 
-#include <chrono>
-#include <ctime>
 #include <fmt/format.h>
-#include <fstream>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <chrono>
+#include <ctime>
+#include <fstream>
 
 namespace gguf::crossval {
 namespace {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "compare.hpp"
-#include "verdict.hpp"
 #include "gguf/data/hash.hpp"
 #include "gguf/error.hpp"
+#include "verdict.hpp"
 
 namespace gguf::crossval {
 
@@ -29,13 +29,13 @@ enum Exit : int {
 
 struct Stage {
     StageId id = StageId::reader;
-    bool ran = false;           // false: skipped (never counted as a pass)
+    bool ran = false;  // false: skipped (never counted as a pass)
     bool ok = false;
-    bool xfail = false;         // failed, and the failure is allowed (by an expectation or CROSSVAL_ALLOW_CPP_FAIL)
-    std::string xfail_rule;     // which rule allowed it (an expectation, or the environment variable)
-    bool xpass = false;         // passed, though an expectation declared that it fails
+    bool xfail = false;      // failed, and the failure is allowed (by an expectation or CROSSVAL_ALLOW_CPP_FAIL)
+    std::string xfail_rule;  // which rule allowed it (an expectation, or the environment variable)
+    bool xpass = false;      // passed, though an expectation declared that it fails
     double duration_ms = 0;
-    Failure failure;            // monostate when ok
+    Failure failure;  // monostate when ok
     std::string message;
     std::string log_excerpt;
     nlohmann::json details = nlohmann::json::object();  // stage-specific facts (load results, error code...)

@@ -1,8 +1,8 @@
 // summary.json, junit.xml and summary.md from summary entries; entries back from summary.json.
 #include "summary.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <set>
 
 #include "describe/description.hpp"
@@ -11,14 +11,24 @@
 namespace gguf::crossval {
 namespace {
 
-std::string xml_escape(std::string_view s) { return util::xml_text(s); }
+std::string xml_escape(std::string_view s) {
+    return util::xml_text(s);
+}
 
-std::string md_cell(std::string_view s) { return util::markdown_cell(s); }
+std::string md_cell(std::string_view s) {
+    return util::markdown_cell(s);
+}
 
 nlohmann::json stage_json(const SummaryStage& s) {
-    return {{"name", s.name},       {"ok", s.ok},           {"xfail", s.xfail},
-            {"xpass", s.xpass},     {"failure", s.failure}, {"xfail_rule", s.xfail_rule},
-            {"message", s.message}, {"log_excerpt", s.log_excerpt}, {"duration_ms", s.duration_ms}};
+    return {{"name", s.name},
+            {"ok", s.ok},
+            {"xfail", s.xfail},
+            {"xpass", s.xpass},
+            {"failure", s.failure},
+            {"xfail_rule", s.xfail_rule},
+            {"message", s.message},
+            {"log_excerpt", s.log_excerpt},
+            {"duration_ms", s.duration_ms}};
 }
 
 const char* outcome_word(const SummaryEntry& e) {
@@ -68,9 +78,12 @@ nlohmann::json summary_json(const std::vector<SummaryEntry>& entries, const std:
     std::size_t pass = 0, xfail = 0, xpass = 0, fail = 0;
     double total_ms = 0;
     for (const auto& e : entries) {
-        if (e.exit_code != kPass) ++fail;
-        else if (e.xfail) ++xfail;
-        else ++pass;
+        if (e.exit_code != kPass)
+            ++fail;
+        else if (e.xfail)
+            ++xfail;
+        else
+            ++pass;
         if (e.xpass) ++xpass;
         total_ms += e.duration_ms;
         nlohmann::json stages = nlohmann::json::object();
@@ -94,14 +107,14 @@ nlohmann::json summary_json(const std::vector<SummaryEntry>& entries, const std:
                           {"mismatches", e.mismatches},
                           {"findings", e.findings}});
     }
-    nlohmann::json out{{"schema_version", kSchemaVersion},
-                       {"timestamp", utc_timestamp()},
-                       {"platform", platform_name()},
-                       {"counts", {{"total", entries.size()}, {"pass", pass}, {"xfail", xfail}, {"xpass", xpass},
-                                   {"fail", fail}}},
-                       {"exit_code", overall_exit_code(entries)},
-                       {"duration_ms", total_ms},
-                       {"models", std::move(models)}};
+    nlohmann::json out{
+        {"schema_version", kSchemaVersion},
+        {"timestamp", utc_timestamp()},
+        {"platform", platform_name()},
+        {"counts", {{"total", entries.size()}, {"pass", pass}, {"xfail", xfail}, {"xpass", xpass}, {"fail", fail}}},
+        {"exit_code", overall_exit_code(entries)},
+        {"duration_ms", total_ms},
+        {"models", std::move(models)}};
     if (shard) out["shard"] = {{"index", shard->index}, {"count", shard->count}};
     return out;
 }
@@ -125,11 +138,10 @@ gguf::Result<std::vector<SummaryEntry>, SummaryError> entries_from_summary(const
             e.xpass = m.at("xpass").get<bool>();
             e.duration_ms = m.at("duration_ms").get<double>();
             for (const auto& s : m.at("stage_details")) {
-                e.stages.push_back({s.at("name").get<std::string>(), s.at("ok").get<bool>(),
-                                    s.at("xfail").get<bool>(), s.at("xpass").get<bool>(),
-                                    s.at("failure").get<std::string>(), s.at("xfail_rule").get<std::string>(),
-                                    s.at("message").get<std::string>(), s.at("log_excerpt").get<std::string>(),
-                                    s.at("duration_ms").get<double>()});
+                e.stages.push_back({s.at("name").get<std::string>(), s.at("ok").get<bool>(), s.at("xfail").get<bool>(),
+                                    s.at("xpass").get<bool>(), s.at("failure").get<std::string>(),
+                                    s.at("xfail_rule").get<std::string>(), s.at("message").get<std::string>(),
+                                    s.at("log_excerpt").get<std::string>(), s.at("duration_ms").get<double>()});
             }
             e.compared = m.at("compared").get<bool>();
             e.mismatches = m.at("mismatches").get<std::vector<std::string>>();
@@ -204,10 +216,14 @@ std::string summary_markdown(const std::vector<SummaryEntry>& entries) {
     std::size_t pass = 0, xfail = 0, xpass = 0, fail = 0;
     for (const auto& e : entries) {
         const std::string_view w = outcome_word(e);
-        if (w == "FAIL") ++fail;
-        else if (w == "XPASS") ++xpass;
-        else if (w == "XFAIL") ++xfail;
-        else ++pass;
+        if (w == "FAIL")
+            ++fail;
+        else if (w == "XPASS")
+            ++xpass;
+        else if (w == "XFAIL")
+            ++xfail;
+        else
+            ++pass;
     }
     std::string out = fmt::format("## gguf-crossval: {} models, {} pass, {} xfail, {} xpass, {} fail\n\n",
                                   entries.size(), pass, xfail, xpass, fail);
@@ -215,7 +231,8 @@ std::string summary_markdown(const std::vector<SummaryEntry>& entries) {
     for (const auto& e : entries) {
         std::vector<std::string> stages, why;
         for (const auto& s : e.stages) {
-            stages.push_back(md_cell(s.name) + " " + (s.ok ? (s.xpass ? "xpass" : "ok") : (s.xfail ? "xfail" : "FAIL")));
+            stages.push_back(md_cell(s.name) + " " +
+                             (s.ok ? (s.xpass ? "xpass" : "ok") : (s.xfail ? "xfail" : "FAIL")));
             if (!s.ok) why.push_back(md_cell(s.name + ": " + s.failure + (s.xfail ? " (" + s.xfail_rule + ")" : "")));
         }
         for (const auto& f : e.findings) why.push_back(md_cell(f));

@@ -15,11 +15,11 @@
 namespace gguf::crossval {
 
 struct SummaryStage {
-    std::string name;        // stage_name()
+    std::string name;  // stage_name()
     bool ok = false;
     bool xfail = false;
     bool xpass = false;
-    std::string failure;     // failure_name(); empty when ok
+    std::string failure;  // failure_name(); empty when ok
     std::string xfail_rule;
     std::string message;
     std::string log_excerpt;
@@ -28,11 +28,11 @@ struct SummaryStage {
 
 // One model's run, as the summaries show it.
 struct SummaryEntry {
-    std::size_t index = 0;   // position in the whole (unsharded) run's model list
-    std::string key;         // the model's name: "fixtures/NAME" or the path relative to --models
-    std::string model;       // the path that was run
-    std::string report;      // where its JSON report was written
-    std::string verdict;     // verdict_name()
+    std::size_t index = 0;  // position in the whole (unsharded) run's model list
+    std::string key;        // the model's name: "fixtures/NAME" or the path relative to --models
+    std::string model;      // the path that was run
+    std::string report;     // where its JSON report was written
+    std::string verdict;    // verdict_name()
     int exit_code = 0;
     bool xfail = false;
     bool xpass = false;

@@ -1,7 +1,7 @@
 #include "trace.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -38,8 +38,8 @@ TraceResult<Trace> read_trace(const std::filesystem::path& path) {
     if (!file) {
         const auto& e = file.error();
         return TraceError{TraceCode::malformed_file, e.offset,
-                     fmt::format("trace {}: {} (safetensors {} at byte {})", path.string(), e.message,
-                                 st::code_name(e.code), e.offset)};
+                          fmt::format("trace {}: {} (safetensors {} at byte {})", path.string(), e.message,
+                                      st::code_name(e.code), e.offset)};
     }
     Trace trace;
     trace.source = path.string();
@@ -119,11 +119,16 @@ std::optional<int> layer_of(std::string_view key) {
 
 std::string_view tensor_status_name(TensorStatus s) {
     switch (s) {
-        case TensorStatus::compared: return "compared";
-        case TensorStatus::only_a: return "only_reference";
-        case TensorStatus::only_b: return "only_other";
-        case TensorStatus::incomparable: return "incomparable";
-        case TensorStatus::not_captured: return "not_captured";
+        case TensorStatus::compared:
+            return "compared";
+        case TensorStatus::only_a:
+            return "only_reference";
+        case TensorStatus::only_b:
+            return "only_other";
+        case TensorStatus::incomparable:
+            return "incomparable";
+        case TensorStatus::not_captured:
+            return "not_captured";
     }
     return "unknown";
 }
@@ -149,16 +154,20 @@ Metrics compare_values(std::span<const float> a, std::span<const float> b) {
         dd += (x - y) * (x - y);
     }
     m.nmse = aa > 0 ? dd / aa : (dd > 0 ? INFINITY : 0.0);
-    if (aa == 0 && bb == 0) m.cosine = 1;
-    else if (aa == 0 || bb == 0) m.cosine = 0;
-    else m.cosine = ab / std::sqrt(aa * bb);
+    if (aa == 0 && bb == 0)
+        m.cosine = 1;
+    else if (aa == 0 || bb == 0)
+        m.cosine = 0;
+    else
+        m.cosine = ab / std::sqrt(aa * bb);
     return m;
 }
 
 std::vector<std::string> failed_checks(const Metrics& m, const TraceThresholds& t) {
     std::vector<std::string> out;
     if (m.non_finite_mismatches > 0) out.push_back(fmt::format("{} non-finite values differ", m.non_finite_mismatches));
-    if (m.max_abs > t.max_abs) out.push_back(fmt::format("max |a-b| {:.3g} at [{}] > {:g}", m.max_abs, m.max_abs_index, t.max_abs));
+    if (m.max_abs > t.max_abs)
+        out.push_back(fmt::format("max |a-b| {:.3g} at [{}] > {:g}", m.max_abs, m.max_abs_index, t.max_abs));
     if (m.cosine < t.min_cosine) out.push_back(fmt::format("cosine {:.9g} < {:g}", m.cosine, t.min_cosine));
     if (m.nmse > t.max_nmse) out.push_back(fmt::format("nmse {:.3g} > {:g}", m.nmse, t.max_nmse));
     return out;
@@ -166,7 +175,9 @@ std::vector<std::string> failed_checks(const Metrics& m, const TraceThresholds& 
 
 namespace {
 
-std::string shape_text(const std::vector<std::uint64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+std::string shape_text(const std::vector<std::uint64_t>& s) {
+    return fmt::format("[{}]", fmt::join(s, ", "));
+}
 
 TensorComparison compare_one(const TraceTensor& a, const TraceTensor& b, std::size_t n_tokens, const TraceThresholds& t,
                              std::vector<std::string>& notes) {
@@ -207,14 +218,15 @@ TensorComparison compare_one(const TraceTensor& a, const TraceTensor& b, std::si
 
 TraceResult<TraceComparison> compare_traces(const Trace& a, const Trace& b, const TraceThresholds& t) {
     if (!a.tokens.empty() && !b.tokens.empty() && a.tokens != b.tokens) {
-        return TraceError{TraceCode::not_comparable, 0,
-                     fmt::format("the traces decode different tokens ({} decodes [{}], {} decodes [{}]): pass the same --tokens",
-                                 a.source, fmt::join(a.tokens, ","), b.source, fmt::join(b.tokens, ","))};
+        return TraceError{
+            TraceCode::not_comparable, 0,
+            fmt::format("the traces decode different tokens ({} decodes [{}], {} decodes [{}]): pass the same --tokens",
+                        a.source, fmt::join(a.tokens, ","), b.source, fmt::join(b.tokens, ","))};
     }
     TraceComparison out;
     if (!a.model_sha256.empty() && !b.model_sha256.empty() && a.model_sha256 != b.model_sha256) {
-        out.notes.push_back(fmt::format("the traces are of different model files (SHA-256 {} and {})", a.model_sha256,
-                                        b.model_sha256));
+        out.notes.push_back(
+            fmt::format("the traces are of different model files (SHA-256 {} and {})", a.model_sha256, b.model_sha256));
     }
     const std::size_t n_tokens = !a.tokens.empty() ? a.tokens.size() : b.tokens.size();
     std::unordered_map<std::string_view, const TraceTensor*> in_b;
@@ -238,7 +250,8 @@ TraceResult<TraceComparison> compare_traces(const Trace& a, const Trace& b, cons
         if (c.status == TensorStatus::compared) ++out.n_compared;
         if (c.diverges) {
             ++out.n_diverging;
-            if (!out.first_divergence) out.first_divergence = TraceDivergence{c.key, c.layer, c.first_position, c.reasons};
+            if (!out.first_divergence)
+                out.first_divergence = TraceDivergence{c.key, c.layer, c.first_position, c.reasons};
         }
         out.tensors.push_back(std::move(c));
     }

@@ -35,17 +35,17 @@ template <class T>
 using TraceResult = gguf::Result<T, TraceError>;
 
 struct TraceTensor {
-    std::string key;   // as stored: NAME, NAME#k (an earlier node of the same name), #node<i> (unnamed)
-    std::string op;    // ggml op name when the trace records it (reference traces), else empty
+    std::string key;                   // as stored: NAME, NAME#k (an earlier node of the same name), #node<i> (unnamed)
+    std::string op;                    // ggml op name when the trace records it (reference traces), else empty
     std::vector<std::uint64_t> shape;  // row-major; the first dimension is the position for activations
     bool captured = true;              // false: the node is listed but its data was not recorded
     std::vector<float> values;
 };
 
 struct Trace {
-    std::string source;        // a path, "builtin", a reference's name
-    std::string producer;      // free text from the file
-    std::string model_sha256;  // empty when not recorded
+    std::string source;                // a path, "builtin", a reference's name
+    std::string producer;              // free text from the file
+    std::string model_sha256;          // empty when not recorded
     std::vector<std::int32_t> tokens;  // empty when not recorded
     std::vector<TraceTensor> tensors;  // graph order
 
@@ -66,9 +66,9 @@ std::optional<int> layer_of(std::string_view key);
 // The defaults hold for two f32 computations of the same function that differ only in summation
 // order (llama.cpp against itself is exact; against a double-accumulating implementation about 1e-6).
 struct TraceThresholds {
-    double max_abs = 1e-4;       // largest allowed |a - b| of one element
-    double min_cosine = 0.99999; // smallest allowed cosine similarity (per tensor and per position)
-    double max_nmse = 1e-8;      // largest allowed sum (a-b)^2 / sum a^2
+    double max_abs = 1e-4;        // largest allowed |a - b| of one element
+    double min_cosine = 0.99999;  // smallest allowed cosine similarity (per tensor and per position)
+    double max_nmse = 1e-8;       // largest allowed sum (a-b)^2 / sum a^2
 };
 
 struct Metrics {
@@ -97,8 +97,8 @@ struct TensorComparison {
     Metrics metrics;                 // whole tensor (compared only)
     std::vector<Metrics> positions;  // along the first dimension when it is the token count
     bool diverges = false;
-    std::vector<std::string> reasons;          // the checks that failed, with figures
-    std::optional<std::size_t> first_position; // the first position that diverges
+    std::vector<std::string> reasons;           // the checks that failed, with figures
+    std::optional<std::size_t> first_position;  // the first position that diverges
 };
 
 struct TraceDivergence {

@@ -33,16 +33,20 @@ struct Collector final : forward::TraceSink {
 
 TraceResult<Trace> builtin_trace(const std::filesystem::path& model_path, const std::vector<std::int32_t>& tokens) {
     auto file = gguf::open(model_path);
-    if (!file) return TraceError{TraceCode::source_failed, 0, "the built-in forward pass cannot read the file: " + file.error().message};
+    if (!file)
+        return TraceError{TraceCode::source_failed, 0,
+                          "the built-in forward pass cannot read the file: " + file.error().message};
     auto model = forward::Model::load(*file);
     if (!model) {
-        return TraceError{TraceCode::source_failed, 0, fmt::format("the built-in forward pass does not run this model ({}): {}",
-                                                    forward::code_name(model.error().code), model.error().message)};
+        return TraceError{TraceCode::source_failed, 0,
+                          fmt::format("the built-in forward pass does not run this model ({}): {}",
+                                      forward::code_name(model.error().code), model.error().message)};
     }
     Collector sink;
     if (auto logits = model->run(tokens, &sink); !logits) {
-        return TraceError{TraceCode::source_failed, 0, fmt::format("the built-in forward pass failed ({}): {}",
-                                                    forward::code_name(logits.error().code), logits.error().message)};
+        return TraceError{TraceCode::source_failed, 0,
+                          fmt::format("the built-in forward pass failed ({}): {}",
+                                      forward::code_name(logits.error().code), logits.error().message)};
     }
     Trace trace;
     trace.source = "builtin";

@@ -1,15 +1,17 @@
 #include "trace_stage.hpp"
 
-#include <chrono>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <chrono>
 
 #include "describe/description.hpp"
 
 namespace gguf::crossval {
 namespace {
 
-nlohmann::json number(double v) { return describe::render_float(v); }
+nlohmann::json number(double v) {
+    return describe::render_float(v);
+}
 
 nlohmann::json metrics_json(const Metrics& m) {
     return {{"max_abs_diff", number(m.max_abs)},
@@ -19,7 +21,9 @@ nlohmann::json metrics_json(const Metrics& m) {
             {"non_finite_mismatches", m.non_finite_mismatches}};
 }
 
-nlohmann::json optional_json(const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json optional_json(const auto& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
 
 nlohmann::json tensor_json(const TensorComparison& c) {
     nlohmann::json j{{"key", c.key},
@@ -50,12 +54,15 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
-std::string join_tokens(const std::vector<std::int32_t>& tokens) { return fmt::format("{}", fmt::join(tokens, ",")); }
+std::string join_tokens(const std::vector<std::int32_t>& tokens) {
+    return fmt::format("{}", fmt::join(tokens, ","));
+}
 
 // The reference's trace of `model`, written to `path` by the probe.
 TraceResult<Trace> reference_trace(const reference::Reference& ref, const std::filesystem::path& model,
-                              const std::string& tokens, const std::string& sha256, const std::filesystem::path& path,
-                              const reference::RunOptions& run, reference::StageOutcome& outcome) {
+                                   const std::string& tokens, const std::string& sha256,
+                                   const std::filesystem::path& path, const reference::RunOptions& run,
+                                   reference::StageOutcome& outcome) {
     std::vector<std::string> args{"trace", "--output", path.string()};
     if (!tokens.empty()) args.insert(args.end(), {"--tokens", tokens});
     if (!sha256.empty()) args.insert(args.end(), {"--sha256", sha256});
@@ -75,7 +82,7 @@ std::filesystem::path temporary_trace(std::string_view tag) {
 
 // The second source's trace.
 TraceResult<Trace> against_trace(const AgainstSource& source, const std::filesystem::path& model, const Trace& ours,
-                            const reference::RunOptions& run, nlohmann::json& about) {
+                                 const reference::RunOptions& run, nlohmann::json& about) {
     using Kind = AgainstSource::Kind;
     if (source.kind == Kind::builtin) {
         about = {{"source", "builtin"}, {"kind", "builtin"}};
@@ -178,13 +185,13 @@ Stage trace_stage(const reference::Reference& ref, const std::filesystem::path& 
 std::string trace_table(const Stage& s) {
     const auto& d = s.details;
     if (!d.contains("tensors")) return {};
-    std::string out = fmt::format("  trace: {} tensors compared in graph order, {} diverging (thresholds: max_abs {}, "
-                                  "min_cosine {}, max_nmse {})\n",
-                                  d["n_compared"].get<std::size_t>(), d["n_diverging"].get<std::size_t>(),
-                                  d["thresholds"]["max_abs"].dump(), d["thresholds"]["min_cosine"].dump(),
-                                  d["thresholds"]["max_nmse"].dump());
-    out += fmt::format("    {:<28} {:>5} {:<10} {:<16} {:>11} {:>7} {:>11} {:>13}  {}\n", "tensor", "layer", "op", "shape",
-                       "max_abs", "at", "nmse", "cosine", "verdict");
+    std::string out = fmt::format(
+        "  trace: {} tensors compared in graph order, {} diverging (thresholds: max_abs {}, "
+        "min_cosine {}, max_nmse {})\n",
+        d["n_compared"].get<std::size_t>(), d["n_diverging"].get<std::size_t>(), d["thresholds"]["max_abs"].dump(),
+        d["thresholds"]["min_cosine"].dump(), d["thresholds"]["max_nmse"].dump());
+    out += fmt::format("    {:<28} {:>5} {:<10} {:<16} {:>11} {:>7} {:>11} {:>13}  {}\n", "tensor", "layer", "op",
+                       "shape", "max_abs", "at", "nmse", "cosine", "verdict");
     const std::string first = d["first_divergence"].is_null() ? "" : d["first_divergence"]["tensor"].get<std::string>();
     // Figures in the report are exact; the table rounds them to what a reader compares at a glance.
     auto text = [](const nlohmann::json& v, const char* spec) {
@@ -200,9 +207,9 @@ std::string trace_table(const Stage& s) {
             if (!t["first_position"].is_null()) verdict += fmt::format(" (position {})", t["first_position"].dump());
         }
         out += fmt::format("    {:<28} {:>5} {:<10} {:<16} {:>11} {:>7} {:>11} {:>13}  {}\n", key,
-                           t["layer"].is_null() ? "-" : t["layer"].dump(), t["op"].get<std::string>(), t["shape"].dump(),
-                           text(m["max_abs_diff"], "{:.3g}"), m["max_abs_index"].dump(), text(m["nmse"], "{:.3g}"),
-                           text(m["cosine"], "{:.9f}"), verdict);
+                           t["layer"].is_null() ? "-" : t["layer"].dump(), t["op"].get<std::string>(),
+                           t["shape"].dump(), text(m["max_abs_diff"], "{:.3g}"), m["max_abs_index"].dump(),
+                           text(m["nmse"], "{:.3g}"), text(m["cosine"], "{:.9f}"), verdict);
     }
     auto list = [&](const char* what, const nlohmann::json& keys) {
         if (keys.empty()) return;

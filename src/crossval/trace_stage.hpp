@@ -17,8 +17,8 @@ namespace gguf::crossval {
 
 struct TraceOptions {
     bool enabled = false;
-    std::string tokens;                  // comma-separated token ids; empty: the probe's default sequence
-    std::optional<AgainstSource> against;  // a trace file (kind file), another reference build, or builtin
+    std::string tokens;                         // comma-separated token ids; empty: the probe's default sequence
+    std::optional<AgainstSource> against;       // a trace file (kind file), another reference build, or builtin
     std::optional<std::filesystem::path> save;  // keep the reference's trace here (else a temporary file)
     TraceThresholds thresholds;
 };

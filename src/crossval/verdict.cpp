@@ -5,26 +5,40 @@ namespace gguf::crossval {
 
 std::string_view stage_name(StageId stage) {
     switch (stage) {
-        case StageId::reader: return "reader";
-        case StageId::cpp_header: return "cpp_header";
-        case StageId::cpp_full: return "cpp_full";
-        case StageId::logits: return "logits";
-        case StageId::trace: return "trace";
-        case StageId::dequant: return "dequant";
+        case StageId::reader:
+            return "reader";
+        case StageId::cpp_header:
+            return "cpp_header";
+        case StageId::cpp_full:
+            return "cpp_full";
+        case StageId::logits:
+            return "logits";
+        case StageId::trace:
+            return "trace";
+        case StageId::dequant:
+            return "dequant";
     }
     return "unknown";
 }
 
 std::string_view check_failure_name(CheckFailure failure) {
     switch (failure) {
-        case CheckFailure::non_finite_logits: return "non_finite_logits";
-        case CheckFailure::logits_diverge: return "logits_diverge";
-        case CheckFailure::against_unavailable: return "against_unavailable";
-        case CheckFailure::usage_error: return "usage_error";
-        case CheckFailure::trace_diverge: return "trace_diverge";
-        case CheckFailure::nothing_compared: return "nothing_compared";
-        case CheckFailure::dequant_differs: return "dequant_differs";
-        case CheckFailure::dequant_unsupported: return "dequant_unsupported";
+        case CheckFailure::non_finite_logits:
+            return "non_finite_logits";
+        case CheckFailure::logits_diverge:
+            return "logits_diverge";
+        case CheckFailure::against_unavailable:
+            return "against_unavailable";
+        case CheckFailure::usage_error:
+            return "usage_error";
+        case CheckFailure::trace_diverge:
+            return "trace_diverge";
+        case CheckFailure::nothing_compared:
+            return "nothing_compared";
+        case CheckFailure::dequant_differs:
+            return "dequant_differs";
+        case CheckFailure::dequant_unsupported:
+            return "dequant_unsupported";
     }
     return "other";
 }
@@ -33,7 +47,9 @@ std::string failure_name(const Failure& failure) {
     struct Name {
         std::string operator()(std::monostate) const { return {}; }
         std::string operator()(gguf::Code c) const { return std::string(code_name(c)); }
-        std::string operator()(reference::FailureClass c) const { return std::string(reference::failure_class_name(c)); }
+        std::string operator()(reference::FailureClass c) const {
+            return std::string(reference::failure_class_name(c));
+        }
         std::string operator()(CheckFailure c) const { return std::string(check_failure_name(c)); }
     };
     return std::visit(Name{}, failure);
@@ -54,13 +70,20 @@ bool is_reference_malfunction(const Failure& failure) {
 
 std::string_view verdict_name(Verdict verdict) {
     switch (verdict) {
-        case Verdict::pass: return "pass";
-        case Verdict::pass_xfail: return "pass_xfail";
-        case Verdict::reader_rejected: return "reader_rejected";
-        case Verdict::readers_disagree: return "readers_disagree";
-        case Verdict::reference_failed: return "reference_failed";
-        case Verdict::unexpected_pass: return "unexpected_pass";
-        case Verdict::usage_error: return "usage_error";
+        case Verdict::pass:
+            return "pass";
+        case Verdict::pass_xfail:
+            return "pass_xfail";
+        case Verdict::reader_rejected:
+            return "reader_rejected";
+        case Verdict::readers_disagree:
+            return "readers_disagree";
+        case Verdict::reference_failed:
+            return "reference_failed";
+        case Verdict::unexpected_pass:
+            return "unexpected_pass";
+        case Verdict::usage_error:
+            return "usage_error";
     }
     return "unknown";
 }

@@ -1,9 +1,9 @@
 // Rendering files and values into the neutral description.
 #include "description.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
 #include <xxhash.h>
+#include <cmath>
 
 namespace gguf::describe {
 namespace {
@@ -13,16 +13,22 @@ nlohmann::json render_scalar(const ValueView& v) {
         case ValueType::uint8:
         case ValueType::uint16:
         case ValueType::uint32:
-        case ValueType::uint64: return v.as_uint();
+        case ValueType::uint64:
+            return v.as_uint();
         case ValueType::int8:
         case ValueType::int16:
         case ValueType::int32:
-        case ValueType::int64: return v.as_int();
+        case ValueType::int64:
+            return v.as_int();
         case ValueType::float32:
-        case ValueType::float64: return render_float(v.as_float());
-        case ValueType::boolean: return v.as_bool();
-        case ValueType::string: return render_string(v.as_string());
-        case ValueType::array: return render_value(v);
+        case ValueType::float64:
+            return render_float(v.as_float());
+        case ValueType::boolean:
+            return v.as_bool();
+        case ValueType::string:
+            return render_string(v.as_string());
+        case ValueType::array:
+            return render_value(v);
     }
     return nullptr;
 }
@@ -98,7 +104,9 @@ nlohmann::json render_value(const ValueView& value) {
         values.push_back(render_scalar(*it));
     }
     nlohmann::json out{{"type", value_type_name(a.elem_type())}, {"length", a.size()}, {"values", std::move(values)}};
-    if (a.size() > kArrayPreview) out["hash"] = xxh64_hex(a.swapped() ? a.canonical_bytes() : std::vector<std::byte>(a.elements().begin(), a.elements().end()));
+    if (a.size() > kArrayPreview)
+        out["hash"] = xxh64_hex(a.swapped() ? a.canonical_bytes()
+                                            : std::vector<std::byte>(a.elements().begin(), a.elements().end()));
     return out;
 }
 
@@ -143,10 +151,12 @@ nlohmann::json to_json(const Description& d) {
     for (const auto& e : d.kv) kv.push_back({{"key", e.key}, {"type", e.type}, {"value", e.value}});
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : d.tensors) {
-        tensors.push_back({{"name", t.name}, {"type", t.type}, {"dims", t.dims}, {"offset", t.offset}, {"size", t.size}});
+        tensors.push_back(
+            {{"name", t.name}, {"type", t.type}, {"dims", t.dims}, {"offset", t.offset}, {"size", t.size}});
     }
-    return {{"version", d.version},         {"n_kv", d.n_kv},           {"n_tensors", d.n_tensors},
-            {"alignment", d.alignment},     {"data_offset", d.data_offset}, {"file_size", d.file_size},
+    return {{"version", d.version},         {"n_kv", d.n_kv},
+            {"n_tensors", d.n_tensors},     {"alignment", d.alignment},
+            {"data_offset", d.data_offset}, {"file_size", d.file_size},
             {"kv", std::move(kv)},          {"tensors", std::move(tensors)}};
 }
 

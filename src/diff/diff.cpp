@@ -1,7 +1,7 @@
 // Comparing two parsed files: header fields, key-values and tensor infos matched by name, and the
 // tensor data by hash, then by value where it differs.
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,8 +13,9 @@ namespace gguf::diff {
 namespace {
 
 Header header_of(const std::filesystem::path& path, const File& f) {
-    return Header{path.string(), f.version(),   f.byte_swapped(), f.kvs().size(), f.tensors().size(),
-                  f.alignment(),  f.data_offset(), f.file_size(),  {}};
+    return Header{path.string(),   f.version(),        f.byte_swapped(),
+                  f.kvs().size(),  f.tensors().size(), f.alignment(),
+                  f.data_offset(), f.file_size(),      {}};
 }
 
 std::vector<HeaderChange> compare_headers(const Header& a, const Header& b) {
@@ -66,8 +67,10 @@ void compare_kvs(const File& fa, const File& fb, Diff& d) {
     const auto in_b = index_by(fb.kvs(), [](const KeyValue& kv) { return kv.key; });
     for (const auto& kv : fa.kvs()) {
         const auto it = in_b.find(kv.key);
-        if (it == in_b.end()) d.kv_removed.push_back(kv_entry(kv));
-        else if (!same_value(kv, *it->second)) d.kv_changed.push_back({describe::render_string(kv.key), kv_entry(kv), kv_entry(*it->second)});
+        if (it == in_b.end())
+            d.kv_removed.push_back(kv_entry(kv));
+        else if (!same_value(kv, *it->second))
+            d.kv_changed.push_back({describe::render_string(kv.key), kv_entry(kv), kv_entry(*it->second)});
     }
     for (const auto& kv : fb.kvs()) {
         if (!in_a.contains(kv.key)) d.kv_added.push_back(kv_entry(kv));
@@ -123,8 +126,8 @@ std::size_t Diff::data_differing() const {
     return static_cast<std::size_t>(std::ranges::count_if(data, [](const TensorData& t) { return !t.bytes_equal; }));
 }
 
-Result<Diff, DiffError> diff_files(const std::filesystem::path& path_a, const File& fa, const std::filesystem::path& path_b,
-                        const File& fb, const Options& options) {
+Result<Diff, DiffError> diff_files(const std::filesystem::path& path_a, const File& fa,
+                                   const std::filesystem::path& path_b, const File& fb, const Options& options) {
     Diff d;
     d.a = header_of(path_a, fa);
     d.b = header_of(path_b, fb);
@@ -151,18 +154,24 @@ Result<Diff, DiffError> diff_files(const std::filesystem::path& path_a, const Fi
         }
         const auto& tb = fb.tensors()[it->second];
         if (auto fields = changed_fields(ta, tb); !fields.empty()) {
-            d.tensors_changed.push_back({describe::render_string(ta.name), std::move(fields), tensor_entry(ta), tensor_entry(tb)});
+            d.tensors_changed.push_back(
+                {describe::render_string(ta.name), std::move(fields), tensor_entry(ta), tensor_entry(tb)});
         }
-        TensorData td{describe::render_string(ta.name), *ha->xxh3[i], *hb->xxh3[it->second], ta.size, tb.size, false, {}, {}};
+        TensorData td{
+            describe::render_string(ta.name), *ha->xxh3[i], *hb->xxh3[it->second], ta.size, tb.size, false, {}, {}};
         td.bytes_equal = td.size_a == td.size_b && td.xxh3_a == td.xxh3_b;
         // Equal bytes of another type are other values (an I16 and an F16 tensor of the same bits).
         if (!td.bytes_equal || ta.type != tb.type) {
             td.values_skipped = skip_reason(fa, ta, fb, tb, options);
             if (td.values_skipped.empty()) {
                 auto v = compare_values(path_a, fa, ta, path_b, fb, tb, options);
-                if (v) td.values = std::move(*v);
-                else if (v.error().error.code == Code::io_error) return v.error();
-                else td.values_skipped = fmt::format("file {}: [{}] {}", v.error().file, code_name(v.error().error.code), v.error().error.message);
+                if (v)
+                    td.values = std::move(*v);
+                else if (v.error().error.code == Code::io_error)
+                    return v.error();
+                else
+                    td.values_skipped = fmt::format("file {}: [{}] {}", v.error().file, code_name(v.error().error.code),
+                                                    v.error().error.message);
             }
         }
         d.data.push_back(std::move(td));

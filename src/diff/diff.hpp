@@ -76,14 +76,14 @@ struct TensorChange {
 // The dequantized values of one tensor in both files, file A taken as the reference.
 struct Values {
     std::uint64_t elements = 0;
-    std::uint64_t differing = 0;             // elements whose values are not equal (NaN equals NaN)
+    std::uint64_t differing = 0;                    // elements whose values are not equal (NaN equals NaN)
     std::optional<std::uint64_t> first_difference;  // flat index of the first one
-    double max_abs = 0;                      // largest |b - a| over elements finite on both sides
-    std::uint64_t max_abs_index = 0;         // its flat row-major index (dim 0 fastest)
-    std::vector<std::uint64_t> max_abs_coords;  // the same index per dimension, dim 0 first
-    float max_abs_a = 0, max_abs_b = 0;      // the two values there
-    double nmse = 0;                         // sum (b - a)^2 / sum a^2 over finite pairs (inf if a is all 0 and b not)
-    std::uint64_t non_finite_mismatches = 0; // elements where one side is NaN/inf and the other differs
+    double max_abs = 0;                             // largest |b - a| over elements finite on both sides
+    std::uint64_t max_abs_index = 0;                // its flat row-major index (dim 0 fastest)
+    std::vector<std::uint64_t> max_abs_coords;      // the same index per dimension, dim 0 first
+    float max_abs_a = 0, max_abs_b = 0;             // the two values there
+    double nmse = 0;                          // sum (b - a)^2 / sum a^2 over finite pairs (inf if a is all 0 and b not)
+    std::uint64_t non_finite_mismatches = 0;  // elements where one side is NaN/inf and the other differs
 };
 
 // The data of a tensor both files hold.
@@ -91,17 +91,17 @@ struct TensorData {
     std::string name;  // rendered
     std::uint64_t xxh3_a = 0, xxh3_b = 0;
     std::uint64_t size_a = 0, size_b = 0;
-    bool bytes_equal = false;             // same size and same XXH3-64
-    std::optional<Values> values;         // compared when the bytes or the types differ and the shapes agree
-    std::string values_skipped;           // why they were not, when the data differ (empty otherwise)
+    bool bytes_equal = false;      // same size and same XXH3-64
+    std::optional<Values> values;  // compared when the bytes or the types differ and the shapes agree
+    std::string values_skipped;    // why they were not, when the data differ (empty otherwise)
 };
 
 struct Diff {
     Header a, b;
     std::vector<HeaderChange> header;
-    std::vector<KvEntry> kv_added;    // in B only, B's order
-    std::vector<KvEntry> kv_removed;  // in A only, A's order
-    std::vector<KvChange> kv_changed; // A's order
+    std::vector<KvEntry> kv_added;     // in B only, B's order
+    std::vector<KvEntry> kv_removed;   // in A only, A's order
+    std::vector<KvChange> kv_changed;  // A's order
     std::vector<TensorEntry> tensors_added, tensors_removed;
     std::vector<TensorChange> tensors_changed;
     std::vector<TensorData> data;  // every tensor both hold, A's order
@@ -121,15 +121,15 @@ struct DiffError {
 // Compare `fa` (parsed from `path_a`) with `fb` (from `path_b`). The tensor data is read with pread
 // in bounded chunks, never through the mapping and never whole.
 // Errors: io_error when a file cannot be read or changed (shrank) while being read.
-Result<Diff, DiffError> diff_files(const std::filesystem::path& path_a, const File& fa, const std::filesystem::path& path_b,
-                        const File& fb, const Options& options = {});
+Result<Diff, DiffError> diff_files(const std::filesystem::path& path_a, const File& fa,
+                                   const std::filesystem::path& path_b, const File& fb, const Options& options = {});
 
 // The values of one tensor of each file, streamed `options.chunk_elements` at a time. Both must have
-// the same dims. Errors: io_error (DiffError::file says which); or the dequantizer's error for a type it does not handle (the
-// caller reports it as the reason the values were skipped).
+// the same dims. Errors: io_error (DiffError::file says which); or the dequantizer's error for a type it does not
+// handle (the caller reports it as the reason the values were skipped).
 Result<Values, DiffError> compare_values(const std::filesystem::path& path_a, const File& fa, const TensorInfo& ta,
-                              const std::filesystem::path& path_b, const File& fb, const TensorInfo& tb,
-                              const Options& options = {});
+                                         const std::filesystem::path& path_b, const File& fb, const TensorInfo& tb,
+                                         const Options& options = {});
 
 // The JSON document of `diff --json` (docs/diff.md).
 nlohmann::json to_json(const Diff& d);

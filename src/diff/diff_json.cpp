@@ -8,13 +8,20 @@ namespace {
 using nlohmann::json;
 
 json header_json(const Header& h) {
-    return {{"file", describe::render_string(h.file)}, {"version", h.version},
-            {"byte_order", h.big_endian ? "big" : "little"}, {"n_kv", h.n_kv}, {"n_tensors", h.n_tensors},
-            {"alignment", h.alignment}, {"data_offset", h.data_offset}, {"file_size", h.file_size},
+    return {{"file", describe::render_string(h.file)},
+            {"version", h.version},
+            {"byte_order", h.big_endian ? "big" : "little"},
+            {"n_kv", h.n_kv},
+            {"n_tensors", h.n_tensors},
+            {"alignment", h.alignment},
+            {"data_offset", h.data_offset},
+            {"file_size", h.file_size},
             {"sha256", h.sha256}};
 }
 
-json kv_json(const KvEntry& e) { return {{"key", e.key}, {"type", e.type}, {"value", e.value}}; }
+json kv_json(const KvEntry& e) {
+    return {{"key", e.key}, {"type", e.type}, {"value", e.value}};
+}
 
 json tensor_json(const TensorEntry& t) {
     return {{"name", t.name}, {"type", t.type}, {"dims", t.dims}, {"offset", t.offset}, {"size", t.size}};
@@ -67,7 +74,8 @@ nlohmann::json to_json(const Diff& d) {
             {"byte_identical", d.a.file_size == d.b.file_size && d.a.sha256 == d.b.sha256},
             {"header", std::move(header)},
             {"kv", {{"added", std::move(added)}, {"removed", std::move(removed)}, {"changed", std::move(changed)}}},
-            {"tensors", {{"added", std::move(t_added)}, {"removed", std::move(t_removed)}, {"changed", std::move(t_changed)}}},
+            {"tensors",
+             {{"added", std::move(t_added)}, {"removed", std::move(t_removed)}, {"changed", std::move(t_changed)}}},
             {"data", std::move(data)},
             {"data_differing", d.data_differing()}};
 }

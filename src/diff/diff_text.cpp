@@ -10,9 +10,13 @@ namespace {
 
 using util::terminal_safe;  // one escaper for terminal output (src/util/escape.hpp)
 
-std::string value_text(const nlohmann::json& v) { return terminal_safe(v.dump()); }
+std::string value_text(const nlohmann::json& v) {
+    return terminal_safe(v.dump());
+}
 
-std::string kv_text(const KvEntry& e) { return fmt::format("({}) {}", e.type, value_text(e.value)); }
+std::string kv_text(const KvEntry& e) {
+    return fmt::format("({}) {}", e.type, value_text(e.value));
+}
 
 std::string tensor_text(const TensorEntry& t) {
     return fmt::format("{} [{}] offset {} size {}", t.type, fmt::join(t.dims, ", "), t.offset, t.size);
@@ -34,8 +38,8 @@ std::string to_text(const Diff& d) {
 
     const auto n_kv = d.kv_added.size() + d.kv_removed.size() + d.kv_changed.size();
     line(n_kv == 0 ? "key-values: same"
-                   : fmt::format("key-values: {} added, {} removed, {} changed", d.kv_added.size(),
-                                 d.kv_removed.size(), d.kv_changed.size()));
+                   : fmt::format("key-values: {} added, {} removed, {} changed", d.kv_added.size(), d.kv_removed.size(),
+                                 d.kv_changed.size()));
     for (const auto& e : d.kv_removed) line(fmt::format("  - {} {}", terminal_safe(e.key), kv_text(e)));
     for (const auto& e : d.kv_added) line(fmt::format("  + {} {}", terminal_safe(e.key), kv_text(e)));
     for (const auto& c : d.kv_changed) {
@@ -64,12 +68,13 @@ std::string to_text(const Diff& d) {
             if (v.differing == 0) {
                 line(fmt::format("      values: all {} equal after dequantization", v.elements));
             } else {
-                line(fmt::format("      values: {} of {} differ; nmse {:.6g}, max abs {:.6g} at index {} [{}] "
-                                 "({:.9g} -> {:.9g}){}",
-                                 v.differing, v.elements, v.nmse, v.max_abs, v.max_abs_index,
-                                 fmt::join(v.max_abs_coords, ", "), v.max_abs_a, v.max_abs_b,
-                                 v.non_finite_mismatches ? fmt::format(", {} non-finite mismatches", v.non_finite_mismatches)
-                                                         : std::string()));
+                line(fmt::format(
+                    "      values: {} of {} differ; nmse {:.6g}, max abs {:.6g} at index {} [{}] "
+                    "({:.9g} -> {:.9g}){}",
+                    v.differing, v.elements, v.nmse, v.max_abs, v.max_abs_index, fmt::join(v.max_abs_coords, ", "),
+                    v.max_abs_a, v.max_abs_b,
+                    v.non_finite_mismatches ? fmt::format(", {} non-finite mismatches", v.non_finite_mismatches)
+                                            : std::string()));
             }
         } else if (!t.values_skipped.empty()) {
             line(fmt::format("      values not compared: {}", terminal_safe(t.values_skipped)));

@@ -1,12 +1,12 @@
 // The value comparison of one tensor in two files: both sides read with pread a run of whole blocks
 // at a time, dequantized to f32, and folded into running sums, so memory stays bounded by the chunk.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fcntl.h>
-#include <fmt/format.h>
 #include <numeric>
-#include <unistd.h>
 
 #include "diff/diff.hpp"
 #include "gguf/data/quantize.hpp"
@@ -17,7 +17,8 @@ namespace {
 // A read-only descriptor, closed on scope exit.
 class ReadFile {
 public:
-    explicit ReadFile(const std::filesystem::path& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    explicit ReadFile(const std::filesystem::path& path)
+        : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
         if (fd_ < 0) err_ = errno;
     }
     ~ReadFile() {
@@ -50,7 +51,8 @@ public:
 
 private:
     Error io(std::uint64_t offset, std::string_view what, int err) const {
-        return Error{Code::io_error, offset, fmt::format("cannot {} '{}': {}", what, path_.string(), std::strerror(err))};
+        return Error{Code::io_error, offset,
+                     fmt::format("cannot {} '{}': {}", what, path_.string(), std::strerror(err))};
     }
     std::filesystem::path path_;
     int fd_ = -1;
@@ -102,8 +104,8 @@ void accumulate(Values& v, std::uint64_t base, std::span<const float> a, std::sp
 }  // namespace
 
 Result<Values, DiffError> compare_values(const std::filesystem::path& path_a, const File& fa, const TensorInfo& ta,
-                              const std::filesystem::path& path_b, const File& fb, const TensorInfo& tb,
-                              const Options& options) {
+                                         const std::filesystem::path& path_b, const File& fb, const TensorInfo& tb,
+                                         const Options& options) {
     const auto dims = ta.dims();
     if (!std::equal(dims.begin(), dims.end(), tb.dims().begin(), tb.dims().end())) {
         return DiffError{'B', Error{Code::invalid_dimension, tb.info_offset, "the two tensors have different shapes"}};

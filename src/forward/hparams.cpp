@@ -1,22 +1,31 @@
 #include "forward/hparams.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <optional>
 
 namespace gguf::forward {
 
 std::string_view code_name(Code code) {
     switch (code) {
-        case Code::unsupported_architecture: return "unsupported_architecture";
-        case Code::missing_key: return "missing_key";
-        case Code::bad_key: return "bad_key";
-        case Code::missing_tensor: return "missing_tensor";
-        case Code::wrong_shape: return "wrong_shape";
-        case Code::unsupported_type: return "unsupported_type";
-        case Code::unsupported_feature: return "unsupported_feature";
-        case Code::bad_data: return "bad_data";
-        case Code::bad_tokens: return "bad_tokens";
+        case Code::unsupported_architecture:
+            return "unsupported_architecture";
+        case Code::missing_key:
+            return "missing_key";
+        case Code::bad_key:
+            return "bad_key";
+        case Code::missing_tensor:
+            return "missing_tensor";
+        case Code::wrong_shape:
+            return "wrong_shape";
+        case Code::unsupported_type:
+            return "unsupported_type";
+        case Code::unsupported_feature:
+            return "unsupported_feature";
+        case Code::bad_data:
+            return "bad_data";
+        case Code::bad_tokens:
+            return "bad_tokens";
     }
     return "unknown";
 }
@@ -30,9 +39,17 @@ constexpr std::uint64_t kMaxLayers = 4096;
 
 bool is_integer(ValueType t) {
     switch (t) {
-        case ValueType::uint8: case ValueType::uint16: case ValueType::uint32: case ValueType::uint64:
-        case ValueType::int8: case ValueType::int16: case ValueType::int32: case ValueType::int64: return true;
-        default: return false;
+        case ValueType::uint8:
+        case ValueType::uint16:
+        case ValueType::uint32:
+        case ValueType::uint64:
+        case ValueType::int8:
+        case ValueType::int16:
+        case ValueType::int32:
+        case ValueType::int64:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -93,26 +110,34 @@ Result<Hparams> read_hparams(const File& f) {
         h.arch = Arch::bitnet;
         h.rope = RopeMode::neox;
     } else {
-        return Error{Code::unsupported_architecture,
-                     fmt::format("architecture '{}' is not one the forward pass implements (llama, bitnet)", h.arch_name)};
+        return Error{
+            Code::unsupported_architecture,
+            fmt::format("architecture '{}' is not one the forward pass implements (llama, bitnet)", h.arch_name)};
     }
     const auto k = [&h](std::string_view key) { return fmt::format("{}.{}", h.arch_name, key); };
 
-#define FWD_UINT(field, key)                                     \
-    if (auto v_ = required_uint(f, k(key), kMaxDim); !v_) {      \
-        return v_.error();                                       \
-    } else {                                                     \
-        h.field = *v_;                                           \
+#define FWD_UINT(field, key)                                \
+    if (auto v_ = required_uint(f, k(key), kMaxDim); !v_) { \
+        return v_.error();                                  \
+    } else {                                                \
+        h.field = *v_;                                      \
     }
     FWD_UINT(n_embd, "embedding_length")
     FWD_UINT(n_ff, "feed_forward_length")
     FWD_UINT(n_head, "attention.head_count")
 #undef FWD_UINT
-    if (auto v = required_uint(f, k("block_count"), kMaxLayers); !v) return v.error(); else h.n_layer = *v;
+    if (auto v = required_uint(f, k("block_count"), kMaxLayers); !v)
+        return v.error();
+    else
+        h.n_layer = *v;
 
-    if (auto v = uint_key(f, k("attention.head_count_kv"), kMaxDim); !v) return v.error(); else h.n_head_kv = v->value_or(h.n_head);
+    if (auto v = uint_key(f, k("attention.head_count_kv"), kMaxDim); !v)
+        return v.error();
+    else
+        h.n_head_kv = v->value_or(h.n_head);
     if (h.n_head % h.n_head_kv != 0) {
-        return Error{Code::bad_key, fmt::format("{} attention heads are not a multiple of {} KV heads", h.n_head, h.n_head_kv)};
+        return Error{Code::bad_key,
+                     fmt::format("{} attention heads are not a multiple of {} KV heads", h.n_head, h.n_head_kv)};
     }
     auto key_length = uint_key(f, k("attention.key_length"), kMaxDim);
     if (!key_length) return key_length.error();
@@ -127,7 +152,8 @@ Result<Hparams> read_hparams(const File& f) {
         h.head_dim = h.n_embd / h.n_head;
     }
     if (static_cast<std::uint64_t>(h.head_dim) * h.n_head > kMaxDim) {
-        return Error{Code::bad_key, fmt::format("head size {} times {} heads exceeds {}", h.head_dim, h.n_head, kMaxDim)};
+        return Error{Code::bad_key,
+                     fmt::format("head size {} times {} heads exceeds {}", h.head_dim, h.n_head, kMaxDim)};
     }
     if (value_length->value_or(h.head_dim) != h.head_dim) {
         return Error{Code::unsupported_feature, "attention.key_length and attention.value_length differ"};
@@ -135,14 +161,20 @@ Result<Hparams> read_hparams(const File& f) {
     if (h.arch == Arch::bitnet && h.n_embd_q() != h.n_embd) {
         return Error{Code::bad_key, "bitnet needs head_dim * n_head == n_embd"};
     }
-    if (auto v = uint_key(f, k("rope.dimension_count"), kMaxDim); !v) return v.error(); else h.n_rot = v->value_or(h.head_dim);
+    if (auto v = uint_key(f, k("rope.dimension_count"), kMaxDim); !v)
+        return v.error();
+    else
+        h.n_rot = v->value_or(h.head_dim);
     if (h.n_rot > h.head_dim || h.n_rot % 2 != 0) {
-        return Error{Code::bad_key, fmt::format("rope.dimension_count {} must be even and at most the head size {}", h.n_rot, h.head_dim)};
+        return Error{Code::bad_key, fmt::format("rope.dimension_count {} must be even and at most the head size {}",
+                                                h.n_rot, h.head_dim)};
     }
 
     auto eps = float_key(f, k("attention.layer_norm_rms_epsilon"));
     if (!eps) return eps.error();
-    if (!*eps) return Error{Code::missing_key, fmt::format("key not found in model: '{}'", k("attention.layer_norm_rms_epsilon"))};
+    if (!*eps)
+        return Error{Code::missing_key,
+                     fmt::format("key not found in model: '{}'", k("attention.layer_norm_rms_epsilon"))};
     if (**eps < 0) return Error{Code::bad_key, "the RMS norm epsilon is negative"};
     h.rms_eps = **eps;
 
@@ -154,7 +186,8 @@ Result<Hparams> read_hparams(const File& f) {
     if (const KeyValue* st = f.find(k("rope.scaling.type")); st != nullptr) {
         const auto type = st->value.type() == ValueType::string ? st->value.as_string() : std::string_view("?");
         if (type != "none" && type != "linear") {
-            return Error{Code::unsupported_feature, fmt::format("RoPE scaling '{}' is not implemented (none, linear)", type)};
+            return Error{Code::unsupported_feature,
+                         fmt::format("RoPE scaling '{}' is not implemented (none, linear)", type)};
         }
         if (type == "linear") {
             auto factor = float_key(f, k("rope.scaling.factor"));

@@ -19,19 +19,19 @@ enum class RopeMode { normal, neox };
 
 struct Hparams {
     Arch arch = Arch::llama;
-    std::string arch_name;       // "llama" or "bitnet"
-    std::uint32_t n_vocab = 0;   // from token_embd.weight's second dimension
-    std::uint32_t n_embd = 0;    // {arch}.embedding_length
-    std::uint32_t n_layer = 0;   // {arch}.block_count
-    std::uint32_t n_head = 0;    // {arch}.attention.head_count
-    std::uint32_t n_head_kv = 0; // {arch}.attention.head_count_kv, default n_head
-    std::uint32_t head_dim = 0;  // {arch}.attention.key_length (= value_length), default n_embd / n_head
-    std::uint32_t n_ff = 0;      // {arch}.feed_forward_length
-    std::uint32_t n_rot = 0;     // {arch}.rope.dimension_count, default head_dim
-    double rms_eps = 0;          // {arch}.attention.layer_norm_rms_epsilon (required)
-    double freq_base = 10000;    // {arch}.rope.freq_base
-    double freq_scale = 1;       // 1 / {arch}.rope.scaling.factor for linear scaling, else 1
-    double kq_scale = 0;         // {arch}.attention.scale (llama) or 1/sqrt(head_dim)
+    std::string arch_name;        // "llama" or "bitnet"
+    std::uint32_t n_vocab = 0;    // from token_embd.weight's second dimension
+    std::uint32_t n_embd = 0;     // {arch}.embedding_length
+    std::uint32_t n_layer = 0;    // {arch}.block_count
+    std::uint32_t n_head = 0;     // {arch}.attention.head_count
+    std::uint32_t n_head_kv = 0;  // {arch}.attention.head_count_kv, default n_head
+    std::uint32_t head_dim = 0;   // {arch}.attention.key_length (= value_length), default n_embd / n_head
+    std::uint32_t n_ff = 0;       // {arch}.feed_forward_length
+    std::uint32_t n_rot = 0;      // {arch}.rope.dimension_count, default head_dim
+    double rms_eps = 0;           // {arch}.attention.layer_norm_rms_epsilon (required)
+    double freq_base = 10000;     // {arch}.rope.freq_base
+    double freq_scale = 1;        // 1 / {arch}.rope.scaling.factor for linear scaling, else 1
+    double kq_scale = 0;          // {arch}.attention.scale (llama) or 1/sqrt(head_dim)
     RopeMode rope = RopeMode::normal;
 
     std::uint32_t n_embd_q() const { return head_dim * n_head; }

@@ -1,7 +1,7 @@
 #include "forward/model.hpp"
 
-#include <array>
 #include <fmt/format.h>
+#include <array>
 #include <map>
 #include <set>
 #include <string>
@@ -14,7 +14,9 @@ namespace {
 
 using ops::Matrix;
 
-std::string dims_text(std::span<const std::uint64_t> dims) { return fmt::format("[{}]", fmt::join(dims, ", ")); }
+std::string dims_text(std::span<const std::uint64_t> dims) {
+    return fmt::format("[{}]", fmt::join(dims, ", "));
+}
 
 // Tensor lookup and checks against the shapes llama.cpp's loader creates (create_tensor).
 class Tensors {
@@ -34,7 +36,8 @@ public:
             if (auto probe = dequantize(static_cast<GgmlType>(ts[i].type), {}, 0);
                 !probe && probe.error().code == gguf::Code::invalid_tensor_type) {
                 return Error{Code::unsupported_type, fmt::format("tensor '{}' is of type {}, which the library cannot "
-                                                                 "dequantize", name, ts[i].traits.name)};
+                                                                 "dequantize",
+                                                                 name, ts[i].traits.name)};
             }
             return i;
         }
@@ -86,9 +89,9 @@ private:
 
 }  // namespace
 
-#define FWD_TRY(var, expr)                    \
-    auto var##_r = (expr);                    \
-    if (!var##_r) return var##_r.error();     \
+#define FWD_TRY(var, expr)                \
+    auto var##_r = (expr);                \
+    if (!var##_r) return var##_r.error(); \
     const auto var = std::move(*var##_r)
 
 Result<Model> Model::load(const File& file) {
@@ -106,8 +109,10 @@ Result<Model> Model::load(const File& file) {
     const TensorInfo* embd = m.file_.find_tensor("token_embd.weight");
     if (embd == nullptr) return Error{Code::missing_tensor, "tensor 'token_embd.weight' not found"};
     if (embd->n_dims != 2 || embd->ne[1] == 0 || embd->ne[1] > (std::uint64_t{1} << 24)) {
-        return Error{Code::wrong_shape, fmt::format("tensor 'token_embd.weight' has wrong shape; expected [{}, n_vocab], "
-                                                    "got {}", hp.n_embd, dims_text(embd->dims()))};
+        return Error{Code::wrong_shape,
+                     fmt::format("tensor 'token_embd.weight' has wrong shape; expected [{}, n_vocab], "
+                                 "got {}",
+                                 hp.n_embd, dims_text(embd->dims()))};
     }
     hp.n_vocab = static_cast<std::uint32_t>(embd->ne[1]);
     const std::uint64_t e = hp.n_embd, v = hp.n_vocab, q = hp.n_embd_q(), kv = hp.n_embd_kv(), ff = hp.n_ff;
@@ -135,8 +140,15 @@ Result<Model> Model::load(const File& file) {
         FWD_TRY(ffn_gate, t.get(n("ffn_gate.weight"), {e, ff}));
         FWD_TRY(ffn_up, t.get(n("ffn_up.weight"), {e, ff}));
         FWD_TRY(ffn_down, t.get(n("ffn_down.weight"), {ff, e}));
-        l.attn_norm = attn_norm; l.wq = wq; l.wk = wk; l.wv = wv; l.wo = wo;
-        l.ffn_norm = ffn_norm; l.ffn_gate = ffn_gate; l.ffn_up = ffn_up; l.ffn_down = ffn_down;
+        l.attn_norm = attn_norm;
+        l.wq = wq;
+        l.wk = wk;
+        l.wv = wv;
+        l.wo = wo;
+        l.ffn_norm = ffn_norm;
+        l.ffn_gate = ffn_gate;
+        l.ffn_up = ffn_up;
+        l.ffn_down = ffn_down;
         if (bitnet) {
             FWD_TRY(attn_sub_norm, t.get(n("attn_sub_norm.weight"), {e}));
             FWD_TRY(ffn_sub_norm, t.get(n("ffn_sub_norm.weight"), {ff}));
@@ -147,9 +159,15 @@ Result<Model> Model::load(const File& file) {
             FWD_TRY(ffn_gate_s, t.get(n("ffn_gate.scale"), {1}, false));
             FWD_TRY(ffn_up_s, t.get(n("ffn_up.scale"), {1}, false));
             FWD_TRY(ffn_down_s, t.get(n("ffn_down.scale"), {1}, false));
-            l.attn_sub_norm = attn_sub_norm; l.ffn_sub_norm = ffn_sub_norm;
-            l.wq_s = wq_s; l.wk_s = wk_s; l.wv_s = wv_s; l.wo_s = wo_s;
-            l.ffn_gate_s = ffn_gate_s; l.ffn_up_s = ffn_up_s; l.ffn_down_s = ffn_down_s;
+            l.attn_sub_norm = attn_sub_norm;
+            l.ffn_sub_norm = ffn_sub_norm;
+            l.wq_s = wq_s;
+            l.wk_s = wk_s;
+            l.wv_s = wv_s;
+            l.wo_s = wo_s;
+            l.ffn_gate_s = ffn_gate_s;
+            l.ffn_up_s = ffn_up_s;
+            l.ffn_down_s = ffn_down_s;
         }
         m.layers_.push_back(l);
     }
@@ -172,7 +190,7 @@ Result<std::vector<float>> Model::weights(std::size_t index) const {
 }
 
 Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, TraceSink* sink,
-                                     Activations activations) const {
+                                      Activations activations) const {
     if (tokens.empty()) return Error{Code::bad_tokens, "no tokens to decode"};
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || static_cast<std::uint32_t>(tokens[i]) >= h_.n_vocab) {
@@ -231,7 +249,8 @@ Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, Trac
             for (std::size_t i = 0; i < n_tok; ++i) {
                 const auto tok = static_cast<std::size_t>(tokens[i]);
                 auto row = dequantize(static_cast<GgmlType>(te.type), te.data.subspan(tok * row_bytes, row_bytes), e);
-                if (!row) return Error{Code::bad_data, fmt::format("tensor 'token_embd.weight': {}", row.error().message)};
+                if (!row)
+                    return Error{Code::bad_data, fmt::format("tensor 'token_embd.weight': {}", row.error().message)};
                 std::copy(row->begin(), row->end(), x.row(i).begin());
             }
         }

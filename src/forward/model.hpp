@@ -38,10 +38,10 @@ public:
 
 // How the activations enter each matrix product with a weight.
 enum class Activations {
-    exact,              // in f32, as the architecture defines the computation (the default)
-    like_llama_cpp_cpu, // rounded first as ggml's CPU backend rounds them for the weight's type
-                        // (ops::round_like_vec_dot): isolates what llama.cpp's activation rounding
-                        // contributes to a difference (docs/forward-pass.md)
+    exact,               // in f32, as the architecture defines the computation (the default)
+    like_llama_cpp_cpu,  // rounded first as ggml's CPU backend rounds them for the weight's type
+                         // (ops::round_like_vec_dot): isolates what llama.cpp's activation rounding
+                         // contributes to a difference (docs/forward-pass.md)
 };
 
 class Model {

@@ -75,7 +75,8 @@ Matrix attention(const Matrix& q, const Matrix& k, const Matrix& v, std::size_t 
             for (std::size_t j = 0; j <= i; ++j) {  // causal: keys 0..i
                 const float* kj = k.row(j).data() + kvh * head_dim;
                 double dot = 0;
-                for (std::size_t d = 0; d < head_dim; ++d) dot += static_cast<double>(qi[d]) * static_cast<double>(kj[d]);
+                for (std::size_t d = 0; d < head_dim; ++d)
+                    dot += static_cast<double>(qi[d]) * static_cast<double>(kj[d]);
                 score[j] = dot * kq_scale;
                 max = std::max(max, score[j]);
             }
@@ -84,7 +85,8 @@ Matrix attention(const Matrix& q, const Matrix& k, const Matrix& v, std::size_t 
             float* oi = out.row(i).data() + h * head_dim;
             for (std::size_t d = 0; d < head_dim; ++d) {
                 double acc = 0;
-                for (std::size_t j = 0; j <= i; ++j) acc += score[j] / sum * static_cast<double>(v.row(j)[kvh * head_dim + d]);
+                for (std::size_t j = 0; j <= i; ++j)
+                    acc += score[j] / sum * static_cast<double>(v.row(j)[kvh * head_dim + d]);
                 oi[d] = static_cast<float>(acc);
             }
         }
@@ -154,7 +156,8 @@ bool round_like_vec_dot(Matrix& x, GgmlType weight_type) {
             if (x.cols % 256 != 0) return false;
             for (std::size_t b = 0; b < x.v.size(); b += 256) q8_k_round(std::span<float>(x.v).subspan(b, 256));
             return true;
-        default: return false;
+        default:
+            return false;
     }
 }
 

@@ -6,14 +6,14 @@
 // the size of the file; a short read is the file shrinking, and the parse then sees the file as it
 // now is. Only the data section beyond what was read is a view of the file itself, and our own
 // commands read tensor data with pread (gguf_data's hashing), never through that view.
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "gguf/reader.hpp"
 #include "util/fd.hpp"

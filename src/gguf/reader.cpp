@@ -2,9 +2,9 @@
 // the bytes that remain before it is used, and every failure becomes an Issue with the offset of
 // the field at fault. Nothing is allocated in proportion to a count the file claims: containers
 // grow only as real records are parsed.
+#include <fmt/format.h>
 #include <algorithm>
 #include <bit>
-#include <fmt/format.h>
 #include <type_traits>
 
 #include "gguf/reader.hpp"
@@ -25,9 +25,13 @@ constexpr std::uint64_t kPlausibleBytes = std::uint64_t{1} << 50;  // 1 PiB
 constexpr std::uint64_t kMinKeyValueSize = 8 + 1 + 4 + 1;
 constexpr std::uint64_t kMinTensorInfoSize = 8 + 4 + 4 + 8;
 
-std::string describe_bytes(std::uint64_t n) { return n == 1 ? "1 byte" : fmt::format("{} bytes", n); }
+std::string describe_bytes(std::uint64_t n) {
+    return n == 1 ? "1 byte" : fmt::format("{} bytes", n);
+}
 
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(std::uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Messages quote keys and tensor names taken from the file. Keep them valid UTF-8, each stray byte
 // shown as \xNN, so that every consumer can carry them (a JSON serializer refuses invalid UTF-8).
@@ -102,7 +106,8 @@ private:
 
     template <class What>
     bool need(std::uint64_t n, const What& what) {
-        if (n <= remaining()) [[likely]] return true;
+        if (n <= remaining()) [[likely]]
+            return true;
         return fail(Code::truncated, pos_,
                     fmt::format("file ends at byte {} inside {}: it needs {} more at offset {}", b_.size(), text(what),
                                 describe_bytes(n - remaining()), pos_));
@@ -144,16 +149,17 @@ private:
         static constexpr char kMagicText[] = {'G', 'G', 'U', 'F'};
         const auto n = std::min<std::size_t>(4, b_.size());
         if (!std::equal(b_.begin(), b_.begin() + n, reinterpret_cast<const std::byte*>(kMagicText))) {
-            return fail(Code::bad_magic, 0, fmt::format("not a GGUF file: the first bytes are {} instead of \"GGUF\"",
-                                                        hex_prefix(4)));
+            return fail(Code::bad_magic, 0,
+                        fmt::format("not a GGUF file: the first bytes are {} instead of \"GGUF\"", hex_prefix(4)));
         }
         if (!need(4, "the magic")) return false;
         pos_ = 4;
         std::uint32_t v = 0;
         if (!read(v, "the version")) return false;
         if (v == 0 || (v > 3 && (v & 0xFFFF) != 0)) {
-            return fail(Code::unsupported_version, 4,
-                        fmt::format("GGUF version {} is not supported: only versions 2 and 3 exist (1 is obsolete)", v));
+            return fail(
+                Code::unsupported_version, 4,
+                fmt::format("GGUF version {} is not supported: only versions 2 and 3 exist (1 is obsolete)", v));
         }
         if (v > 3) {  // low half zero: a byte-swapped (big-endian) file
             const auto swapped = wire::bswap(v);
@@ -212,7 +218,8 @@ private:
         kv.offset = pos_;
         const auto what = [&] { return fmt::format("the key of key-value {}", index); };
         if (!read_string(kv.key, what)) return false;
-        if (kv.key.empty()) return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
+        if (kv.key.empty())
+            return fail(Code::empty_key, kv.offset, fmt::format("key-value {} has an empty key", index));
         if (!seen.insert(kv.key)) {
             return fail(Code::duplicate_key, kv.offset, fmt::format("key '{}' appears twice", kv.key));
         }
@@ -343,7 +350,8 @@ private:
     void check_utf8_run(std::string_view key, std::uint64_t from, std::uint64_t to, std::uint64_t first) {
         if (utf8_warned_ || from == to) return;
         const auto* base = reinterpret_cast<const char*>(b_.data());
-        if (is_valid_utf8({base + from, static_cast<std::size_t>(to - from)})) [[likely]] return;
+        if (is_valid_utf8({base + from, static_cast<std::size_t>(to - from)})) [[likely]]
+            return;
         for (std::uint64_t at = from, i = first; at < to; ++i) {
             const auto len = wire::load<std::uint64_t>(b_.data() + at, file_.swapped_);
             if (!is_valid_utf8({base + at + 8, static_cast<std::size_t>(len)})) {
@@ -357,9 +365,9 @@ private:
 
     bool alignment(const KeyValue& kv) {
         if (kv.value.type() != ValueType::uint32) {
-            return fail(Code::bad_alignment, kv.offset,
-                        fmt::format("general.alignment has type {}; it must be uint32",
-                                    value_type_name(kv.value.type())));
+            return fail(
+                Code::bad_alignment, kv.offset,
+                fmt::format("general.alignment has type {}; it must be uint32", value_type_name(kv.value.type())));
         }
         const auto a = kv.value.as_uint();
         if (!is_power_of_two(a)) {
@@ -406,14 +414,13 @@ private:
             t.info_offset = pos_;
             if (!read_string(t.name, [&] { return fmt::format("the name of tensor {}", i); })) return false;
             if (t.name.size() > kMaxTensorName) {
-                return fail(Code::tensor_name_too_long, t.info_offset,
-                            fmt::format("tensor {} has a {}-byte name; the limit is {}", i, t.name.size(),
-                                        kMaxTensorName));
+                return fail(
+                    Code::tensor_name_too_long, t.info_offset,
+                    fmt::format("tensor {} has a {}-byte name; the limit is {}", i, t.name.size(), kMaxTensorName));
             }
             if (t.name.size() == kMaxTensorName) {
                 warn(Code::tensor_name_at_limit, t.info_offset,
-                     fmt::format("tensor '{}' has a 64-byte name: allowed, but llama.cpp needs fewer than 64",
-                                 t.name));
+                     fmt::format("tensor '{}' has a 64-byte name: allowed, but llama.cpp needs fewer than 64", t.name));
             }
             if (!seen.insert(t.name)) {
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
@@ -444,8 +451,8 @@ private:
             if (!read(t.ne[d], [&] { return fmt::format("dimension {} of tensor '{}'", d, t.name); })) return false;
             if (t.ne[d] >= (std::uint64_t{1} << 63)) {
                 return fail(Code::invalid_dimension, dim_at,
-                            fmt::format("dimension {} of tensor '{}' is {}, beyond the signed 64-bit range", d,
-                                        t.name, t.ne[d]));
+                            fmt::format("dimension {} of tensor '{}' is {}, beyond the signed 64-bit range", d, t.name,
+                                        t.ne[d]));
             }
         }
         if (!element_count(t.dims())) {
@@ -460,9 +467,9 @@ private:
         if (!read(t.type, [&] { return fmt::format("the type of tensor '{}'", t.name); })) return false;
         auto traits = ggml_type(t.type);
         if (!traits) {
-            return fail(Code::invalid_tensor_type, at,
-                        fmt::format("tensor '{}' has type id {}; ggml knows ids 0 to {}", t.name, t.type,
-                                    kGgmlTypeCount - 1));
+            return fail(
+                Code::invalid_tensor_type, at,
+                fmt::format("tensor '{}' has type id {}; ggml knows ids 0 to {}", t.name, t.type, kGgmlTypeCount - 1));
         }
         if (t.type == kTypeI2S) {
             traits = i2_s_traits();
@@ -472,8 +479,8 @@ private:
                              t.name));
         } else if (traits->removed) {
             return fail(Code::invalid_tensor_type, at,
-                        fmt::format("tensor '{}' has type {} ({}), which ggml removed; re-quantize the model",
-                                    t.name, t.type, traits->name));
+                        fmt::format("tensor '{}' has type {} ({}), which ggml removed; re-quantize the model", t.name,
+                                    t.type, traits->name));
         }
         t.traits = *traits;
         const std::uint64_t row = t.n_dims > 0 ? t.ne[0] : 1;  // 0 dims: a one-element scalar
@@ -508,8 +515,9 @@ private:
         bool contiguous = true;
         for (auto& t : file_.tensors_) {
             if (t.offset % a != 0) {
-                return fail(Code::offset_misaligned, t.info_offset,
-                            fmt::format("tensor '{}' offset {} is not a multiple of alignment {}", t.name, t.offset, a));
+                return fail(
+                    Code::offset_misaligned, t.info_offset,
+                    fmt::format("tensor '{}' offset {} is not a multiple of alignment {}", t.name, t.offset, a));
             }
             std::uint64_t start = 0;
             std::uint64_t end = 0;
@@ -545,10 +553,10 @@ private:
             const auto* prev = order[i - 1];
             const auto* cur = order[i];
             if (cur->offset < prev->offset + prev->size) {
-                return fail(Code::tensors_overlap, cur->info_offset,
-                            fmt::format("tensor '{}' data [{}, {}) overlaps tensor '{}' data [{}, {})", cur->name,
-                                        cur->offset, cur->offset + cur->size, prev->name, prev->offset,
-                                        prev->offset + prev->size));
+                return fail(
+                    Code::tensors_overlap, cur->info_offset,
+                    fmt::format("tensor '{}' data [{}, {}) overlaps tensor '{}' data [{}, {})", cur->name, cur->offset,
+                                cur->offset + cur->size, prev->name, prev->offset, prev->offset + prev->size));
             }
         }
         return true;
@@ -574,10 +582,14 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
     return it == tensors_.end() ? nullptr : &*it;
 }
 
-Result<File> parse(Bytes bytes) { return Parser(bytes).run(); }
+Result<File> parse(Bytes bytes) {
+    return Parser(bytes).run();
+}
 
 namespace detail {
-Result<File> parse_with_extent(Bytes bytes, std::uint64_t& extent) { return Parser(bytes).run(&extent); }
+Result<File> parse_with_extent(Bytes bytes, std::uint64_t& extent) {
+    return Parser(bytes).run(&extent);
+}
 }  // namespace detail
 
 }  // namespace gguf

@@ -15,14 +15,14 @@ constexpr std::uint32_t kHalf = 2;    // ggml_half
 constexpr std::array<TypeTraits, kGgmlTypeCount> kTable{{
     {0, "F32", 1, 4, false},
     {1, "F16", 1, 2, false},
-    {2, "Q4_0", 32, kHalf + 16, false},                    // d, qs[16]
-    {3, "Q4_1", 32, 2 * kHalf + 16, false},                // d, m, qs[16]
+    {2, "Q4_0", 32, kHalf + 16, false},      // d, qs[16]
+    {3, "Q4_1", 32, 2 * kHalf + 16, false},  // d, m, qs[16]
     {4, "Q4_2", 0, 0, true},
     {5, "Q4_3", 0, 0, true},
-    {6, "Q5_0", 32, kHalf + 4 + 16, false},                // d, qh[4], qs[16]
-    {7, "Q5_1", 32, 2 * kHalf + 4 + 16, false},            // d, m, qh[4], qs[16]
-    {8, "Q8_0", 32, kHalf + 32, false},                    // d, qs[32]
-    {9, "Q8_1", 32, 2 * kHalf + 32, false},                // d, s, qs[32]
+    {6, "Q5_0", 32, kHalf + 4 + 16, false},      // d, qh[4], qs[16]
+    {7, "Q5_1", 32, 2 * kHalf + 4 + 16, false},  // d, m, qh[4], qs[16]
+    {8, "Q8_0", 32, kHalf + 32, false},          // d, qs[32]
+    {9, "Q8_1", 32, 2 * kHalf + 32, false},      // d, s, qs[32]
     {10, "Q2_K", kQK_K, kQK_K / 16 + kQK_K / 4 + 2 * kHalf, false},
     {11, "Q3_K", kQK_K, kQK_K / 8 + kQK_K / 4 + 12 + kHalf, false},
     {12, "Q4_K", kQK_K, 2 * kHalf + 12 + kQK_K / 2, false},
@@ -52,10 +52,10 @@ constexpr std::array<TypeTraits, kGgmlTypeCount> kTable{{
     {36, "IQ4_NL_4_4", 0, 0, true},
     {37, "IQ4_NL_4_8", 0, 0, true},
     {38, "IQ4_NL_8_8", 0, 0, true},
-    {39, "MXFP4", 32, 1 + 16, false},          // e8m0 scale, qs[16]
-    {40, "NVFP4", 64, 4 + 32, false},          // 4 e4m3 sub-block scales, qs[32]
-    {41, "Q1_0", 128, kHalf + 128 / 8, false}, // d, qs[16]
-    {42, "Q2_0", 64, kHalf + 64 / 4, false},   // d, qs[16]
+    {39, "MXFP4", 32, 1 + 16, false},           // e8m0 scale, qs[16]
+    {40, "NVFP4", 64, 4 + 32, false},           // 4 e4m3 sub-block scales, qs[32]
+    {41, "Q1_0", 128, kHalf + 128 / 8, false},  // d, qs[16]
+    {42, "Q2_0", 64, kHalf + 64 / 4, false},    // d, qs[16]
 }};
 
 constexpr TypeTraits kI2S{kTypeI2S, "I2_S", 1, 1, false};
@@ -73,7 +73,9 @@ std::optional<TypeTraits> ggml_type(std::uint32_t id) {
     return kTable[id];
 }
 
-TypeTraits i2_s_traits() { return kI2S; }
+TypeTraits i2_s_traits() {
+    return kI2S;
+}
 
 std::optional<std::uint32_t> ggml_type_from_name(std::string_view name) {
     if (iequals(name, kI2S.name)) return kI2S.id;
@@ -83,7 +85,9 @@ std::optional<std::uint32_t> ggml_type_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-std::span<const TypeTraits> ggml_type_table() { return kTable; }
+std::span<const TypeTraits> ggml_type_table() {
+    return kTable;
+}
 
 std::optional<std::uint64_t> element_count(std::span<const std::uint64_t> dims) {
     std::uint64_t n = 1;

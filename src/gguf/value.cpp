@@ -34,10 +34,14 @@ bool is_signed_int(ValueType t) {
 
 std::int64_t sign_extend(std::uint64_t bits, std::size_t size) {
     switch (size) {
-        case 1: return static_cast<std::int8_t>(bits);
-        case 2: return static_cast<std::int16_t>(bits);
-        case 4: return static_cast<std::int32_t>(bits);
-        default: return static_cast<std::int64_t>(bits);
+        case 1:
+            return static_cast<std::int8_t>(bits);
+        case 2:
+            return static_cast<std::int16_t>(bits);
+        case 4:
+            return static_cast<std::int32_t>(bits);
+        default:
+            return static_cast<std::int64_t>(bits);
     }
 }
 
@@ -48,7 +52,9 @@ std::uint64_t ValueView::bits() const {
     return wire::load_bits(type_, payload_.data(), swapped_);
 }
 
-std::uint64_t ValueView::as_uint() const { return is_unsigned_int(type_) ? bits() : 0; }
+std::uint64_t ValueView::as_uint() const {
+    return is_unsigned_int(type_) ? bits() : 0;
+}
 
 std::int64_t ValueView::as_int() const {
     return is_signed_int(type_) ? sign_extend(bits(), value_type_size(type_)) : 0;
@@ -60,7 +66,9 @@ double ValueView::as_float() const {
     return 0.0;
 }
 
-bool ValueView::as_bool() const { return type_ == ValueType::boolean && bits() != 0; }
+bool ValueView::as_bool() const {
+    return type_ == ValueType::boolean && bits() != 0;
+}
 
 std::string_view ValueView::as_string() const {
     if (type_ != ValueType::string) return {};
@@ -109,8 +117,12 @@ Value Value::scalar(ValueType type, std::uint64_t bits) {
     return v;
 }
 
-Value Value::f32(float f) { return scalar(ValueType::float32, std::bit_cast<std::uint32_t>(f)); }
-Value Value::f64(double d) { return scalar(ValueType::float64, std::bit_cast<std::uint64_t>(d)); }
+Value Value::f32(float f) {
+    return scalar(ValueType::float32, std::bit_cast<std::uint32_t>(f));
+}
+Value Value::f64(double d) {
+    return scalar(ValueType::float64, std::bit_cast<std::uint64_t>(d));
+}
 
 Value Value::string(std::string_view s) {
     Value v;
@@ -150,7 +162,8 @@ Value Value::i32s(std::span<const std::int32_t> items) {
 
 Value Value::from_view(const ValueView& view) {
     switch (view.type()) {
-        case ValueType::string: return string(view.as_string());
+        case ValueType::string:
+            return string(view.as_string());
         case ValueType::array: {
             auto a = view.as_array();
             std::vector<Value> e;
@@ -158,7 +171,8 @@ Value Value::from_view(const ValueView& view) {
             for (auto item : a) e.push_back(from_view(item));
             return array(a.elem_type(), std::move(e));
         }
-        default: return scalar(view.type(), view.bits());
+        default:
+            return scalar(view.type(), view.bits());
     }
 }
 
@@ -176,10 +190,18 @@ void Value::encode(std::vector<std::byte>& out, bool big_endian) const {
             return;
         default:
             switch (value_type_size(type_)) {
-                case 1: wire::append<std::uint8_t>(out, static_cast<std::uint8_t>(bits_), big_endian); return;
-                case 2: wire::append<std::uint16_t>(out, static_cast<std::uint16_t>(bits_), big_endian); return;
-                case 4: wire::append<std::uint32_t>(out, static_cast<std::uint32_t>(bits_), big_endian); return;
-                default: wire::append<std::uint64_t>(out, bits_, big_endian); return;
+                case 1:
+                    wire::append<std::uint8_t>(out, static_cast<std::uint8_t>(bits_), big_endian);
+                    return;
+                case 2:
+                    wire::append<std::uint16_t>(out, static_cast<std::uint16_t>(bits_), big_endian);
+                    return;
+                case 4:
+                    wire::append<std::uint32_t>(out, static_cast<std::uint32_t>(bits_), big_endian);
+                    return;
+                default:
+                    wire::append<std::uint64_t>(out, bits_, big_endian);
+                    return;
             }
     }
 }
@@ -191,15 +213,15 @@ namespace {
 // is then a table load that does not depend on the state and a shift that does, with no branch per
 // byte. States follow the Unicode Standard's Table 3-7 of well-formed sequences.
 enum Utf8State : unsigned {
-    kAccept = 0,     // between characters
-    kCont1 = 6,      // one continuation byte (80..BF) to go
-    kCont2 = 12,     // two to go
-    kCont3 = 18,     // three to go
-    kAfterE0 = 24,   // second byte must be A0..BF (no overlongs)
-    kAfterED = 30,   // second byte must be 80..9F (no surrogates)
-    kAfterF0 = 36,   // second byte must be 90..BF (no overlongs)
-    kAfterF4 = 42,   // second byte must be 80..8F (nothing above U+10FFFF)
-    kReject = 48,    // absorbing
+    kAccept = 0,    // between characters
+    kCont1 = 6,     // one continuation byte (80..BF) to go
+    kCont2 = 12,    // two to go
+    kCont3 = 18,    // three to go
+    kAfterE0 = 24,  // second byte must be A0..BF (no overlongs)
+    kAfterED = 30,  // second byte must be 80..9F (no surrogates)
+    kAfterF0 = 36,  // second byte must be 90..BF (no overlongs)
+    kAfterF4 = 42,  // second byte must be 80..8F (nothing above U+10FFFF)
+    kReject = 48,   // absorbing
 };
 
 constexpr unsigned utf8_next(unsigned state, unsigned b) {
@@ -215,14 +237,22 @@ constexpr unsigned utf8_next(unsigned state, unsigned b) {
             if (b == 0xF4) return kAfterF4;
             if (b >= 0xF1 && b <= 0xF3) return kCont3;
             return kReject;
-        case kCont1: return cont ? kAccept : kReject;
-        case kCont2: return cont ? kCont1 : kReject;
-        case kCont3: return cont ? kCont2 : kReject;
-        case kAfterE0: return b >= 0xA0 && b <= 0xBF ? kCont1 : kReject;
-        case kAfterED: return b >= 0x80 && b <= 0x9F ? kCont1 : kReject;
-        case kAfterF0: return b >= 0x90 && b <= 0xBF ? kCont2 : kReject;
-        case kAfterF4: return b >= 0x80 && b <= 0x8F ? kCont2 : kReject;
-        default: return kReject;
+        case kCont1:
+            return cont ? kAccept : kReject;
+        case kCont2:
+            return cont ? kCont1 : kReject;
+        case kCont3:
+            return cont ? kCont2 : kReject;
+        case kAfterE0:
+            return b >= 0xA0 && b <= 0xBF ? kCont1 : kReject;
+        case kAfterED:
+            return b >= 0x80 && b <= 0x9F ? kCont1 : kReject;
+        case kAfterF0:
+            return b >= 0x90 && b <= 0xBF ? kCont2 : kReject;
+        case kAfterF4:
+            return b >= 0x80 && b <= 0x8F ? kCont2 : kReject;
+        default:
+            return kReject;
     }
 }
 

@@ -15,10 +15,14 @@ namespace gguf::wire {
 template <class T>
 T bswap(T v) {
     static_assert(std::is_unsigned_v<T>);
-    if constexpr (sizeof(T) == 1) return v;
-    else if constexpr (sizeof(T) == 2) return static_cast<T>(__builtin_bswap16(v));
-    else if constexpr (sizeof(T) == 4) return static_cast<T>(__builtin_bswap32(v));
-    else return static_cast<T>(__builtin_bswap64(v));
+    if constexpr (sizeof(T) == 1)
+        return v;
+    else if constexpr (sizeof(T) == 2)
+        return static_cast<T>(__builtin_bswap16(v));
+    else if constexpr (sizeof(T) == 4)
+        return static_cast<T>(__builtin_bswap32(v));
+    else
+        return static_cast<T>(__builtin_bswap64(v));
 }
 
 // Load an unsigned integer stored in file order (little-endian, or big-endian when swapped).
@@ -41,11 +45,16 @@ void append(std::vector<std::byte>& out, T v, bool big_endian) {
 // Load a fixed-size scalar of `type` as raw bits, zero-extended.
 inline std::uint64_t load_bits(ValueType type, const std::byte* p, bool swapped) {
     switch (value_type_size(type)) {
-        case 1: return load<std::uint8_t>(p, swapped);
-        case 2: return load<std::uint16_t>(p, swapped);
-        case 4: return load<std::uint32_t>(p, swapped);
-        case 8: return load<std::uint64_t>(p, swapped);
-        default: return 0;
+        case 1:
+            return load<std::uint8_t>(p, swapped);
+        case 2:
+            return load<std::uint16_t>(p, swapped);
+        case 4:
+            return load<std::uint32_t>(p, swapped);
+        case 8:
+            return load<std::uint64_t>(p, swapped);
+        default:
+            return 0;
     }
 }
 

@@ -54,7 +54,9 @@ struct FileSink {
     }
 };
 
-std::uint64_t pad_to(std::uint64_t n, std::uint64_t a) { return (n + a - 1) / a * a; }
+std::uint64_t pad_to(std::uint64_t n, std::uint64_t a) {
+    return (n + a - 1) / a * a;
+}
 
 }  // namespace
 

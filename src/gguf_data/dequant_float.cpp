@@ -15,7 +15,8 @@ void decode_f16(const std::uint8_t* blocks, std::size_t n_blocks, float* out) {
 }
 
 void decode_bf16(const std::uint8_t* blocks, std::size_t n_blocks, float* out) {
-    for (std::size_t i = 0; i < n_blocks; ++i) out[i] = f32_bits(static_cast<std::uint32_t>(le16(blocks + 2 * i)) << 16);
+    for (std::size_t i = 0; i < n_blocks; ++i)
+        out[i] = f32_bits(static_cast<std::uint32_t>(le16(blocks + 2 * i)) << 16);
 }
 
 }  // namespace gguf::detail

@@ -32,7 +32,8 @@ float ue4m3_half(std::uint8_t x) {
     const int exponent = (x >> 3) & 0x0F;
     const int mantissa = x & 7;
     const float value = exponent == 0 ? static_cast<float>(mantissa) * 0x1.0p-9f
-                                      : static_cast<float>(8 + mantissa) * f32_bits(static_cast<std::uint32_t>(exponent - 10 + 127) << 23);
+                                      : static_cast<float>(8 + mantissa) *
+                                            f32_bits(static_cast<std::uint32_t>(exponent - 10 + 127) << 23);
     return value * 0.5f;
 }
 

@@ -125,8 +125,10 @@ void decode_q5_k(const std::uint8_t* b, std::size_t n, float* y) {
             scale_min_k4(2 * chunk + 1, scales, sc, m);
             const float d2 = d * static_cast<float>(sc);
             const float m2 = dmin * static_cast<float>(m);
-            for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & lo_bit) ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & hi_bit) ? 16 : 0)) - m2;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & lo_bit) ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & hi_bit) ? 16 : 0)) - m2;
         }
     }
 }

@@ -17,7 +17,9 @@ namespace gguf::detail {
 
 using BlockDecoder = void (*)(const std::uint8_t* blocks, std::size_t n_blocks, float* out);
 
-inline std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+inline std::uint16_t le16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
 inline std::uint32_t le32(const std::uint8_t* p) {
     return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
            (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
@@ -35,8 +37,8 @@ inline float widen_half(std::uint16_t h) {
     const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
     const std::uint32_t mag = h & 0x7FFFu;
     std::uint32_t bits = (mag << 13) + (112u << 23);
-    bits += mag >= 0x7C00u ? (112u << 23) : 0u;   // infinity / NaN: exponent 31 + 112 + 112 = 255
-    bits |= mag > 0x7C00u ? 0x00400000u : 0u;     // NaN: quiet
+    bits += mag >= 0x7C00u ? (112u << 23) : 0u;  // infinity / NaN: exponent 31 + 112 + 112 = 255
+    bits |= mag > 0x7C00u ? 0x00400000u : 0u;    // NaN: quiet
     float sub = static_cast<float>(mag) * 0x1.0p-24f;
     std::uint32_t sub_bits;
     std::memcpy(&sub_bits, &sub, sizeof sub_bits);
@@ -44,7 +46,9 @@ inline float widen_half(std::uint16_t h) {
 }
 
 // A little-endian f16 at p, widened exactly.
-inline float half_at(const std::uint8_t* p) { return widen_half(le16(p)); }
+inline float half_at(const std::uint8_t* p) {
+    return widen_half(le16(p));
+}
 
 // dequant_float.cpp: one element per "block".
 void decode_f32(const std::uint8_t* blocks, std::size_t n_blocks, float* out);

@@ -39,7 +39,9 @@ void decode_q4_1(const std::uint8_t* b, std::size_t n, float* y) {
 }
 
 // The fifth bit of element k (0..31) of a Q5 block, as 0 or 16.
-inline int q5_high(std::uint32_t qh, int k) { return static_cast<int>((qh >> k) & 1u) << 4; }
+inline int q5_high(std::uint32_t qh, int k) {
+    return static_cast<int>((qh >> k) & 1u) << 4;
+}
 
 void decode_q5_0(const std::uint8_t* b, std::size_t n, float* y) {
     for (std::size_t i = 0; i < n; ++i, b += 22, y += 32) {

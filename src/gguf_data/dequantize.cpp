@@ -16,38 +16,69 @@ using detail::BlockDecoder;
 
 BlockDecoder decoder_of(std::uint32_t id) {
     switch (static_cast<GgmlType>(id)) {
-        case GgmlType::F32: return detail::decode_f32;
-        case GgmlType::F16: return detail::decode_f16;
-        case GgmlType::BF16: return detail::decode_bf16;
-        case GgmlType::Q4_0: return detail::decode_q4_0;
-        case GgmlType::Q4_1: return detail::decode_q4_1;
-        case GgmlType::Q5_0: return detail::decode_q5_0;
-        case GgmlType::Q5_1: return detail::decode_q5_1;
-        case GgmlType::Q8_0: return detail::decode_q8_0;
-        case GgmlType::Q8_1: return detail::decode_q8_1;
-        case GgmlType::Q1_0: return detail::decode_q1_0;
-        case GgmlType::Q2_0: return detail::decode_q2_0;
-        case GgmlType::Q2_K: return detail::decode_q2_k;
-        case GgmlType::Q3_K: return detail::decode_q3_k;
-        case GgmlType::Q4_K: return detail::decode_q4_k;
-        case GgmlType::Q5_K: return detail::decode_q5_k;
-        case GgmlType::Q6_K: return detail::decode_q6_k;
-        case GgmlType::Q8_K: return detail::decode_q8_k;
-        case GgmlType::IQ4_NL: return detail::decode_iq4_nl;
-        case GgmlType::IQ4_XS: return detail::decode_iq4_xs;
-        case GgmlType::MXFP4: return detail::decode_mxfp4;
-        case GgmlType::NVFP4: return detail::decode_nvfp4;
-        case GgmlType::TQ1_0: return detail::decode_tq1_0;
-        case GgmlType::TQ2_0: return detail::decode_tq2_0;
-        default: return nullptr;
+        case GgmlType::F32:
+            return detail::decode_f32;
+        case GgmlType::F16:
+            return detail::decode_f16;
+        case GgmlType::BF16:
+            return detail::decode_bf16;
+        case GgmlType::Q4_0:
+            return detail::decode_q4_0;
+        case GgmlType::Q4_1:
+            return detail::decode_q4_1;
+        case GgmlType::Q5_0:
+            return detail::decode_q5_0;
+        case GgmlType::Q5_1:
+            return detail::decode_q5_1;
+        case GgmlType::Q8_0:
+            return detail::decode_q8_0;
+        case GgmlType::Q8_1:
+            return detail::decode_q8_1;
+        case GgmlType::Q1_0:
+            return detail::decode_q1_0;
+        case GgmlType::Q2_0:
+            return detail::decode_q2_0;
+        case GgmlType::Q2_K:
+            return detail::decode_q2_k;
+        case GgmlType::Q3_K:
+            return detail::decode_q3_k;
+        case GgmlType::Q4_K:
+            return detail::decode_q4_k;
+        case GgmlType::Q5_K:
+            return detail::decode_q5_k;
+        case GgmlType::Q6_K:
+            return detail::decode_q6_k;
+        case GgmlType::Q8_K:
+            return detail::decode_q8_k;
+        case GgmlType::IQ4_NL:
+            return detail::decode_iq4_nl;
+        case GgmlType::IQ4_XS:
+            return detail::decode_iq4_xs;
+        case GgmlType::MXFP4:
+            return detail::decode_mxfp4;
+        case GgmlType::NVFP4:
+            return detail::decode_nvfp4;
+        case GgmlType::TQ1_0:
+            return detail::decode_tq1_0;
+        case GgmlType::TQ2_0:
+            return detail::decode_tq2_0;
+        default:
+            return nullptr;
     }
 }
 
 bool needs_grid(std::uint32_t id) {
     switch (static_cast<GgmlType>(id)) {
-        case GgmlType::IQ1_S: case GgmlType::IQ1_M: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS:
-        case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: return true;
-        default: return false;
+        case GgmlType::IQ1_S:
+        case GgmlType::IQ1_M:
+        case GgmlType::IQ2_XXS:
+        case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S:
+        case GgmlType::IQ3_XXS:
+        case GgmlType::IQ3_S:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -69,7 +100,8 @@ Error not_supported(std::uint32_t id) {
                          fmt::format("dequantization of {} is not supported yet: it is not a float or quantized type",
                                      type_label(id))};
         default:
-            return Error{Code::invalid_tensor_type, 0, fmt::format("{} is not a tensor type that can be read", type_label(id))};
+            return Error{Code::invalid_tensor_type, 0,
+                         fmt::format("{} is not a tensor type that can be read", type_label(id))};
     }
 }
 

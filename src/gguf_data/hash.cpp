@@ -2,21 +2,21 @@
 // the per-range XXH3 and the whole-file SHA-256 each consume every buffer in order, on their own
 // threads, and a buffer is refilled only once both are done with it. Memory is the ring, whatever
 // the file size: the file is never mapped here, so its pages never count toward our resident set.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <fcntl.h>
-#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 #include <numeric>
-#include <openssl/evp.h>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
-#include <xxhash.h>
 #if defined(__x86_64__)
 #include <xxh_x86dispatch.h>  // libxxhash picks SSE2, AVX2 or AVX-512 at run time: as fast as xxhsum
 #define GGUF_XXH3_64(p, n) XXH3_64bits_dispatch(p, n)
@@ -27,8 +27,8 @@
 #endif
 
 #include "gguf/data/hash.hpp"
-#include "util/fd.hpp"
 #include "gguf/data/row_check.hpp"
+#include "util/fd.hpp"
 
 namespace gguf {
 namespace {
@@ -37,8 +37,8 @@ namespace {
 
 struct Buffer {
     std::byte* p = nullptr;
-    explicit Buffer(std::size_t n) : p(static_cast<std::byte*>(::operator new(n, std::align_val_t{64}))) {}
-    ~Buffer() { ::operator delete(p, std::align_val_t{64}); }
+    explicit Buffer(std::size_t n) : p(static_cast<std::byte*>(::operator new (n, std::align_val_t{64}))) {}
+    ~Buffer() { ::operator delete (p, std::align_val_t{64}); }
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
 };
@@ -138,7 +138,8 @@ public:
     };
 
     explicit RowCheck(std::vector<Target> targets) : targets_(std::move(targets)) {
-        std::sort(targets_.begin(), targets_.end(), [](const Target& a, const Target& b) { return a.offset < b.offset; });
+        std::sort(targets_.begin(), targets_.end(),
+                  [](const Target& a, const Target& b) { return a.offset < b.offset; });
     }
 
     // (tensor index, finding) pairs, by tensor index.
@@ -209,7 +210,10 @@ class Pipeline {
 public:
     Pipeline(const std::filesystem::path& path, int fd, std::uint64_t begin, std::uint64_t end,
              const HashOptions& options)
-        : path_(path), fd_(fd), begin_(begin), end_(end),
+        : path_(path),
+          fd_(fd),
+          begin_(begin),
+          end_(end),
           chunk_(std::max<std::size_t>(options.chunk_size, 1)),
           n_chunks_(end > begin ? (end - begin + chunk_ - 1) / chunk_ : 0),
           progress_(options.progress) {}
@@ -238,7 +242,7 @@ private:
     struct Slot {
         std::uint64_t seq = ~std::uint64_t{0};  // the chunk it holds
         std::size_t size = 0;
-        std::size_t pending = 0;                 // consumers not yet done with it
+        std::size_t pending = 0;  // consumers not yet done with it
     };
 
     std::uint64_t chunk_offset(std::uint64_t seq) const { return begin_ + seq * chunk_; }
@@ -400,8 +404,8 @@ Result<RangeHashes> hash_ranges(const std::filesystem::path& path, std::span<con
     if (rows != nullptr) others.emplace_back([rows](const Chunk& c) { rows->consume(c); });
     Pipeline pipeline(path, fd.get(), begin, end, options);
     const bool threaded = options.threads && std::thread::hardware_concurrency() > 1;
-    auto status = pipeline.run([&xxh3](const Chunk& c) { xxh3.consume(c); }, others, threaded,
-                               options.chunks_in_flight);
+    auto status =
+        pipeline.run([&xxh3](const Chunk& c) { xxh3.consume(c); }, others, threaded, options.chunks_in_flight);
     if (!status) return status.error();
     if (options.sha256) {
         out.sha256 = sha.finish();
@@ -426,7 +430,8 @@ Result<DataDigest> digest_file(const std::filesystem::path& path, const File& fi
         ranges.push_back({file.data_offset() + t.offset, t.size});
         if (!options.check_rows || !row_check_applies(t.type) || t.traits.bytes_per_block == 0 || t.size == 0) continue;
         const std::uint64_t ne0 = t.n_dims ? std::max<std::uint64_t>(t.ne[0], 1) : 1;
-        targets.push_back({i, ranges.back().offset, t.size, t.type, t.traits.bytes_per_block, t.traits.block_size, ne0});
+        targets.push_back(
+            {i, ranges.back().offset, t.size, t.type, t.traits.bytes_per_block, t.traits.block_size, ne0});
     }
     RowCheck rows(std::move(targets));
     auto hashes = hash_ranges(path, ranges, options, options.check_rows ? &rows : nullptr);
@@ -441,7 +446,8 @@ Result<DataDigest> digest_file(const std::filesystem::path& path, const File& fi
                          fmt::format("tensor '{}' data runs past the end of '{}': the file changed after it was read",
                                      file.tensors()[i].name, path.string())};
         }
-        out.tensors.push_back({std::string(file.tensors()[i].name), ranges[i].offset, ranges[i].size, *hashes->xxh3[i]});
+        out.tensors.push_back(
+            {std::string(file.tensors()[i].name), ranges[i].offset, ranges[i].size, *hashes->xxh3[i]});
     }
     for (auto& [index, finding] : rows.take()) {
         finding.tensor = std::string(file.tensors()[index].name);
@@ -452,19 +458,26 @@ Result<DataDigest> digest_file(const std::filesystem::path& path, const File& fi
 
 std::string_view data_status_name(DataStatus status) {
     switch (status) {
-        case DataStatus::same: return "same";
-        case DataStatus::differs: return "differs";
-        case DataStatus::out_of_bounds: return "out_of_bounds";
+        case DataStatus::same:
+            return "same";
+        case DataStatus::differs:
+            return "differs";
+        case DataStatus::out_of_bounds:
+            return "out_of_bounds";
     }
     return "unknown";
 }
 
 std::string_view header_status_name(HeaderStatus status) {
     switch (status) {
-        case HeaderStatus::same: return "same";
-        case HeaderStatus::moved: return "moved";
-        case HeaderStatus::missing: return "missing";
-        case HeaderStatus::unknown: return "unknown";
+        case HeaderStatus::same:
+            return "same";
+        case HeaderStatus::moved:
+            return "moved";
+        case HeaderStatus::missing:
+            return "missing";
+        case HeaderStatus::unknown:
+            return "unknown";
     }
     return "unknown";
 }
@@ -527,17 +540,23 @@ Result<DataCheck> check_data(const std::filesystem::path& path, const DataDigest
     return out;
 }
 
-std::string hex64(std::uint64_t v) { return fmt::format("{:016x}", v); }
+std::string hex64(std::uint64_t v) {
+    return fmt::format("{:016x}", v);
+}
 
 std::optional<std::uint64_t> parse_hex64(std::string_view s) {
     if (s.size() != 16) return std::nullopt;
     std::uint64_t v = 0;
     for (char ch : s) {
         unsigned d = 0;
-        if (ch >= '0' && ch <= '9') d = static_cast<unsigned>(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') d = static_cast<unsigned>(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F') d = static_cast<unsigned>(ch - 'A' + 10);
-        else return std::nullopt;
+        if (ch >= '0' && ch <= '9')
+            d = static_cast<unsigned>(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = static_cast<unsigned>(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F')
+            d = static_cast<unsigned>(ch - 'A' + 10);
+        else
+            return std::nullopt;
         v = v << 4 | d;
     }
     return v;

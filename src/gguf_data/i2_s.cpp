@@ -15,10 +15,10 @@
 // whatever its work buffer held); we write zeros.
 #include "i2_s.hpp"
 
+#include <fmt/format.h>
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace gguf::detail {
 namespace {
@@ -33,8 +33,9 @@ std::uint8_t code_of(float x, double scale) {
 
 Result<std::vector<std::byte>> quantize_i2_s(std::span<const float> values, std::uint64_t row_size) {
     if (row_size == 0 || row_size % kI2SBlock != 0) {
-        return Error{Code::shape_not_block_aligned, 0,
-                     fmt::format("row size {} is not a positive multiple of the I2_S block size {}", row_size, kI2SBlock)};
+        return Error{
+            Code::shape_not_block_aligned, 0,
+            fmt::format("row size {} is not a positive multiple of the I2_S block size {}", row_size, kI2SBlock)};
     }
     if (values.size() % row_size != 0) {
         return Error{Code::shape_not_block_aligned, 0,
@@ -64,7 +65,8 @@ Result<std::vector<float>> dequantize_i2_s(Bytes data, std::uint64_t n_elements)
     if (data.size() < kI2STail || data.size() - kI2STail != n_codes) {
         return Error{Code::tensor_data_out_of_bounds, 0,
                      fmt::format("{} elements of I2_S need {} bytes ({} of codes, then the scale and its padding), "
-                                 "got {} bytes", n_elements, n_codes + kI2STail, n_codes, data.size())};
+                                 "got {} bytes",
+                                 n_elements, n_codes + kI2STail, n_codes, data.size())};
     }
     std::uint32_t bits = 0;
     for (unsigned k = 0; k < 4; ++k) bits |= std::to_integer<std::uint32_t>(data[n_codes + k]) << (8 * k);

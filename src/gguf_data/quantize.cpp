@@ -14,13 +14,13 @@
 //
 // The scale is rounded to f16 for storage, but the reciprocal used to quantize is taken from the f32
 // scale, as ggml does; this is what makes the bytes identical to ggml's.
+#include <fmt/format.h>
 #include <algorithm>
-#include <cmath>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <fmt/format.h>
 
 #include "dequant_kernels.hpp"
 #include "gguf/data/quantize.hpp"
@@ -117,12 +117,18 @@ struct Layout {
 
 std::optional<Layout> layout_of(GgmlType type) {
     switch (type) {
-        case GgmlType::F32: return Layout{1, 4};
-        case GgmlType::F16: return Layout{1, 2};
-        case GgmlType::Q8_0: return Layout{kQ8Block, kQ8Bytes};
-        case GgmlType::TQ1_0: return Layout{kTqBlock, kTq1Bytes};
-        case GgmlType::TQ2_0: return Layout{kTqBlock, kTq2Bytes};
-        default: return std::nullopt;
+        case GgmlType::F32:
+            return Layout{1, 4};
+        case GgmlType::F16:
+            return Layout{1, 2};
+        case GgmlType::Q8_0:
+            return Layout{kQ8Block, kQ8Bytes};
+        case GgmlType::TQ1_0:
+            return Layout{kTqBlock, kTq1Bytes};
+        case GgmlType::TQ2_0:
+            return Layout{kTqBlock, kTq2Bytes};
+        default:
+            return std::nullopt;
     }
 }
 
@@ -163,9 +169,13 @@ std::uint16_t fp32_to_fp16(float value) {
     return static_cast<std::uint16_t>(sign | h);
 }
 
-float fp16_to_fp32(std::uint16_t bits) { return detail::widen_half(bits); }
+float fp16_to_fp32(std::uint16_t bits) {
+    return detail::widen_half(bits);
+}
 
-bool can_quantize(GgmlType type) { return type == GgmlType::I2_S || layout_of(type).has_value(); }
+bool can_quantize(GgmlType type) {
+    return type == GgmlType::I2_S || layout_of(type).has_value();
+}
 
 Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> values, std::uint64_t row_size) {
     if (type == GgmlType::I2_S) return detail::quantize_i2_s(values, row_size);
@@ -191,11 +201,20 @@ Result<std::vector<std::byte>> quantize(GgmlType type, std::span<const float> va
                 for (int k = 0; k < 4; ++k) dst[k] = static_cast<std::byte>((b >> (8 * k)) & 0xFF);
                 break;
             }
-            case GgmlType::F16: put_u16(dst, fp32_to_fp16(block[0])); break;
-            case GgmlType::Q8_0: quantize_q8_0_block(block, dst); break;
-            case GgmlType::TQ1_0: quantize_tq1_0_block(block, dst); break;
-            case GgmlType::TQ2_0: quantize_tq2_0_block(block, dst); break;
-            default: return unsupported(type);
+            case GgmlType::F16:
+                put_u16(dst, fp32_to_fp16(block[0]));
+                break;
+            case GgmlType::Q8_0:
+                quantize_q8_0_block(block, dst);
+                break;
+            case GgmlType::TQ1_0:
+                quantize_tq1_0_block(block, dst);
+                break;
+            case GgmlType::TQ2_0:
+                quantize_tq2_0_block(block, dst);
+                break;
+            default:
+                return unsupported(type);
         }
     }
     return out;

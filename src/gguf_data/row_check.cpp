@@ -16,7 +16,9 @@ namespace {
 using detail::le16;
 using detail::le32;
 
-bool half_not_finite(std::uint16_t h) { return (h & 0x7C00u) == 0x7C00u; }
+bool half_not_finite(std::uint16_t h) {
+    return (h & 0x7C00u) == 0x7C00u;
+}
 
 // Byte offsets of a quantized type's f16 scale and (when it has one) second f16 field.
 struct ScaleFields {
@@ -27,19 +29,40 @@ struct ScaleFields {
 
 std::optional<ScaleFields> scale_fields(std::uint32_t id) {
     switch (static_cast<GgmlType>(id)) {
-        case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: case GgmlType::Q1_0: case GgmlType::Q2_0:
-        case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS:
-        case GgmlType::IQ3_S: case GgmlType::IQ1_S: case GgmlType::IQ4_NL: case GgmlType::IQ4_XS:
+        case GgmlType::Q4_0:
+        case GgmlType::Q5_0:
+        case GgmlType::Q8_0:
+        case GgmlType::Q1_0:
+        case GgmlType::Q2_0:
+        case GgmlType::IQ2_XXS:
+        case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S:
+        case GgmlType::IQ3_XXS:
+        case GgmlType::IQ3_S:
+        case GgmlType::IQ1_S:
+        case GgmlType::IQ4_NL:
+        case GgmlType::IQ4_XS:
             return ScaleFields{0};
-        case GgmlType::Q4_1: case GgmlType::Q5_1: return ScaleFields{0, 2};
-        case GgmlType::Q8_1: return ScaleFields{0, 2, "s"};
-        case GgmlType::Q2_K: return ScaleFields{80, 82, "dmin"};
-        case GgmlType::Q4_K: case GgmlType::Q5_K: return ScaleFields{0, 2, "dmin"};
-        case GgmlType::Q3_K: return ScaleFields{108};
-        case GgmlType::Q6_K: return ScaleFields{208};
-        case GgmlType::TQ1_0: return ScaleFields{52};
-        case GgmlType::TQ2_0: return ScaleFields{64};
-        default: return std::nullopt;
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_1:
+            return ScaleFields{0, 2};
+        case GgmlType::Q8_1:
+            return ScaleFields{0, 2, "s"};
+        case GgmlType::Q2_K:
+            return ScaleFields{80, 82, "dmin"};
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+            return ScaleFields{0, 2, "dmin"};
+        case GgmlType::Q3_K:
+            return ScaleFields{108};
+        case GgmlType::Q6_K:
+            return ScaleFields{208};
+        case GgmlType::TQ1_0:
+            return ScaleFields{52};
+        case GgmlType::TQ2_0:
+            return ScaleFields{64};
+        default:
+            return std::nullopt;
     }
 }
 
@@ -57,10 +80,16 @@ BlockFinding half_finding(std::uint64_t block, std::string_view field, std::uint
 
 bool row_check_applies(std::uint32_t id) {
     switch (static_cast<GgmlType>(id)) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::F64: case GgmlType::Q8_K:
-        case GgmlType::IQ1_M: case GgmlType::MXFP4:
+        case GgmlType::F32:
+        case GgmlType::F16:
+        case GgmlType::BF16:
+        case GgmlType::F64:
+        case GgmlType::Q8_K:
+        case GgmlType::IQ1_M:
+        case GgmlType::MXFP4:
             return true;
-        default: return scale_fields(id).has_value();
+        default:
+            return scale_fields(id).has_value();
     }
 }
 
@@ -81,7 +110,8 @@ std::optional<BlockFinding> check_blocks(std::uint32_t id, const std::byte* bloc
         case GgmlType::BF16:
             for (std::size_t i = 0; i < n; ++i) {
                 const std::uint16_t v = le16(b + 2 * i);
-                if ((v & 0x7F80u) == 0x7F80u) return BlockFinding{i, 0, "value", detail::f32_bits(std::uint32_t{v} << 16)};
+                if ((v & 0x7F80u) == 0x7F80u)
+                    return BlockFinding{i, 0, "value", detail::f32_bits(std::uint32_t{v} << 16)};
             }
             return std::nullopt;
         case GgmlType::F64:
@@ -111,7 +141,8 @@ std::optional<BlockFinding> check_blocks(std::uint32_t id, const std::byte* bloc
                 if (b[17 * i] == 0xFF) return BlockFinding{i, 0, "e", std::numeric_limits<double>::infinity()};
             }
             return std::nullopt;
-        default: break;
+        default:
+            break;
     }
     const auto fields = scale_fields(id);
     if (!fields) return std::nullopt;
@@ -119,7 +150,8 @@ std::optional<BlockFinding> check_blocks(std::uint32_t id, const std::byte* bloc
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t* p = b + bytes * i;
         if (half_not_finite(le16(p + fields->d))) return half_finding(i, "d", le16(p + fields->d));
-        if (fields->m >= 0 && half_not_finite(le16(p + fields->m))) return half_finding(i, fields->m_name, le16(p + fields->m));
+        if (fields->m >= 0 && half_not_finite(le16(p + fields->m)))
+            return half_finding(i, fields->m_name, le16(p + fields->m));
     }
     return std::nullopt;
 }

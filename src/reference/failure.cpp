@@ -45,7 +45,7 @@ constexpr std::array kPatterns = {
     Pattern{"unsupported model architecture", FailureClass::unknown_architecture},
     Pattern{"has wrong shape", FailureClass::wrong_shape},
     Pattern{"missing tensor '", FailureClass::missing_tensor},
-    Pattern{"' not found", FailureClass::missing_tensor},  // "tensor '<name>' not found"
+    Pattern{"' not found", FailureClass::missing_tensor},          // "tensor '<name>' not found"
     Pattern{"key not found in model", FailureClass::missing_key},  // also "array key not found in model"
     Pattern{"missing key ", FailureClass::missing_key},
     Pattern{"has wrong array element type", FailureClass::missing_key},
@@ -87,9 +87,9 @@ constexpr std::array kPatterns = {
 std::string line_at(std::string_view text, std::size_t pos) {
     const auto begin = text.rfind('\n', pos);
     const auto end = text.find('\n', pos);
-    auto line = text.substr(begin == std::string_view::npos ? 0 : begin + 1,
-                            (end == std::string_view::npos ? text.size() : end) -
-                                (begin == std::string_view::npos ? 0 : begin + 1));
+    auto line = text.substr(
+        begin == std::string_view::npos ? 0 : begin + 1,
+        (end == std::string_view::npos ? text.size() : end) - (begin == std::string_view::npos ? 0 : begin + 1));
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     return std::string(line);
 }
@@ -98,21 +98,36 @@ std::string line_at(std::string_view text, std::size_t pos) {
 
 std::string_view failure_class_name(FailureClass failure) {
     switch (failure) {
-        case FailureClass::none: return "none";
-        case FailureClass::file_unreadable: return "file_unreadable";
-        case FailureClass::invalid_gguf: return "invalid_gguf";
-        case FailureClass::unsupported_version: return "unsupported_version";
-        case FailureClass::unknown_tensor_type: return "unknown_tensor_type";
-        case FailureClass::unknown_architecture: return "unknown_architecture";
-        case FailureClass::missing_key: return "missing_key";
-        case FailureClass::missing_tensor: return "missing_tensor";
-        case FailureClass::wrong_shape: return "wrong_shape";
-        case FailureClass::data_out_of_bounds: return "data_out_of_bounds";
-        case FailureClass::invalid_tensor_data: return "invalid_tensor_data";
-        case FailureClass::abort_or_signal: return "abort_or_signal";
-        case FailureClass::timeout: return "timeout";
-        case FailureClass::reference_unavailable: return "reference_unavailable";
-        case FailureClass::other: return "other";
+        case FailureClass::none:
+            return "none";
+        case FailureClass::file_unreadable:
+            return "file_unreadable";
+        case FailureClass::invalid_gguf:
+            return "invalid_gguf";
+        case FailureClass::unsupported_version:
+            return "unsupported_version";
+        case FailureClass::unknown_tensor_type:
+            return "unknown_tensor_type";
+        case FailureClass::unknown_architecture:
+            return "unknown_architecture";
+        case FailureClass::missing_key:
+            return "missing_key";
+        case FailureClass::missing_tensor:
+            return "missing_tensor";
+        case FailureClass::wrong_shape:
+            return "wrong_shape";
+        case FailureClass::data_out_of_bounds:
+            return "data_out_of_bounds";
+        case FailureClass::invalid_tensor_data:
+            return "invalid_tensor_data";
+        case FailureClass::abort_or_signal:
+            return "abort_or_signal";
+        case FailureClass::timeout:
+            return "timeout";
+        case FailureClass::reference_unavailable:
+            return "reference_unavailable";
+        case FailureClass::other:
+            return "other";
     }
     return "other";
 }
@@ -124,6 +139,8 @@ Classification classify_text(std::string_view text) {
     return {FailureClass::other, {}};
 }
 
-FailureClass classify(std::string_view log_text) { return classify_text(log_text).failure; }
+FailureClass classify(std::string_view log_text) {
+    return classify_text(log_text).failure;
+}
 
 }  // namespace gguf::reference

@@ -53,7 +53,8 @@ std::optional<Value> element(ValueType type, const json& j) {
         return Value::string(*s);
     }
     if (!j.is_number_integer()) return std::nullopt;  // floats come as bit patterns, bools as the raw byte
-    const std::uint64_t bits = is_signed(type) ? static_cast<std::uint64_t>(j.get<std::int64_t>()) : j.get<std::uint64_t>();
+    const std::uint64_t bits =
+        is_signed(type) ? static_cast<std::uint64_t>(j.get<std::int64_t>()) : j.get<std::uint64_t>();
     return Value::scalar(type, bits);
 }
 
@@ -112,7 +113,8 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
     if (type_id < 0) return payload_error(where + ": no type");
     // A reference whose own type table names id 36 "i2_s" (bitnet.cpp) reads it as I2_S, as we do.
     const bool i2_s = type_id == kTypeI2S && j.value("type_name", std::string()) == "i2_s";
-    const auto traits = i2_s ? std::optional<TypeTraits>(i2_s_traits()) : ggml_type(static_cast<std::uint32_t>(type_id));
+    const auto traits =
+        i2_s ? std::optional<TypeTraits>(i2_s_traits()) : ggml_type(static_cast<std::uint32_t>(type_id));
     describe::Tensor t;
     t.name = describe::render_string(*name);
     t.type = traits ? std::string(traits->name) : fmt::format("type_{}", type_id);

@@ -1,6 +1,6 @@
 // Finding a reference: the user's directory or the pinned cache, its name and version, its probe.
-#include <cstdlib>
 #include <fmt/format.h>
+#include <cstdlib>
 #include <fstream>
 
 #include "probe_build.hpp"
@@ -38,8 +38,8 @@ std::string git_version(const fs::path& dir) {
     for (const auto& root : {dir, dir / "3rdparty" / "llama.cpp"}) {
         std::error_code ec;
         if (!fs::exists(root / ".git", ec)) continue;
-        ProcessSpec spec{"git", {"-C", root.string(), "describe", "--tags", "--always", "--dirty"}, {},
-                         std::chrono::seconds(10)};
+        ProcessSpec spec{
+            "git", {"-C", root.string(), "describe", "--tags", "--always", "--dirty"}, {}, std::chrono::seconds(10)};
         const auto r = run_process(spec);
         if (r.exited_normally() && r.exit_code == 0 && !trim(r.out).empty()) return "git " + trim(r.out);
     }
@@ -60,7 +60,8 @@ Located from_dir(const fs::path& dir, std::string origin, std::string default_na
     read_reference_file(dir, ref);
     if (ref.version.empty()) ref.version = git_version(dir);
     auto built = detail::ensure_probe(*layout);
-    if (!built.probe) return {std::nullopt, fmt::format("reference from {} ({}): {}", ref.origin, dir.string(), built.error)};
+    if (!built.probe)
+        return {std::nullopt, fmt::format("reference from {} ({}): {}", ref.origin, dir.string(), built.error)};
     ref.probe = *built.probe;
     return {std::move(ref), {}};
 }
@@ -73,7 +74,9 @@ fs::path cache_root() {
     return (home.empty() ? fs::temp_directory_path() : fs::path(home) / ".cache") / "gguf-crossval";
 }
 
-fs::path pinned_reference_dir() { return cache_root() / "reference" / std::string(kPinnedVersion); }
+fs::path pinned_reference_dir() {
+    return cache_root() / "reference" / std::string(kPinnedVersion);
+}
 
 Located locate(const std::optional<fs::path>& cpp_dir) {
     if (cpp_dir) return from_dir(*cpp_dir, "--cpp-dir", "llama.cpp");

@@ -1,15 +1,15 @@
 // Finding the peer readers and running their adapters.
 #include "peers.hpp"
 
-#include <cstdlib>
 #include <fmt/format.h>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "child.hpp"
-#include "util/json_depth.hpp"
 #include "process.hpp"
+#include "util/json_depth.hpp"
 
 namespace gguf::reference {
 namespace fs = std::filesystem;
@@ -17,7 +17,9 @@ namespace {
 
 constexpr std::string_view kInstallHint = "run scripts/fetch-peers";
 
-fs::path peers_dir() { return GGUF_REFERENCE_PEERS_DIR; }
+fs::path peers_dir() {
+    return GGUF_REFERENCE_PEERS_DIR;
+}
 
 std::string env(const char* name) {
     const char* v = std::getenv(name);
@@ -78,8 +80,8 @@ Peer locate_gguf_py() {
     const auto from_env = env("GGUF_CROSSVAL_GGUF_PY");
     const fs::path dir = from_env.empty() ? pinned_reference_dir() / "src" / "gguf-py" : fs::path(from_env);
     const auto origin = from_env.empty() ? std::string("the pinned reference") : std::string("GGUF_CROSSVAL_GGUF_PY");
-    const auto python_name = env("GGUF_CROSSVAL_PYTHON").empty() ? std::string("/usr/bin/python3")
-                                                                  : env("GGUF_CROSSVAL_PYTHON");
+    const auto python_name =
+        env("GGUF_CROSSVAL_PYTHON").empty() ? std::string("/usr/bin/python3") : env("GGUF_CROSSVAL_PYTHON");
     const auto script = peers_dir() / "gguf_py_describe.py";
     if (!is_file(dir / "gguf" / "gguf_reader.py")) {
         return unavailable(p, fmt::format("no gguf-py at {} (from {}): no gguf/gguf_reader.py there; {} (or set "
@@ -97,8 +99,8 @@ Peer locate_gguf_py() {
     ProcessSpec check{*python, {"-I", "-c", "import numpy"}, {}, std::chrono::seconds(30)};
     const auto r = run_process(check);
     if (!r.exited_normally() || r.exit_code != 0) {
-        return unavailable(p, fmt::format("{} cannot import numpy: install python3-numpy ({})", python->string(),
-                                          kInstallHint));
+        return unavailable(
+            p, fmt::format("{} cannot import numpy: install python3-numpy ({})", python->string(), kInstallHint));
     }
     const auto package_version = toml_string(dir / "pyproject.toml", "version");
     const auto ref_version = reference_version(dir.parent_path().parent_path());
@@ -115,8 +117,8 @@ Peer locate_hf_gguf() {
     Peer p;
     p.name = "@huggingface/gguf";
     const auto from_env = env("GGUF_CROSSVAL_HF_GGUF");
-    const fs::path dir = from_env.empty() ? cache_root() / "npm-peers" / "node_modules" / "@huggingface" / "gguf"
-                                          : fs::path(from_env);
+    const fs::path dir =
+        from_env.empty() ? cache_root() / "npm-peers" / "node_modules" / "@huggingface" / "gguf" : fs::path(from_env);
     const auto origin = from_env.empty() ? std::string("the peers cache") : std::string("GGUF_CROSSVAL_HF_GGUF");
     const auto node_name = env("GGUF_CROSSVAL_NODE").empty() ? std::string("node") : env("GGUF_CROSSVAL_NODE");
     const auto script = peers_dir() / "hf_gguf_describe.mjs";
@@ -129,14 +131,14 @@ Peer locate_hf_gguf() {
     }
     const auto version = package.value("version", std::string());
     if (package.value("name", std::string()) != "@huggingface/gguf" || version != kHfGgufVersion) {
-        return unavailable(p, fmt::format("{} holds {}@{}, not @huggingface/gguf@{}: {}", dir.string(),
-                                          package.value("name", std::string("?")), version, kHfGgufVersion,
-                                          kInstallHint));
+        return unavailable(p,
+                           fmt::format("{} holds {}@{}, not @huggingface/gguf@{}: {}", dir.string(),
+                                       package.value("name", std::string("?")), version, kHfGgufVersion, kInstallHint));
     }
     const auto node = find_program(node_name);
     if (!node) {
-        return unavailable(p, fmt::format("no Node.js ({}): install nodejs (Node 20 or later), or set GGUF_CROSSVAL_NODE",
-                                          node_name));
+        return unavailable(
+            p, fmt::format("no Node.js ({}): install nodejs (Node 20 or later), or set GGUF_CROSSVAL_NODE", node_name));
     }
     if (!is_file(script)) return unavailable(p, fmt::format("the adapter {} is missing", script.string()));
     p.version = version;
@@ -161,7 +163,8 @@ std::optional<StageOutcome> outcome_from_line(std::string_view line) {
     const auto error = o.payload.find("error");
     o.message = error != o.payload.end() && error->is_string() ? error->get<std::string>() : "(no error text)";
     const auto unavailable = o.payload.find("unavailable");
-    o.failure = unavailable != o.payload.end() && *unavailable == true ? FailureClass::reference_unavailable : FailureClass::invalid_gguf;
+    o.failure = unavailable != o.payload.end() && *unavailable == true ? FailureClass::reference_unavailable
+                                                                       : FailureClass::invalid_gguf;
     return o;
 }
 

@@ -19,9 +19,9 @@ struct Peer {
     std::string name;     // "gguf-py", "@huggingface/gguf"
     std::string version;  // "gguf 0.19.0 (gguf-py of node-llama-cpp 3.21.1, commit 80fb11a)", "0.4.6"
     bool available = false;
-    std::string why_unavailable;  // actionable: what is missing and how to install it
-    std::filesystem::path program;     // the interpreter
-    std::vector<std::string> args;     // everything before the file: the adapter script, the library
+    std::string why_unavailable;    // actionable: what is missing and how to install it
+    std::filesystem::path program;  // the interpreter
+    std::vector<std::string> args;  // everything before the file: the adapter script, the library
     std::vector<std::pair<std::string, std::string>> env;
 };
 

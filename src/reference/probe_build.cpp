@@ -6,11 +6,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -172,15 +172,23 @@ std::optional<Layout> find_layout(const fs::path& dir, std::string& error) {
         }
     }
     if (layout.include_dirs.empty()) {
-        error = fmt::format("no llama.cpp headers under {} (looked for include/llama.h and ggml/include/ggml.h in it, "
-                            "in src/ and in 3rdparty/llama.cpp/)", dir.string());
+        error = fmt::format(
+            "no llama.cpp headers under {} (looked for include/llama.h and ggml/include/ggml.h in it, "
+            "in src/ and in 3rdparty/llama.cpp/)",
+            dir.string());
         return std::nullopt;
     }
     // Libraries: our cache (lib/), a CMake build tree, bitnet.cpp's build tree, or flat.
-    const std::vector<fs::path> lib_dirs = {
-        dir / "lib", dir / "build" / "bin", dir / "build" / "lib", dir / "build" / "src", dir / "build" / "ggml" / "src",
-        dir / "build" / "3rdparty" / "llama.cpp" / "src", dir / "build" / "3rdparty" / "llama.cpp" / "ggml" / "src",
-        dir / "build" / "3rdparty" / "llama.cpp" / "bin", dir, dir / "bin"};
+    const std::vector<fs::path> lib_dirs = {dir / "lib",
+                                            dir / "build" / "bin",
+                                            dir / "build" / "lib",
+                                            dir / "build" / "src",
+                                            dir / "build" / "ggml" / "src",
+                                            dir / "build" / "3rdparty" / "llama.cpp" / "src",
+                                            dir / "build" / "3rdparty" / "llama.cpp" / "ggml" / "src",
+                                            dir / "build" / "3rdparty" / "llama.cpp" / "bin",
+                                            dir,
+                                            dir / "bin"};
     auto find = [&](std::string_view stem) -> std::optional<fs::path> {
         for (const auto& d : lib_dirs) {
             if (auto p = find_library(d, stem)) return p;
@@ -191,10 +199,11 @@ std::optional<Layout> find_layout(const fs::path& dir, std::string& error) {
     const auto ggml = find("ggml");
     const auto ggml_base = find("ggml-base");  // absent in releases before ggml-base was split out
     if (!llama || !ggml) {
-        error = fmt::format("no {} under {} (looked in lib/, build/bin, build/src, build/ggml/src, "
-                            "build/3rdparty/llama.cpp/..., and the directory itself); build llama.cpp with "
-                            "-DBUILD_SHARED_LIBS=ON",
-                            !llama ? "libllama*.so" : "libggml*.so", dir.string());
+        error = fmt::format(
+            "no {} under {} (looked in lib/, build/bin, build/src, build/ggml/src, "
+            "build/3rdparty/llama.cpp/..., and the directory itself); build llama.cpp with "
+            "-DBUILD_SHARED_LIBS=ON",
+            !llama ? "libllama*.so" : "libggml*.so", dir.string());
         return std::nullopt;
     }
     layout.libraries = {*llama, *ggml};

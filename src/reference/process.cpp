@@ -35,8 +35,8 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
         const std::string_view entry(*e);
         const auto eq = entry.find('=');
         const auto name = entry.substr(0, eq);
-        const bool overridden = std::any_of(overrides.begin(), overrides.end(),
-                                            [&](const auto& kv) { return kv.first == name; });
+        const bool overridden =
+            std::any_of(overrides.begin(), overrides.end(), [&](const auto& kv) { return kv.first == name; });
         if (!overridden) env.emplace_back(entry);
     }
     for (const auto& [k, v] : overrides) env.push_back(k + "=" + v);
@@ -106,7 +106,9 @@ pid_t spawn(const ProcessSpec& spec, int out_fd, int err_fd, std::string& error)
 }
 
 // Kill the child's whole process group (it is the group leader). Harmless if it is gone.
-void kill_group(pid_t pid) { ::kill(-pid, SIGKILL); }
+void kill_group(pid_t pid) {
+    ::kill(-pid, SIGKILL);
+}
 
 // Read what is available on fd. Returns false at EOF or on error.
 bool drain(int fd, std::string& sink, std::size_t cap, bool keep_tail, bool& overflow) {
@@ -153,20 +155,34 @@ int remaining_ms(Clock::time_point deadline) {
 
 std::string signal_name(int signal) {
     switch (signal) {
-        case SIGABRT: return "SIGABRT";
-        case SIGSEGV: return "SIGSEGV";
-        case SIGBUS: return "SIGBUS";
-        case SIGFPE: return "SIGFPE";
-        case SIGILL: return "SIGILL";
-        case SIGKILL: return "SIGKILL";
-        case SIGTERM: return "SIGTERM";
-        case SIGINT: return "SIGINT";
-        case SIGPIPE: return "SIGPIPE";
-        case SIGTRAP: return "SIGTRAP";
-        case SIGSYS: return "SIGSYS";
-        case SIGXCPU: return "SIGXCPU";
-        case SIGXFSZ: return "SIGXFSZ";
-        default: return "signal " + std::to_string(signal);
+        case SIGABRT:
+            return "SIGABRT";
+        case SIGSEGV:
+            return "SIGSEGV";
+        case SIGBUS:
+            return "SIGBUS";
+        case SIGFPE:
+            return "SIGFPE";
+        case SIGILL:
+            return "SIGILL";
+        case SIGKILL:
+            return "SIGKILL";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        case SIGPIPE:
+            return "SIGPIPE";
+        case SIGTRAP:
+            return "SIGTRAP";
+        case SIGSYS:
+            return "SIGSYS";
+        case SIGXCPU:
+            return "SIGXCPU";
+        case SIGXFSZ:
+            return "SIGXFSZ";
+        default:
+            return "signal " + std::to_string(signal);
     }
 }
 

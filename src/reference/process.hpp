@@ -14,8 +14,8 @@
 namespace gguf::reference {
 
 struct ProcessSpec {
-    std::filesystem::path program;  // a path (with a '/'), or a bare name looked up in PATH
-    std::vector<std::string> args;  // argv[1..], passed through untouched
+    std::filesystem::path program;                         // a path (with a '/'), or a bare name looked up in PATH
+    std::vector<std::string> args;                         // argv[1..], passed through untouched
     std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) our environment
     std::chrono::milliseconds timeout{60000};
     std::size_t stdout_cap = std::size_t{512} << 20;  // past it the child is killed (stdout_overflow)
@@ -24,9 +24,9 @@ struct ProcessSpec {
 
 struct ProcessResult {
     bool started = false;
-    std::string spawn_error;        // why it did not start
-    int exit_code = -1;             // when it exited normally
-    std::optional<int> signal;      // the signal that ended it (SIGKILL after a timeout or an overflow)
+    std::string spawn_error;    // why it did not start
+    int exit_code = -1;         // when it exited normally
+    std::optional<int> signal;  // the signal that ended it (SIGKILL after a timeout or an overflow)
     bool timed_out = false;
     bool stdout_overflow = false;
     bool stderr_truncated = false;  // the head of stderr was dropped

@@ -55,12 +55,12 @@ struct Classification {
 Classification classify_text(std::string_view log_text);
 
 struct Reference {
-    std::string name;              // "llama.cpp"
-    std::string version;           // "node-llama-cpp 3.21.1, commit 80fb11a", `git describe`, or "unknown"
-    std::filesystem::path dir;     // the directory the user named (or the pinned cache)
-    std::filesystem::path lib_dir; // where libggml and the CPU backend variants live
-    std::filesystem::path probe;   // the probe built against this reference
-    std::string origin;            // how it was found: "--cpp-dir", "CROSSVAL_CPP_DIR", "BITNET_CPP_DIR", "pinned cache"
+    std::string name;               // "llama.cpp"
+    std::string version;            // "node-llama-cpp 3.21.1, commit 80fb11a", `git describe`, or "unknown"
+    std::filesystem::path dir;      // the directory the user named (or the pinned cache)
+    std::filesystem::path lib_dir;  // where libggml and the CPU backend variants live
+    std::filesystem::path probe;    // the probe built against this reference
+    std::string origin;  // how it was found: "--cpp-dir", "CROSSVAL_CPP_DIR", "BITNET_CPP_DIR", "pinned cache"
 };
 
 struct Located {
@@ -96,13 +96,13 @@ struct RunOptions {
 struct StageOutcome {
     bool ok = false;
     FailureClass failure = FailureClass::none;
-    std::string message;            // one line a user can act on
-    std::string log_excerpt;        // the tail of the reference's log (and stderr)
+    std::string message;      // one line a user can act on
+    std::string log_excerpt;  // the tail of the reference's log (and stderr)
     double duration_ms = 0;
-    std::optional<int> signal;      // the signal that ended the probe, if one did
+    std::optional<int> signal;  // the signal that ended the probe, if one did
     bool timed_out = false;
-    int exit_code = 0;              // the probe's exit code when it exited normally
-    nlohmann::json payload;         // the probe's JSON object (null when it printed none)
+    int exit_code = 0;       // the probe's exit code when it exited normally
+    nlohmann::json payload;  // the probe's JSON object (null when it printed none)
 };
 
 // `ref-probe header MODEL`: the reference's GGUF reader on the file.

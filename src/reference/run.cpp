@@ -59,7 +59,9 @@ StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& arg
     auto probe_args = args;
     probe_args.insert(probe_args.begin() + (args.empty() ? 0 : 1), {"--libdir", ref.lib_dir.string()});
     const auto r = run_child(ref.probe, std::move(probe_args),
-                             {{"GGML_NO_BACKTRACE", "1"}, {"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"},
+                             {{"GGML_NO_BACKTRACE", "1"},
+                              {"OMP_NUM_THREADS", "1"},
+                              {"OPENBLAS_NUM_THREADS", "1"},
                               {"LLAMA_ARG_THREADS", "1"}},
                              options, o);
     const auto mode = args.empty() ? std::string("?") : args.front();
@@ -107,9 +109,10 @@ StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& arg
     if (!o.payload["ok"].is_boolean() || !log || !error_text) {
         o.payload = nullptr;
         o.failure = FailureClass::other;
-        o.message = fmt::format("ref-probe {} printed a JSON object whose \"ok\", \"log\" or \"error\" has the "
-                                "wrong type",
-                                mode);
+        o.message = fmt::format(
+            "ref-probe {} printed a JSON object whose \"ok\", \"log\" or \"error\" has the "
+            "wrong type",
+            mode);
         return o;
     }
     if (o.log_excerpt.empty()) o.log_excerpt = log_tail(*log);

@@ -8,22 +8,38 @@ namespace gguf::safetensors {
 
 std::string_view code_name(Code code) {
     switch (code) {
-        case Code::io_error: return "io_error";
-        case Code::truncated: return "truncated";
-        case Code::header_too_large: return "header_too_large";
-        case Code::header_too_deep: return "header_too_deep";
-        case Code::invalid_json: return "invalid_json";
-        case Code::invalid_entry: return "invalid_entry";
-        case Code::invalid_metadata: return "invalid_metadata";
-        case Code::unknown_dtype: return "unknown_dtype";
-        case Code::duplicate_name: return "duplicate_name";
-        case Code::empty_name: return "empty_name";
-        case Code::shape_overflow: return "shape_overflow";
-        case Code::size_mismatch: return "size_mismatch";
-        case Code::out_of_bounds: return "out_of_bounds";
-        case Code::tensors_overlap: return "tensors_overlap";
-        case Code::unsupported_dtype: return "unsupported_dtype";
-        case Code::invalid_argument: return "invalid_argument";
+        case Code::io_error:
+            return "io_error";
+        case Code::truncated:
+            return "truncated";
+        case Code::header_too_large:
+            return "header_too_large";
+        case Code::header_too_deep:
+            return "header_too_deep";
+        case Code::invalid_json:
+            return "invalid_json";
+        case Code::invalid_entry:
+            return "invalid_entry";
+        case Code::invalid_metadata:
+            return "invalid_metadata";
+        case Code::unknown_dtype:
+            return "unknown_dtype";
+        case Code::duplicate_name:
+            return "duplicate_name";
+        case Code::empty_name:
+            return "empty_name";
+        case Code::shape_overflow:
+            return "shape_overflow";
+        case Code::size_mismatch:
+            return "size_mismatch";
+        case Code::out_of_bounds:
+            return "out_of_bounds";
+        case Code::tensors_overlap:
+            return "tensors_overlap";
+        case Code::unsupported_dtype:
+            return "unsupported_dtype";
+        case Code::invalid_argument:
+            return "invalid_argument";
     }
     return "unknown";
 }
@@ -37,16 +53,31 @@ struct DtypeInfo {
 };
 
 constexpr std::array<DtypeInfo, 15> kDtypes{{
-    {Dtype::BOOL, "BOOL", 1}, {Dtype::U8, "U8", 1},         {Dtype::I8, "I8", 1},   {Dtype::F8_E5M2, "F8_E5M2", 1},
-    {Dtype::F8_E4M3, "F8_E4M3", 1}, {Dtype::I16, "I16", 2}, {Dtype::U16, "U16", 2}, {Dtype::F16, "F16", 2},
-    {Dtype::BF16, "BF16", 2}, {Dtype::I32, "I32", 4},       {Dtype::U32, "U32", 4}, {Dtype::F32, "F32", 4},
-    {Dtype::I64, "I64", 8},   {Dtype::U64, "U64", 8},       {Dtype::F64, "F64", 8},
+    {Dtype::BOOL, "BOOL", 1},
+    {Dtype::U8, "U8", 1},
+    {Dtype::I8, "I8", 1},
+    {Dtype::F8_E5M2, "F8_E5M2", 1},
+    {Dtype::F8_E4M3, "F8_E4M3", 1},
+    {Dtype::I16, "I16", 2},
+    {Dtype::U16, "U16", 2},
+    {Dtype::F16, "F16", 2},
+    {Dtype::BF16, "BF16", 2},
+    {Dtype::I32, "I32", 4},
+    {Dtype::U32, "U32", 4},
+    {Dtype::F32, "F32", 4},
+    {Dtype::I64, "I64", 8},
+    {Dtype::U64, "U64", 8},
+    {Dtype::F64, "F64", 8},
 }};
 
 }  // namespace
 
-std::string_view dtype_name(Dtype d) { return kDtypes[static_cast<std::size_t>(d)].name; }
-std::size_t dtype_size(Dtype d) { return kDtypes[static_cast<std::size_t>(d)].size; }
+std::string_view dtype_name(Dtype d) {
+    return kDtypes[static_cast<std::size_t>(d)].name;
+}
+std::size_t dtype_size(Dtype d) {
+    return kDtypes[static_cast<std::size_t>(d)].size;
+}
 
 std::optional<Dtype> dtype_from_name(std::string_view name) {
     for (const auto& info : kDtypes) {

@@ -1,14 +1,14 @@
 // The reader: every size and offset of an untrusted file is checked before it is used.
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "safetensors/safetensors.hpp"
 
@@ -21,11 +21,14 @@ std::optional<std::size_t> json_too_deep_at(std::string_view text, int max_depth
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
+        if (c == '"')
+            in_string = true;
         else if (c == '{' || c == '[') {
             if (++depth > max_depth) return i;
         } else if (c == '}' || c == ']') {
@@ -39,7 +42,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+    return !__builtin_mul_overflow(a, b, &out);
+}
 
 // The entry's field names.
 constexpr const char* kDtype = "dtype";
@@ -57,7 +62,8 @@ Result<Tensor> parse_entry(const std::string& name, const Json& v, std::uint64_t
     const auto of = v.find(kOffsets);
     if (dt == v.end() || !dt->is_string()) return bad("\"dtype\" is missing or not a string");
     if (sh == v.end() || !sh->is_array()) return bad("\"shape\" is missing or not an array");
-    if (of == v.end() || !of->is_array() || of->size() != 2) return bad("\"data_offsets\" is not an array [begin, end]");
+    if (of == v.end() || !of->is_array() || of->size() != 2)
+        return bad("\"data_offsets\" is not an array [begin, end]");
     Tensor t;
     t.name = name;
     const auto dtype = dtype_from_name(dt->get_ref<const std::string&>());
@@ -78,16 +84,19 @@ Result<Tensor> parse_entry(const std::string& name, const Json& v, std::uint64_t
     if (empty) bytes = 0;
     for (auto d : t.shape) {
         if (!empty && !checked_mul(bytes, d, bytes)) {
-            return Error{Code::shape_overflow, at, fmt::format("tensor '{}': the byte size of its shape does not fit in 64 bits", name)};
+            return Error{Code::shape_overflow, at,
+                         fmt::format("tensor '{}': the byte size of its shape does not fit in 64 bits", name)};
         }
     }
     for (int k = 0; k < 2; ++k) {
-        if (!(*of)[k].is_number_unsigned()) return bad("\"data_offsets\" holds something other than non-negative integers");
+        if (!(*of)[k].is_number_unsigned())
+            return bad("\"data_offsets\" holds something other than non-negative integers");
     }
     t.begin = (*of)[0].get<std::uint64_t>();
     t.end = (*of)[1].get<std::uint64_t>();
     if (t.end < t.begin) {
-        return Error{Code::out_of_bounds, at, fmt::format("tensor '{}': data_offsets end {} is before begin {}", name, t.end, t.begin)};
+        return Error{Code::out_of_bounds, at,
+                     fmt::format("tensor '{}': data_offsets end {} is before begin {}", name, t.end, t.begin)};
     }
     if (t.end - t.begin != bytes) {
         return Error{Code::size_mismatch, at,
@@ -138,7 +147,8 @@ Result<File> parse(std::span<const std::byte> bytes) {
                      fmt::format("the header is not valid JSON: {}", e.what())};
     }
     if (!header.is_object()) return Error{Code::invalid_json, 8, "the header is not a JSON object"};
-    if (duplicate) return Error{Code::duplicate_name, 8, fmt::format("tensor '{}' appears twice in the header", *duplicate)};
+    if (duplicate)
+        return Error{Code::duplicate_name, 8, fmt::format("tensor '{}' appears twice in the header", *duplicate)};
 
     File file;
     file.header_size = n;
@@ -149,7 +159,8 @@ Result<File> parse(std::span<const std::byte> bytes) {
             if (!value.is_object()) return Error{Code::invalid_metadata, 8, "__metadata__ is not an object"};
             for (const auto& [k, v] : value.items()) {
                 if (!v.is_string()) {
-                    return Error{Code::invalid_metadata, 8, fmt::format("__metadata__ value of '{}' is not a string", k)};
+                    return Error{Code::invalid_metadata, 8,
+                                 fmt::format("__metadata__ value of '{}' is not a string", k)};
                 }
                 file.metadata.emplace_back(k, v.get<std::string>());
             }
@@ -163,7 +174,8 @@ Result<File> parse(std::span<const std::byte> bytes) {
                          fmt::format("tensor '{}': data_offsets [{}, {}] run past the data buffer of {} bytes", name,
                                      t->begin, t->end, buffer)};
         }
-        t->data = bytes.subspan(static_cast<std::size_t>(file.data_start + t->begin), static_cast<std::size_t>(t->end - t->begin));
+        t->data = bytes.subspan(static_cast<std::size_t>(file.data_start + t->begin),
+                                static_cast<std::size_t>(t->end - t->begin));
         file.tensors.push_back(std::move(*t));
     }
 

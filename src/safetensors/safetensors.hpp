@@ -103,8 +103,8 @@ class File {
 public:
     std::vector<Tensor> tensors;
     std::vector<std::pair<std::string, std::string>> metadata;  // header order
-    std::uint64_t header_size = 0;                               // N
-    std::uint64_t data_start = 0;                                // 8 + N
+    std::uint64_t header_size = 0;                              // N
+    std::uint64_t data_start = 0;                               // 8 + N
 
     const Tensor* find(std::string_view name) const;
     std::optional<std::string_view> meta(std::string_view key) const;

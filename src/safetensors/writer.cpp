@@ -1,10 +1,10 @@
 // The writer: header first (every offset known ahead), then the data streamed in declaration
 // order, through a temporary file renamed into place so that a reader never sees half a file.
+#include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "safetensors/safetensors.hpp"
 
@@ -47,13 +47,15 @@ Status Writer::check_new(const std::string& name, Dtype dtype, const std::vector
         if (e.name == name) return Error{Code::duplicate_name, 0, fmt::format("tensor '{}' added twice", name)};
     }
     if (shape.size() > kMaxRank) {
-        return Error{Code::invalid_argument, 0, fmt::format("tensor '{}': {} dimensions, more than {}", name, shape.size(), kMaxRank)};
+        return Error{Code::invalid_argument, 0,
+                     fmt::format("tensor '{}': {} dimensions, more than {}", name, shape.size(), kMaxRank)};
     }
     size = dtype_size(dtype);
     if (std::find(shape.begin(), shape.end(), 0u) != shape.end()) size = 0;
     for (auto d : shape) {
         if (size != 0 && __builtin_mul_overflow(size, d, &size)) {
-            return Error{Code::shape_overflow, 0, fmt::format("tensor '{}': its byte size does not fit in 64 bits", name)};
+            return Error{Code::shape_overflow, 0,
+                         fmt::format("tensor '{}': its byte size does not fit in 64 bits", name)};
         }
     }
     return Ok{};

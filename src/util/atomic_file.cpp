@@ -1,16 +1,16 @@
 #include "atomic_file.hpp"
 
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 
-#include "fd.hpp"
 #include "cleanup.hpp"
+#include "fd.hpp"
 
 namespace gguf::util {
 namespace {

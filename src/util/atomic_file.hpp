@@ -34,12 +34,13 @@ struct WriteError {
 
 // Where the bytes go, as resolved from the path the user gave.
 struct WriteTarget {
-    int fd;          // open for writing
-    bool seekable;   // false for FIFOs and character devices: no pwrite, no seeking back
+    int fd;         // open for writing
+    bool seekable;  // false for FIFOs and character devices: no pwrite, no seeking back
 };
 
 // Writes what `emit` produces. `emit` returns false on a failed write and leaves errno set.
-std::optional<WriteError> write_file(const std::filesystem::path& path, const std::function<bool(const WriteTarget&)>& emit);
+std::optional<WriteError> write_file(const std::filesystem::path& path,
+                                     const std::function<bool(const WriteTarget&)>& emit);
 std::optional<WriteError> write_file(const std::filesystem::path& path, std::string_view bytes);
 
 // Refuses, before any work is done, a path that write_file would refuse as bad_target.

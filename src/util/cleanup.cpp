@@ -1,10 +1,10 @@
 #include "cleanup.hpp"
 
+#include <unistd.h>
 #include <array>
 #include <atomic>
 #include <csignal>
 #include <cstring>
-#include <unistd.h>
 
 namespace gguf::util {
 namespace {

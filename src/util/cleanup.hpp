@@ -4,8 +4,8 @@
 // files, and lets the signal end the process as it would have (exit status 128 + signal).
 #pragma once
 
-#include <filesystem>
 #include <sys/types.h>
+#include <filesystem>
 
 namespace gguf::util {
 

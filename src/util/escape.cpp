@@ -12,15 +12,24 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
     if (c < 0x80) return 1;
     std::size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c == 0xE0)
+        len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+        len = 3;
+    else if (c == 0xED)
+        len = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+        len = 3;
+    else if (c == 0xF0)
+        len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+        len = 4;
+    else if (c == 0xF4)
+        len = 4, hi = 0x8F;
+    else
+        return 0;
     if (i + len > s.size()) return 0;
     for (std::size_t k = 1; k < len; ++k) {
         const auto b = static_cast<unsigned char>(s[i + k]);
@@ -57,8 +66,10 @@ std::string escape(std::string_view s, Extra extra, Lines lines = Lines::escaped
             i += 2;
         } else if (len == 1) {
             const std::string_view e = extra(static_cast<char>(c));
-            if (e.empty()) out += static_cast<char>(c);
-            else out += e;
+            if (e.empty())
+                out += static_cast<char>(c);
+            else
+                out += e;
             ++i;
         } else {
             out.append(s.substr(i, len));
@@ -77,16 +88,26 @@ std::string terminal_safe(std::string_view text) {
 std::string markdown_cell(std::string_view text) {
     return escape(text, [](char c) -> std::string_view {
         switch (c) {
-            case '|': return "\\|";
-            case '`': return "\\`";
-            case '\\': return "\\\\";
-            case '*': return "\\*";
-            case '_': return "\\_";
-            case '[': return "\\[";
-            case ']': return "\\]";
-            case '<': return "&lt;";
-            case '>': return "&gt;";
-            default: return {};
+            case '|':
+                return "\\|";
+            case '`':
+                return "\\`";
+            case '\\':
+                return "\\\\";
+            case '*':
+                return "\\*";
+            case '_':
+                return "\\_";
+            case '[':
+                return "\\[";
+            case ']':
+                return "\\]";
+            case '<':
+                return "&lt;";
+            case '>':
+                return "&gt;";
+            default:
+                return {};
         }
     });
 }
@@ -101,17 +122,27 @@ std::string markdown_code(std::string_view text) {
 
 static std::string_view xml_entity(char c) {
     switch (c) {
-        case '&': return "&amp;";
-        case '<': return "&lt;";
-        case '>': return "&gt;";
-        case '"': return "&quot;";
-        case '\'': return "&apos;";
-        default: return {};
+        case '&':
+            return "&amp;";
+        case '<':
+            return "&lt;";
+        case '>':
+            return "&gt;";
+        case '"':
+            return "&quot;";
+        case '\'':
+            return "&apos;";
+        default:
+            return {};
     }
 }
 
-std::string xml_text(std::string_view text) { return escape(text, xml_entity); }
+std::string xml_text(std::string_view text) {
+    return escape(text, xml_entity);
+}
 
-std::string xml_content(std::string_view text) { return escape(text, xml_entity, Lines::kept); }
+std::string xml_content(std::string_view text) {
+    return escape(text, xml_entity, Lines::kept);
+}
 
 }  // namespace gguf::util

@@ -119,8 +119,8 @@ TEST_F(Cli, EveryTruncationIsRejected) {
     ASSERT_GT(end, 200u);
     for (std::uint64_t n = 0; n < end; ++n) {
         const auto path = dir_ / "cut.gguf";
-        std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(b.data()),
-                                                                      static_cast<long>(n));
+        std::ofstream(path, std::ios::binary | std::ios::trunc)
+            .write(reinterpret_cast<const char*>(b.data()), static_cast<long>(n));
         auto r = run("validate --json " + quoted(path));
         ASSERT_EQ(r.exit_code, 1) << "cut at " << n << ": " << r.out << r.err;
         auto j = json::parse(r.out);

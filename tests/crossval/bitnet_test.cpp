@@ -50,23 +50,24 @@ const std::string& bitnet_dir() {
     return dir;
 }
 
-#define REQUIRE_BITNET()                                                                                     \
-    ASSERT_TRUE(fs::exists(fs::path(bitnet_dir()) / "3rdparty" / "llama.cpp" / "include" / "llama.h"))       \
+#define REQUIRE_BITNET()                                                                               \
+    ASSERT_TRUE(fs::exists(fs::path(bitnet_dir()) / "3rdparty" / "llama.cpp" / "include" / "llama.h")) \
         << "no bitnet.cpp build (" << bitnet_dir() << "): run scripts/fetch-bitnet"
 
 class BitnetCpp : public testing_support::TempDirTest {
 protected:
     fs::path gen(const std::string& type) {
         const auto path = dir_ / ("bitnet-" + type + ".gguf");
-        const auto r = run_command(quoted(fs::path(kBin)) + " gen-model --arch bitnet --type " + type + " --output " + quoted(path));
+        const auto r = run_command(quoted(fs::path(kBin)) + " gen-model --arch bitnet --type " + type + " --output " +
+                                   quoted(path));
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return path;
     }
 
     nlohmann::json crossval(const fs::path& model, const std::string& env, const std::string& flags, int expect_exit) {
         const auto report = dir_ / (model.stem().string() + ".report.json");
-        const auto r = run_command(env + " " + quoted(fs::path(kBin)) + " crossval --model " + quoted(model) + " --report " +
-                                   quoted(report) + " " + flags);
+        const auto r = run_command(env + " " + quoted(fs::path(kBin)) + " crossval --model " + quoted(model) +
+                                   " --report " + quoted(report) + " " + flags);
         EXPECT_EQ(r.exit_code, expect_exit) << r.out << r.err;
         auto j = nlohmann::json::parse(slurp(report), nullptr, false);
         EXPECT_TRUE(j.is_object()) << "no report at " << report;
@@ -105,8 +106,8 @@ TEST_F(BitnetCpp, BitnetCppDirAndCrossvalCppDirEnvironmentSelectIt) {
     REQUIRE_BITNET();
     const auto model = gen("i2_s");
     for (const std::string var : {"BITNET_CPP_DIR", "CROSSVAL_CPP_DIR"}) {
-        const auto report = crossval(model, "env -u CROSSVAL_CPP_DIR -u BITNET_CPP_DIR " + var + "=" +
-                                                quoted(fs::path(bitnet_dir())), "", 0);
+        const auto report = crossval(
+            model, "env -u CROSSVAL_CPP_DIR -u BITNET_CPP_DIR " + var + "=" + quoted(fs::path(bitnet_dir())), "", 0);
         EXPECT_EQ(report["verdict"], "pass") << var;
         EXPECT_EQ(report["reference"]["name"], "bitnet.cpp") << var;
     }
@@ -139,8 +140,8 @@ TEST_F(BitnetCpp, OurI2sDequantizationEqualsItsKernelBitForBit) {
     int checked = 0;
     for (const auto& t : file->tensors()) {
         if (t.type != gguf::kTypeI2S) continue;
-        const auto out = gguf::reference::run_probe(*located.ref, {"kernel_dequant", "--tensor", std::string(t.name), "--",
-                                                                   model.string()}, {});
+        const auto out = gguf::reference::run_probe(
+            *located.ref, {"kernel_dequant", "--tensor", std::string(t.name), "--", model.string()}, {});
         ASSERT_TRUE(out.ok) << out.message << "\n" << out.log_excerpt;
         EXPECT_FALSE(out.payload["to_float"].get<bool>()) << "bitnet.cpp's I2_S has no to_float";
         std::uint64_t n = 1;
@@ -209,8 +210,8 @@ TEST_F(BitnetCpp, SameTernaryWeightsThreeWaysAgreeWithinActivationQuantization) 
         EXPECT_EQ(*x, *z) << t.name;
     }
     const auto bitnet_logits = dir_ / "bitnet-i2_s.logits.json";
-    crossval(files["i2_s"], "", "--cpp-dir " + quoted(fs::path(bitnet_dir())) + " --logits --logits-out " +
-                                    quoted(bitnet_logits), 0);
+    crossval(files["i2_s"], "",
+             "--cpp-dir " + quoted(fs::path(bitnet_dir())) + " --logits --logits-out " + quoted(bitnet_logits), 0);
     const std::string thresholds = " --max-abs 1.5 --min-cosine 0.9995 --max-kl 1e-3 --min-top5 5";
     const std::string pinned = "env -u CROSSVAL_CPP_DIR -u BITNET_CPP_DIR";
     const auto tq2_vs_bitnet =

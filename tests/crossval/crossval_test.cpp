@@ -2,8 +2,8 @@
 // the Writer in the test; every report produced is validated against the JSON Schema.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "crossval/logits.hpp"
 #include "fixtures/mini_fixture.hpp"
@@ -25,11 +25,10 @@ const std::string kValidator = GGUF_CROSSVAL_SOURCE_DIR "/tests/support/validate
 
 class Crossval : public testing_support::TempDirTest {
 protected:
-
     std::filesystem::path write(const std::string& name, const Buffer& bytes) {
         const auto path = dir_ / name;
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                    static_cast<long>(bytes.size()));
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
         return path;
     }
 
@@ -38,11 +37,12 @@ protected:
                                         const std::string& extra = "") {
         const auto report = dir_ / (model.stem().string() + ".report.json");
         std::filesystem::remove(report);
-        auto r = run_command(env + " " + kBin + " crossval --model " + testing_support::quoted(model) + " --report " + testing_support::quoted(report) +
-                             " " + extra);
+        auto r = run_command(env + " " + kBin + " crossval --model " + testing_support::quoted(model) + " --report " +
+                             testing_support::quoted(report) + " " + extra);
         EXPECT_TRUE(std::filesystem::exists(report)) << r.out << r.err;
         if (!std::filesystem::exists(report)) return {r, json()};
-        auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + " " + testing_support::quoted(report));
+        auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " +
+                                 testing_support::quoted(kSchema) + " " + testing_support::quoted(report));
         EXPECT_EQ(check.exit_code, 0) << "schema: " << check.out << check.err;
         return {r, json::parse(slurp(report))};
     }
@@ -55,13 +55,13 @@ protected:
         ADD_FAILURE() << "no stage " << name;
         return none;
     }
-
 };
 
 const std::string kSoft = "CROSSVAL_ALLOW_CPP_FAIL=1";
 const std::string kStrict = "CROSSVAL_ALLOW_CPP_FAIL=0";
 
-// A llama model that llama.cpp's loader aborts on: llama.block_count = 0 (docs/gguf-notes.md, "The reference's model loader").
+// A llama model that llama.cpp's loader aborts on: llama.block_count = 0 (docs/gguf-notes.md, "The reference's model
+// loader").
 Buffer llama_with_zero_blocks() {
     gguf::Writer w;
     w.add("general.architecture", Value::string("llama"));
@@ -183,7 +183,8 @@ TEST_F(Crossval, PredictedRejectionIsAReferenceFailureNotASilentPass) {
     EXPECT_EQ(report["verdict"], "pass_xfail");
     EXPECT_EQ(stage(report, "cpp_header")["xfail"], true);
     bool noted = false;
-    for (const auto& n : report["notes"]) noted = noted || n.get<std::string>().find("array_of_arrays") != std::string::npos;
+    for (const auto& n : report["notes"])
+        noted = noted || n.get<std::string>().find("array_of_arrays") != std::string::npos;
     EXPECT_TRUE(noted) << report["notes"].dump();
 }
 
@@ -251,7 +252,8 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     std::filesystem::create_directories(models);
     write("models/nested.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
     const auto out = dir_ / "out";
-    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + testing_support::quoted(models) + " --out " + testing_support::quoted(out));
+    auto r = run_command(kSoft + " " + kBin + " full-crossval --models " + testing_support::quoted(models) + " --out " +
+                         testing_support::quoted(out));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     auto summary = json::parse(slurp(out / "summary.json"));
     EXPECT_EQ(summary["counts"]["fail"], 0);
@@ -260,7 +262,8 @@ TEST_F(Crossval, FullCrossvalWritesReportsSummaryAndJunit) {
     for (const auto& m : summary["models"]) reports.push_back(m["report"]);
     std::string args;
     for (const auto& p : reports) args += " " + testing_support::quoted(p);
-    auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " + testing_support::quoted(kSchema) + args);
+    auto check = run_command("/usr/bin/python3 " + testing_support::quoted(kValidator) + " " +
+                             testing_support::quoted(kSchema) + args);
     EXPECT_EQ(check.exit_code, 0) << check.out;
     const auto junit = slurp(out / "junit.xml");
     EXPECT_NE(junit.find("<testsuite name=\"gguf-crossval\""), std::string::npos);

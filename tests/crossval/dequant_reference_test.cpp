@@ -29,7 +29,8 @@ const gguf::reference::RunOptions kRun{std::chrono::milliseconds(120000)};
 std::filesystem::path write_tiny(TinyModelSpec spec, const std::filesystem::path& dir) {
     auto w = gguf::fixtures::tiny_model(spec);
     EXPECT_TRUE(w) << w.error().message;
-    const auto path = dir / fmt::format("{}-{}.gguf", gguf::fixtures::arch_name(spec.arch), gguf::fixtures::type_name(spec.type));
+    const auto path =
+        dir / fmt::format("{}-{}.gguf", gguf::fixtures::arch_name(spec.arch), gguf::fixtures::type_name(spec.type));
     const auto st = w->write_file(path);
     EXPECT_TRUE(st) << st.error().message;
     return path;
@@ -37,9 +38,9 @@ std::filesystem::path write_tiny(TinyModelSpec spec, const std::filesystem::path
 
 // llama_model_quantize (pure, one thread) through the probe; false when the reference refuses the ftype.
 bool quantize(const std::filesystem::path& in, const std::filesystem::path& out, int ftype, std::string& why) {
-    const auto o = gguf::reference::run_probe(testing_support::reference(),
-                                              {"quantize", "--output", out.string(), "--ftype", std::to_string(ftype), "--", in.string()},
-                                              kRun);
+    const auto o = gguf::reference::run_probe(
+        testing_support::reference(),
+        {"quantize", "--output", out.string(), "--ftype", std::to_string(ftype), "--", in.string()}, kRun);
     why = o.message;
     return o.ok;
 }
@@ -65,8 +66,8 @@ TEST(DequantReference, EveryTinyModelIsBitIdenticalWithGgml) {
     ASSERT_REFERENCE();
     const auto dir = testing_support::test_dir();
     const std::vector<TinyModelSpec> specs = {
-        {TinyArch::llama, TinyType::f32},   {TinyArch::llama, TinyType::f16},    {TinyArch::llama, TinyType::q8_0},
-        {TinyArch::bitnet, TinyType::f16},  {TinyArch::bitnet, TinyType::q8_0},  {TinyArch::bitnet, TinyType::tq1_0},
+        {TinyArch::llama, TinyType::f32},    {TinyArch::llama, TinyType::f16},   {TinyArch::llama, TinyType::q8_0},
+        {TinyArch::bitnet, TinyType::f16},   {TinyArch::bitnet, TinyType::q8_0}, {TinyArch::bitnet, TinyType::tq1_0},
         {TinyArch::bitnet, TinyType::tq2_0},
     };
     for (const auto& spec : specs) {
@@ -86,9 +87,9 @@ TEST(DequantReference, LlamaQuantizedCopiesAreBitIdenticalInEverySupportedType) 
     const auto dir = testing_support::test_dir();
     const auto source = write_tiny({TinyArch::bitnet, TinyType::f16}, dir);
     const std::vector<std::pair<int, std::string>> ftypes = {
-        {1, "F16"},    {32, "BF16"},  {2, "Q4_0"},   {3, "Q4_1"},   {8, "Q5_0"},    {9, "Q5_1"},  {7, "Q8_0"},
-        {10, "Q2_K"},  {12, "Q3_K"},  {14, "Q4_K"},  {16, "Q5_K"},  {18, "Q6_K"},   {25, "IQ4_NL"}, {30, "IQ4_XS"},
-        {36, "TQ1_0"}, {37, "TQ2_0"}, {38, "MXFP4"}, {40, "Q1_0"},   {41, "Q2_0"},
+        {1, "F16"},    {32, "BF16"},  {2, "Q4_0"},   {3, "Q4_1"},  {8, "Q5_0"},  {9, "Q5_1"},    {7, "Q8_0"},
+        {10, "Q2_K"},  {12, "Q3_K"},  {14, "Q4_K"},  {16, "Q5_K"}, {18, "Q6_K"}, {25, "IQ4_NL"}, {30, "IQ4_XS"},
+        {36, "TQ1_0"}, {37, "TQ2_0"}, {38, "MXFP4"}, {40, "Q1_0"}, {41, "Q2_0"},
     };  // 39 (NVFP4) is refused by the pinned llama_model_quantize ("invalid output file type"): see below
     std::set<std::string> compared;
     for (const auto& [ftype, expect_type] : ftypes) {
@@ -143,7 +144,8 @@ TEST(DequantReference, ArbitraryBlocksOfEveryTypeAreBitIdentical) {
         EXPECT_EQ(t["status"], "identical") << t.dump();
         if (t["status"] == "identical") identical.insert(type);
     }
-    EXPECT_EQ(gguf::crossval::failure_name(s.failure), "dequant_unsupported") << summary(s);  // only because of Q8_1 / Q8_K
+    EXPECT_EQ(gguf::crossval::failure_name(s.failure), "dequant_unsupported")
+        << summary(s);  // only because of Q8_1 / Q8_K
     EXPECT_TRUE(identical.contains("NVFP4"));
     EXPECT_EQ(identical.size() + 2, expected.size());
 }
@@ -225,7 +227,8 @@ TEST(DequantReference, AFlippedScaleByteIsReportedAtItsBlock) {
         EXPECT_NE(d["ours"]["bits"], d["reference"]["bits"]);
     }
     EXPECT_EQ(differing, 1) << s.details.dump();
-    EXPECT_NE(s.message.find(fmt::format("row {} block {} element {}", row, block, first_nonzero)), std::string::npos) << s.message;
+    EXPECT_NE(s.message.find(fmt::format("row {} block {} element {}", row, block, first_nonzero)), std::string::npos)
+        << s.message;
 }
 
 // The stage as a user runs it: crossval --dequant on a tiny model passes (exit 0) with the stage in
@@ -237,8 +240,9 @@ TEST(DequantReference, CrossvalDequantFromTheCommandLine) {
     const auto model = write_tiny({TinyArch::llama, TinyType::q8_0}, dir);
     const auto report = dir / "report.json";
     const std::string bin = GGUF_CROSSVAL_BIN;
-    auto r = testing_support::run_command("env -u CROSSVAL_ALLOW_CPP_FAIL " + bin + " crossval --dequant --model " +
-                                          testing_support::quoted(model) + " --report " + testing_support::quoted(report));
+    auto r =
+        testing_support::run_command("env -u CROSSVAL_ALLOW_CPP_FAIL " + bin + " crossval --dequant --model " +
+                                     testing_support::quoted(model) + " --report " + testing_support::quoted(report));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto j = nlohmann::json::parse(testing_support::slurp(report));
     bool found = false;

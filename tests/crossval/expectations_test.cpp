@@ -19,9 +19,7 @@ const std::string kNoSoftFail = "env -u CROSSVAL_ALLOW_CPP_FAIL";
 
 class ExpectationsRun : public TempDirTest {
 protected:
-    RunResult full(const std::string& args) {
-        return run_command(kNoSoftFail + " " + kBin + " full-crossval " + args);
-    }
+    RunResult full(const std::string& args) { return run_command(kNoSoftFail + " " + kBin + " full-crossval " + args); }
     std::filesystem::path models_with_two_broken() {
         const auto models = dir_ / "models";
         TinyLlama nan;
@@ -169,8 +167,10 @@ TEST_F(ExpectationsRun, MergedShardsEqualTheUnshardedRun) {
 
     // The shards ran in other directories, which the reference's logs name: one placeholder for all.
     auto same_dirs = [&](std::string text) {
-        for (const auto& d : {whole.string(), (shards / "1").string(), (shards / "2").string(), (shards / "3").string()}) {
-            for (auto at = text.find(d); at != std::string::npos; at = text.find(d, at)) text.replace(at, d.size(), "OUT");
+        for (const auto& d :
+             {whole.string(), (shards / "1").string(), (shards / "2").string(), (shards / "3").string()}) {
+            for (auto at = text.find(d); at != std::string::npos; at = text.find(d, at))
+                text.replace(at, d.size(), "OUT");
         }
         return text;
     };
@@ -194,7 +194,8 @@ TEST_F(ExpectationsRun, MergedShardsEqualTheUnshardedRun) {
     // Each shard ran a third of the models.
     const auto first = json::parse(slurp(shards / "1" / "summary.json"));
     EXPECT_EQ(first["shard"]["count"], 3);
-    EXPECT_LT(first["counts"]["total"].get<int>(), json::parse(slurp(whole / "summary.json"))["counts"]["total"].get<int>());
+    EXPECT_LT(first["counts"]["total"].get<int>(),
+              json::parse(slurp(whole / "summary.json"))["counts"]["total"].get<int>());
     // Bad shard specifications are usage errors before anything runs.
     for (const char* bad : {"0/3", "4/3", "1/0", "x/3", "1/3x", "13"}) {
         EXPECT_EQ(full("--out " + quoted(dir_ / "bad") + " --shard " + bad).exit_code, 2) << bad;
@@ -226,8 +227,8 @@ for call in calls:
 print("ok")
 )";
     const auto r = run_command("/usr/bin/python3 -c " + quoted(std::filesystem::path(script)) + " " +
-                               quoted(std::filesystem::path(kSource + "/docs/ci/github-actions.yml")) +
-                               " " + quoted(std::filesystem::path(kBin)));
+                               quoted(std::filesystem::path(kSource + "/docs/ci/github-actions.yml")) + " " +
+                               quoted(std::filesystem::path(kBin)));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.out, "ok\n");
 }

@@ -2,12 +2,12 @@
 // the definitions in src/crossval/logits.hpp.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <unistd.h>
 
 #include "crossval/logits.hpp"
 
@@ -24,17 +24,19 @@ std::uint32_t bits(float f) {
     return b;
 }
 
-gguf::Bytes view(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-gguf::Bytes view(const std::vector<std::byte>& b) { return {b.data(), b.size()}; }
+gguf::Bytes view(const std::string& s) {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+gguf::Bytes view(const std::vector<std::byte>& b) {
+    return {b.data(), b.size()};
+}
 
 // Three positions of 8 logits: position 0 a ramp, position 1 all ones, position 2 a ramp down.
 Logits reference() {
     Logits l;
     l.n_vocab = 8;
     l.tokens = {1, 72, 105};
-    l.values = {0, 1, 2, 3, 4, 5, 6, 7,
-                1, 1, 1, 1, 1, 1, 1, 1,
-                7, 6, 5, 4, 3, 2, 1, 0};
+    l.values = {0, 1, 2, 3, 4, 5, 6, 7, 1, 1, 1, 1, 1, 1, 1, 1, 7, 6, 5, 4, 3, 2, 1, 0};
     return l;
 }
 
@@ -216,9 +218,15 @@ Logits awkward() {
     Logits l;
     l.n_vocab = 5;
     l.tokens = {0, 2147483647};
-    l.values = {1.0f / 3.0f, -0.0f, std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
+    l.values = {1.0f / 3.0f,
+                -0.0f,
+                std::numeric_limits<float>::denorm_min(),
+                std::numeric_limits<float>::max(),
                 -1.17549435e-38f,
-                16777217.0f /* rounds to 2^24 */, 0.1f, -123456.789f, std::numeric_limits<float>::infinity(),
+                16777217.0f /* rounds to 2^24 */,
+                0.1f,
+                -123456.789f,
+                std::numeric_limits<float>::infinity(),
                 -std::numeric_limits<float>::infinity()};
     return l;
 }
@@ -250,7 +258,8 @@ TEST(LogitsFiles, JsonNaNBecomesAString) {
 
 TEST(LogitsFiles, JsonFromTheProbeCarriesBitPatterns) {
     // ref-probe prints "logits_bits": 0x3F800000 = 1.0f, 0xC0000000 = -2.0f, 0x7FC00001 a NaN with payload
-    const std::string text = R"({"ok":true,"n_vocab":3,"tokens":[1],"logits_bits":[[1065353216,3221225472,2143289345]]})";
+    const std::string text =
+        R"({"ok":true,"n_vocab":3,"tokens":[1],"logits_bits":[[1065353216,3221225472,2143289345]]})";
     auto l = gguf::crossval::parse_logits_json(text);
     ASSERT_TRUE(l) << l.error().message;
     EXPECT_EQ(l->values[0], 1.0f);
@@ -263,8 +272,8 @@ TEST(LogitsFiles, BinaryLayoutIsExactlyTheDocumentedOne) {
     l.n_vocab = 2;
     l.values = {1.0f, -2.0f};
     const auto b = gguf::crossval::to_binary(l);
-    const std::uint8_t expected[] = {'G', 'L', 'O', 'G', 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0,
-                                     0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0};
+    const std::uint8_t expected[] = {'G', 'L', 'O', 'G', 1,    0,    0,    0,    1,    0,    0,    0,
+                                     2,   0,   0,   0,   0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0};
     ASSERT_EQ(b.size(), sizeof expected);
     for (std::size_t i = 0; i < b.size(); ++i) EXPECT_EQ(std::to_integer<std::uint8_t>(b[i]), expected[i]) << i;
 }
@@ -297,7 +306,9 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
         b[at] = std::byte{v};
         return b;
     };
-    auto cut = [&good](std::size_t n) { return std::vector<std::byte>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)); };
+    auto cut = [&good](std::size_t n) {
+        return std::vector<std::byte>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    };
     auto longer = good;
     longer.push_back(std::byte{0});
     const std::vector<Case> cases{
@@ -309,8 +320,13 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
         {"zero vocab", edit(12, 0), LogitsCode::empty, "of 0 values"},
         {"huge n_positions", edit(11, 0xFF), LogitsCode::truncated, "need"},
         // 2^31 positions x 2^31 values x 4 bytes = 2^64: the size must not wrap to 0.
-        {"size wraps", [&] { auto b = edit(11, 0x80); b[15] = std::byte{0x80}; return b; }(), LogitsCode::too_large,
-         "does not fit"},
+        {"size wraps",
+         [&] {
+             auto b = edit(11, 0x80);
+             b[15] = std::byte{0x80};
+             return b;
+         }(),
+         LogitsCode::too_large, "does not fit"},
     };
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits(view(c.bytes));

@@ -3,8 +3,8 @@
 // reference (scripts/fetch-reference) and the peers (scripts/fetch-peers); fails, never skips,
 // without them. Expected values come from docs/gguf-notes.md and the file layout, not from a run.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -108,8 +108,8 @@ TEST_F(MatrixCorpus, BitnetCppReadsTheI2sFileThePinnedLlamaCppRejects) {
 }
 
 TEST_F(MatrixCorpus, TheReferenceWronglyAcceptsTheTwoDocumentedHoles) {
-    // docs/gguf-notes.md, "The reference's reader": shape (2^32, 2^32) wraps the element count to 0; F32 ne0 = (2^64-1)/4
-    // wraps the padded size to 0. Both are malformed; the pinned reference accepts both.
+    // docs/gguf-notes.md, "The reference's reader": shape (2^32, 2^32) wraps the element count to 0; F32 ne0 =
+    // (2^64-1)/4 wraps the padded size to 0. Both are malformed; the pinned reference accepts both.
     for (const auto* name : {"malformed/shape_2_32_by_2_32.gguf", "malformed/f32_padded_size_wraps.gguf"}) {
         EXPECT_EQ(file(name)["valid"], false) << name;
         EXPECT_EQ(cell(name, "llama.cpp")["verdict"], "accept") << name;

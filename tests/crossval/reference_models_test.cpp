@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <functional>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "crossval/logits.hpp"
 #include "fixtures/tiny_model.hpp"
@@ -37,19 +37,19 @@ std::string probe_path() {
     return located.ref ? located.ref->probe.string() : std::string();
 }
 
-#define REQUIRE_PROBE()                                                                                       \
-    const std::string probe = probe_path();                                                                  \
+#define REQUIRE_PROBE()                                                                                           \
+    const std::string probe = probe_path();                                                                       \
     ASSERT_FALSE(probe.empty()) << "no reference probe: run scripts/fetch-reference (or set GGUF_CROSSVAL_PROBE " \
-                                   "to a ref-probe with modes quantize and logits); this test needs it";  \
+                                   "to a ref-probe with modes quantize and logits); this test needs it";          \
     ASSERT_TRUE(std::filesystem::exists(probe)) << "GGUF_CROSSVAL_PROBE=" << probe << " does not exist"
 
 class Reference : public testing_support::TempDirTest {
 protected:
-
     // Run the probe; returns its JSON object (the probe always prints one, "ok" says how it went,
     // and the exit status agrees: 0 when ok, 1 when not).
     nlohmann::json run_probe(const std::string& probe, const std::string& args) {
-        const auto r = run_command("GGML_NO_BACKTRACE=1 " + testing_support::quoted(std::filesystem::path(probe)) + " " + args);
+        const auto r =
+            run_command("GGML_NO_BACKTRACE=1 " + testing_support::quoted(std::filesystem::path(probe)) + " " + args);
         auto j = nlohmann::json::parse(r.out, nullptr, false);
         EXPECT_TRUE(j.is_object()) << "probe output is not a JSON object: " << r.out.substr(0, 400);
         if (j.is_object()) EXPECT_EQ(r.exit_code, j.value("ok", false) ? 0 : 1) << args << "\n" << r.err;
@@ -68,12 +68,11 @@ protected:
         EXPECT_TRUE(w) << w.error().message;
         return write(*w, name);
     }
-
 };
 
 std::string spec_name(TinyModelSpec s) {
-    return std::string(gguf::fixtures::arch_name(s.arch)) + "-" + std::string(gguf::fixtures::type_name(s.type)) +
-           "-" + std::to_string(s.seed);
+    return std::string(gguf::fixtures::arch_name(s.arch)) + "-" + std::string(gguf::fixtures::type_name(s.type)) + "-" +
+           std::to_string(s.seed);
 }
 
 // A copy of `source` (a parsed f32 or f16 model) whose 2-D weights hold `fill(name, n)` as F32.
@@ -107,12 +106,24 @@ std::vector<float> adversarial(std::string_view name, std::size_t n) {
         h = h * 6364136223846793005ull + 1442695040888963407ull;
         const auto k = static_cast<std::int32_t>(h >> 40) - (1 << 23);  // -2^23 .. 2^23
         switch ((i / 256) % 6) {
-            case 0: v[i] = static_cast<float>(k) / (1 << 23); break;                  // plain, not F16-exact
-            case 1: v[i] = (i % 32 == 0) ? 127.0f : static_cast<float>(k % 255) / 2.0f; break;  // Q8_0 halves, d = 1
-            case 2: v[i] = (i % 256 == 0) ? 1.0f : static_cast<float>(k % 5) / 4.0f; break;    // ternary ties at 0.5
-            case 3: v[i] = 0.0f; break;                                                 // zero blocks
-            case 4: v[i] = static_cast<float>(k) * 1e-12f; break;                       // tiny scales
-            case 5: v[i] = static_cast<float>(k) * 1e-3f; break;                        // large, up to 8388
+            case 0:
+                v[i] = static_cast<float>(k) / (1 << 23);
+                break;  // plain, not F16-exact
+            case 1:
+                v[i] = (i % 32 == 0) ? 127.0f : static_cast<float>(k % 255) / 2.0f;
+                break;  // Q8_0 halves, d = 1
+            case 2:
+                v[i] = (i % 256 == 0) ? 1.0f : static_cast<float>(k % 5) / 4.0f;
+                break;  // ternary ties at 0.5
+            case 3:
+                v[i] = 0.0f;
+                break;  // zero blocks
+            case 4:
+                v[i] = static_cast<float>(k) * 1e-12f;
+                break;  // tiny scales
+            case 5:
+                v[i] = static_cast<float>(k) * 1e-3f;
+                break;  // large, up to 8388
         }
     }
     return v;
@@ -122,11 +133,16 @@ std::vector<float> adversarial(std::string_view name, std::size_t n) {
 
 TEST_F(Reference, TinyModelsAreExactlyWhatLlamaModelQuantizeWrites) {
     REQUIRE_PROBE();
-    struct Case { TinyArch arch; TinyType from; TinyType to; int ftype; };
+    struct Case {
+        TinyArch arch;
+        TinyType from;
+        TinyType to;
+        int ftype;
+    };
     const Case cases[] = {
-        {TinyArch::llama, TinyType::f32, TinyType::f16, 1},    {TinyArch::llama, TinyType::f32, TinyType::q8_0, 7},
-        {TinyArch::llama, TinyType::f16, TinyType::f32, 0},    {TinyArch::llama, TinyType::f16, TinyType::q8_0, 7},
-        {TinyArch::bitnet, TinyType::f16, TinyType::q8_0, 7},  {TinyArch::bitnet, TinyType::f16, TinyType::tq1_0, 36},
+        {TinyArch::llama, TinyType::f32, TinyType::f16, 1},     {TinyArch::llama, TinyType::f32, TinyType::q8_0, 7},
+        {TinyArch::llama, TinyType::f16, TinyType::f32, 0},     {TinyArch::llama, TinyType::f16, TinyType::q8_0, 7},
+        {TinyArch::bitnet, TinyType::f16, TinyType::q8_0, 7},   {TinyArch::bitnet, TinyType::f16, TinyType::tq1_0, 36},
         {TinyArch::bitnet, TinyType::f16, TinyType::tq2_0, 37},
     };
     for (std::uint64_t seed : {42ull, 9001ull}) {
@@ -135,8 +151,8 @@ TEST_F(Reference, TinyModelsAreExactlyWhatLlamaModelQuantizeWrites) {
             SCOPED_TRACE(spec_name(from) + " -> " + spec_name(to));
             const auto src = write(from, spec_name(from) + ".gguf");
             const auto ref = dir_ / ("ref-" + spec_name(to) + ".gguf");
-            const auto j = run_probe(probe, "quantize " + quoted(src) + " --output " + quoted(ref) + " --ftype " +
-                                                std::to_string(c.ftype));
+            const auto j = run_probe(
+                probe, "quantize " + quoted(src) + " --output " + quoted(ref) + " --ftype " + std::to_string(c.ftype));
             ASSERT_EQ(j.value("ok", false), true) << j.dump().substr(0, 2000);
             const auto ours = gguf::fixtures::tiny_model(to)->to_bytes();
             const auto theirs = slurp(ref);
@@ -148,7 +164,11 @@ TEST_F(Reference, TinyModelsAreExactlyWhatLlamaModelQuantizeWrites) {
 
 TEST_F(Reference, QuantizersMatchTheReferenceOnAdversarialWeights) {
     REQUIRE_PROBE();
-    struct Case { TinyArch arch; GgmlType type; int ftype; };
+    struct Case {
+        TinyArch arch;
+        GgmlType type;
+        int ftype;
+    };
     for (const auto& c : {Case{TinyArch::llama, GgmlType::F16, 1}, Case{TinyArch::llama, GgmlType::Q8_0, 7},
                           Case{TinyArch::bitnet, GgmlType::Q8_0, 7}, Case{TinyArch::bitnet, GgmlType::TQ1_0, 36},
                           Case{TinyArch::bitnet, GgmlType::TQ2_0, 37}}) {
@@ -158,8 +178,8 @@ TEST_F(Reference, QuantizersMatchTheReferenceOnAdversarialWeights) {
         ASSERT_TRUE(base_file);
         const auto src = write(with_weights(*base_file, adversarial), "adversarial.gguf");  // F32, may exceed 1 MB
         const auto ref = dir_ / "ref.gguf";
-        const auto j = run_probe(probe, "quantize " + quoted(src) + " --output " + quoted(ref) + " --ftype " +
-                                            std::to_string(c.ftype));
+        const auto j = run_probe(
+            probe, "quantize " + quoted(src) + " --output " + quoted(ref) + " --ftype " + std::to_string(c.ftype));
         ASSERT_EQ(j.value("ok", false), true) << j.dump().substr(0, 2000);
         const auto ref_bytes = slurp(ref);
         auto ref_file = gguf::parse({reinterpret_cast<const std::byte*>(ref_bytes.data()), ref_bytes.size()});
@@ -182,10 +202,11 @@ TEST_F(Reference, QuantizersMatchTheReferenceOnAdversarialWeights) {
 
 TEST_F(Reference, EveryTinyModelLoadsAndDecodesToFiniteLogits) {
     REQUIRE_PROBE();
-    for (const TinyModelSpec spec : {TinyModelSpec{TinyArch::llama, TinyType::f32, 42}, TinyModelSpec{TinyArch::llama, TinyType::f16, 42},
-                                     TinyModelSpec{TinyArch::llama, TinyType::q8_0, 42}, TinyModelSpec{TinyArch::bitnet, TinyType::f16, 42},
-                                     TinyModelSpec{TinyArch::bitnet, TinyType::q8_0, 42}, TinyModelSpec{TinyArch::bitnet, TinyType::tq1_0, 42},
-                                     TinyModelSpec{TinyArch::bitnet, TinyType::tq2_0, 42}}) {
+    for (const TinyModelSpec spec :
+         {TinyModelSpec{TinyArch::llama, TinyType::f32, 42}, TinyModelSpec{TinyArch::llama, TinyType::f16, 42},
+          TinyModelSpec{TinyArch::llama, TinyType::q8_0, 42}, TinyModelSpec{TinyArch::bitnet, TinyType::f16, 42},
+          TinyModelSpec{TinyArch::bitnet, TinyType::q8_0, 42}, TinyModelSpec{TinyArch::bitnet, TinyType::tq1_0, 42},
+          TinyModelSpec{TinyArch::bitnet, TinyType::tq2_0, 42}}) {
         SCOPED_TRACE(spec_name(spec));
         const auto path = write(spec, spec_name(spec) + ".gguf");
         const auto j = run_probe(probe, "logits " + quoted(path) + " --tokens 1,75,108,36,259");

@@ -15,11 +15,21 @@ SummaryEntry entry(std::size_t index, const std::string& key, int code) {
     r.model = "/tmp/" + key;
     r.exit_code = code;
     r.stages = {Stage{.id = StageId::reader, .ran = true, .ok = true},
-                Stage{.id = StageId::cpp_header, .ran = true, .ok = false, .xfail = true,
-                      .xfail_rule = "expectation 'x' cpp_header (f): why", .duration_ms = 1500,
-                      .failure = FailureClass::reference_unavailable, .message = "no build"},
-                Stage{.id = StageId::cpp_full, .ran = true, .ok = false, .duration_ms = 250,
-                      .failure = FailureClass::timeout, .message = "did not finish", .log_excerpt = "the log"}};
+                Stage{.id = StageId::cpp_header,
+                      .ran = true,
+                      .ok = false,
+                      .xfail = true,
+                      .xfail_rule = "expectation 'x' cpp_header (f): why",
+                      .duration_ms = 1500,
+                      .failure = FailureClass::reference_unavailable,
+                      .message = "no build"},
+                Stage{.id = StageId::cpp_full,
+                      .ran = true,
+                      .ok = false,
+                      .duration_ms = 250,
+                      .failure = FailureClass::timeout,
+                      .message = "did not finish",
+                      .log_excerpt = "the log"}};
     return summary_entry(r, index, key, "reports/" + key + ".json", 1750);
 }
 
@@ -121,7 +131,7 @@ TEST(Expectations, ParseAndMatchByKeyOrFileName) {
     ASSERT_TRUE(mini->failure.has_value());
     EXPECT_EQ(failure_name(*mini->failure), "unknown_architecture");
     EXPECT_EQ(e->find("fixtures/mini.gguf", StageId::cpp_header), nullptr);
-    EXPECT_EQ(e->find("other/mini.gguf", StageId::cpp_full), nullptr);  // a pattern with '/' matches the key
+    EXPECT_EQ(e->find("other/mini.gguf", StageId::cpp_full), nullptr);      // a pattern with '/' matches the key
     const auto* by_name = e->find("deep/dir/nan.gguf", StageId::cpp_full);  // one without, the file name
     ASSERT_NE(by_name, nullptr);
     EXPECT_FALSE(by_name->fails);
@@ -132,13 +142,15 @@ TEST(Expectations, MalformedFilesAreRefusedWithTheField) {
         {R"({"expectations": []})", "schema_version"},
         {R"({"schema_version": 1})", "expectations"},
         {R"({"schema_version": 1, "expectations": [{"model": "m", "stage": "reader", "reason": "r"}]})", "stage"},
-        {R"({"schema_version": 1, "expectations": [{"model": "m", "stage": "cpp_full", "failure": "nope", "reason": "r"}]})",
+        {R"({"schema_version": 1,
+             "expectations": [{"model": "m", "stage": "cpp_full", "failure": "nope", "reason": "r"}]})",
          "not a failure class"},
         {R"({"schema_version": 1, "expectations": [{"model": "m", "stage": "cpp_full"}]})", "reason"},
         {R"({"schema_version": 1, "expectations": [{"model": "m", "stage": "cpp_full", "reason": "r", "extra": 1}]})",
          "unknown field"},
         {R"({"schema_version": 1, "expectations": [{"model": "m", "stage": "cpp_full", "outcome": "pass",
-             "failure": "timeout", "reason": "r"}]})", "outcome"},
+             "failure": "timeout", "reason": "r"}]})",
+         "outcome"},
         {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "nested"},
         {"not json", "not a JSON object"},
     };

@@ -54,8 +54,8 @@ protected:
             EXPECT_TRUE(found) << tensor;
         }
         const auto path = dir_ / name;
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                    static_cast<std::streamsize>(bytes.size()));
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
         return path;
     }
 
@@ -63,9 +63,11 @@ protected:
     std::pair<testing_support::RunResult, json> crossval(const std::filesystem::path& gguf, const std::string& extra) {
         const auto report = dir_ / (gguf.stem().string() + ".report.json");
         std::filesystem::remove(report);
-        auto r = run_command(kBin + " crossval --model " + quoted(gguf) + " --report " + quoted(report) + " --trace " + extra);
+        auto r = run_command(kBin + " crossval --model " + quoted(gguf) + " --report " + quoted(report) + " --trace " +
+                             extra);
         if (!std::filesystem::exists(report)) return {r, json()};
-        auto check = run_command("/usr/bin/python3 " + quoted(std::filesystem::path(kValidator)) + " " + quoted(std::filesystem::path(kSchema)) + " " + quoted(report));
+        auto check = run_command("/usr/bin/python3 " + quoted(std::filesystem::path(kValidator)) + " " +
+                                 quoted(std::filesystem::path(kSchema)) + " " + quoted(report));
         EXPECT_EQ(check.exit_code, 0) << "schema: " << check.out << check.err;
         return {r, json::parse(slurp(report))};
     }
@@ -223,7 +225,8 @@ TEST_F(TraceReference, HostileTraceFilesAreRefusedWithTheFormatsError) {
     const auto gguf = model("m.gguf");
     auto file_with = [&](const std::string& name, const std::string& header, std::size_t data) {
         std::string bytes(8, '\0');
-        for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+        for (int i = 0; i < 8; ++i)
+            bytes[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
         bytes += header + std::string(data, '\0');
         const auto path = dir_ / name;
         std::ofstream(path, std::ios::binary) << bytes;
@@ -231,10 +234,14 @@ TEST_F(TraceReference, HostileTraceFilesAreRefusedWithTheFormatsError) {
     };
     const std::vector<std::pair<std::filesystem::path, std::string>> cases{
         {file_with("overlap.safetensors",
-                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},
+                 "b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                   12),
          "tensors_overlap"},
-        {file_with("past_end.safetensors", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8), "out_of_bounds"},
-        {file_with("deep.safetensors", "{\"__metadata__\":" + std::string(10000, '[') + std::string(10000, ']') + "}", 0),
+        {file_with("past_end.safetensors", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
+         "out_of_bounds"},
+        {file_with("deep.safetensors", "{\"__metadata__\":" + std::string(10000, '[') + std::string(10000, ']') + "}",
+                   0),
          "header_too_deep"},
         {file_with("not_json.safetensors", "{\"a\":", 0), "invalid_json"},
         {file_with("q8.safetensors", R"({"a":{"dtype":"Q8_0","shape":[2],"data_offsets":[0,8]}})", 8), "unknown_dtype"},

@@ -42,7 +42,7 @@ TEST(TraceMetrics, MatchHandComputedValues) {
     const auto m = compare_values(a, b);
     EXPECT_DOUBLE_EQ(m.max_abs, 1.0);
     EXPECT_EQ(m.max_abs_index, 1u);
-    EXPECT_DOUBLE_EQ(m.nmse, 1.0);                      // sum (a-b)^2 = 1, sum a^2 = 1
+    EXPECT_DOUBLE_EQ(m.nmse, 1.0);                       // sum (a-b)^2 = 1, sum a^2 = 1
     EXPECT_NEAR(m.cosine, 1.0 / std::sqrt(2.0), 1e-15);  // a.b = 1, |a| = 1, |b| = sqrt 2
     const std::vector<float> z{0, 0};
     EXPECT_DOUBLE_EQ(compare_values(z, z).cosine, 1.0);
@@ -111,7 +111,7 @@ TEST(TraceCompare, ASmallDifferenceWithinThresholdsIsNotADivergence) {
 TEST(TraceCompare, ListsTensorsOnlyOneSideHasAndNeverComparesThem) {
     const auto a = three_tensor_trace();
     auto b = a;
-    b.tensors.erase(b.tensors.begin() + 1);                   // b lacks ffn_out-0
+    b.tensors.erase(b.tensors.begin() + 1);  // b lacks ffn_out-0
     b.tensors.push_back(TraceTensor{"extra-0", "", {2}, true, {1, 2}});
     auto c = compare_traces(a, b);
     ASSERT_TRUE(c.ok());
@@ -200,10 +200,14 @@ TEST_F(TraceFile, WithoutNodesKeepsTheHeaderOrder) {
 }
 
 TEST_F(TraceFile, RefusesBadMetadata) {
-    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-             {"tokens", "not json"}, {"tokens", "[1,-2]"}, {"tokens", "[[1]]"}, {"nodes", "{}"},
-             {"nodes", "[{\"op\":\"MUL\"}]"}, {"nodes", std::string(50, '[') + std::string(50, ']')},
-             {"format", "something-else/2"}}) {
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"tokens", "not json"},
+                                                          {"tokens", "[1,-2]"},
+                                                          {"tokens", "[[1]]"},
+                                                          {"nodes", "{}"},
+                                                          {"nodes", "[{\"op\":\"MUL\"}]"},
+                                                          {"nodes", std::string(50, '[') + std::string(50, ']')},
+                                                          {"format", "something-else/2"}}) {
         st::Writer w;
         ASSERT_TRUE(w.add_f32("a", {2}, two_));
         w.set_metadata(key, value);

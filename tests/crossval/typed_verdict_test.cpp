@@ -2,9 +2,9 @@
 // only where reports are rendered. This test reads the sources and fails if any of those names
 // (taken from the enums' own renderers, so the list cannot drift) is compared as a string, or if a
 // formatted field path or note text is searched to decide something.
+#include <gtest/gtest.h>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -62,7 +62,9 @@ std::string read(const fs::path& p) {
 
 }  // namespace
 
-TEST(TypedVerdict, TheSourcesAreFound) { EXPECT_GT(sources().size(), 40u); }
+TEST(TypedVerdict, TheSourcesAreFound) {
+    EXPECT_GT(sources().size(), 40u);
+}
 
 TEST(TypedVerdict, NoStageFailureClassOrVerdictNameIsComparedAsAString) {
     for (const auto& name : rendered_names()) {

@@ -1,8 +1,8 @@
 // `gguf-crossval diff` as a user runs it: exit codes, which file a refusal names, the JSON document.
+#include <gtest/gtest.h>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "gguf/data/quantize.hpp"
@@ -135,8 +135,8 @@ TEST_F(DiffCli, ALargeTensorIsComparedInBoundedMemory) {
         return p;
     };
     const auto a = write_large("a.gguf", 0, 4), b = write_large("b.gguf", 1, 2);
-    const auto r = run_command("/usr/bin/env time -f 'maxrss_kib %M' " + kBin + " diff --json " + quoted(a) + " " +
-                               quoted(b));
+    const auto r =
+        run_command("/usr/bin/env time -f 'maxrss_kib %M' " + kBin + " diff --json " + quoted(a) + " " + quoted(b));
     ASSERT_EQ(r.exit_code, 1) << r.err;
     const auto j = json::parse(r.out);
     EXPECT_EQ(j["data"][0]["values"]["elements"], kElements);

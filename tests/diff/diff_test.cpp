@@ -1,9 +1,9 @@
 // diff as a library: two files built in each test with the writer, differing in one known way, and
 // what the comparison must say about them. Expected figures follow from how the files were built.
+#include <gtest/gtest.h>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <gtest/gtest.h>
 
 #include "diff/diff.hpp"
 #include "gguf/data/quantize.hpp"

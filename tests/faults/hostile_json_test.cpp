@@ -66,7 +66,8 @@ TEST_F(HostileJson, DeeplyNestedProbeOutputIsRejectedBeforeParsing) {
 
 TEST_F(HostileJson, HeaderPayloadWithFieldsOfTheWrongTypeIsAnError) {
     for (const char* text : {R"({"ok":"yes"})", R"({"ok":true,"version":"3"})", R"({"ok":false,"error":7})",
-                             R"({"ok":true,"version":3,"n_kv":0,"n_tensors":1,"alignment":32,"data_offset":0,"kv":[],"tensors":[{"name_hex":"61","type":"f32","dims":["x"]}]})"}) {
+                             R"({"ok":true,"version":3,"n_kv":0,"n_tensors":1,"alignment":32,"data_offset":0,"kv":[],
+             "tensors":[{"name_hex":"61","type":"f32","dims":["x"]}]})"}) {
         const auto d = gguf::reference::description_from_header(nlohmann::json::parse(text));
         EXPECT_FALSE(d) << text;
     }

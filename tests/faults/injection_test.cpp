@@ -88,8 +88,9 @@ TEST_F(Injection, FullCrossvalJunitPassesXmllintAndTerminalShowsNoFakeLines) {
     ASSERT_TRUE(w.write_file(models / "x\nPASS everything.gguf [pass]\n.gguf").ok());
     ASSERT_TRUE(w.write_file(models / "bad-\xff-name.gguf").ok());
     const auto out = dir_ / "out";
-    const auto r = run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --cpp-dir " +
-                               quoted(dir_ / "no-such-build") + " --models " + quoted(models) + " --out " + quoted(out));
+    const auto r =
+        run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --cpp-dir " + quoted(dir_ / "no-such-build") +
+                    " --models " + quoted(models) + " --out " + quoted(out));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_FALSE(has_raw_control(r.out + r.err)) << r.out << r.err;
     for (const auto& line : {std::string("\nPASS everything.gguf"), std::string("\nPASS  everything.gguf")}) {
@@ -104,7 +105,10 @@ TEST_F(Injection, FullCrossvalJunitPassesXmllintAndTerminalShowsNoFakeLines) {
 TEST_F(Injection, EscapedTextKeepsEveryByte) {
     // What the escaper makes of a newline, ESC and a stray byte: each shown, none dropped.
     gguf::Writer w;
-    w.add("a\nb\x1b" "c\xff", gguf::Value::u32(7));
+    w.add(
+        "a\nb\x1b"
+        "c\xff",
+        gguf::Value::u32(7));
     const auto path = write(w, "k.gguf");
     const auto r = run_command(kBin + " inspect " + quoted(path));
     ASSERT_EQ(r.exit_code, 0) << r.err;

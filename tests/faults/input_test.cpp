@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
@@ -139,8 +139,8 @@ TEST_F(MatrixManifestFaults, EntriesOutsideTheDirectoryAreRefused) {
 }
 
 TEST_F(MatrixManifestFaults, FieldsOfTheWrongTypeAreAnErrorNotAnAbort) {
-    for (const char* entry : {R"({"file": "a.gguf", "expected_code": 5})", R"({"file": "a.gguf", "description": ["x"]})",
-                              R"({"file": "a.gguf", "valid": "yes"})"}) {
+    for (const char* entry : {R"({"file": "a.gguf", "expected_code": 5})",
+                              R"({"file": "a.gguf", "description": ["x"]})", R"({"file": "a.gguf", "valid": "yes"})"}) {
         const auto r = matrix_with(std::string("[") + entry + "]");
         EXPECT_EQ(r.exit_code, 2) << entry << ": " << r.err;
         EXPECT_NE(r.err.find("entry 'a.gguf'"), std::string::npos) << r.err;

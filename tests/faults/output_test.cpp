@@ -112,7 +112,8 @@ TEST_F(OutputFaults, FileTooLargeFailsWithReasonOldFileIntactNoTempFile) {
     // A 117,792-byte model under a 16 KiB limit (room for the error message on stderr).
     const auto path = dir_ / "model.gguf";
     { std::ofstream(path) << "the old content"; }
-    const auto r = run_command("prlimit --fsize=16384 " + kBin + " gen-model --arch llama --type f32 -o " + quoted(path));
+    const auto r =
+        run_command("prlimit --fsize=16384 " + kBin + " gen-model --arch llama --type f32 -o " + quoted(path));
     EXPECT_EQ(r.exit_code, 5) << r.err;
     EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
     EXPECT_EQ(slurp(path), "the old content");
@@ -139,9 +140,9 @@ TEST_F(OutputFaults, CrossvalReportThatCannotBeWrittenIsExit5OldReportIntact) {
     { std::ofstream(report) << "{\"old\": true}\n"; }
     // The limit is below the report's size and above the error message's; stdout goes to /dev/null
     // (a device: no limit) so that only the report can fail.
-    const auto r = run_command("(CROSSVAL_ALLOW_CPP_FAIL=1 prlimit --fsize=600 " + kBin + " crossval --model " +
-                               quoted(model) + " --cpp-dir " + quoted(dir_ / "no-such-build") + " --report " +
-                               quoted(report) + " >/dev/null)");
+    const auto r =
+        run_command("(CROSSVAL_ALLOW_CPP_FAIL=1 prlimit --fsize=600 " + kBin + " crossval --model " + quoted(model) +
+                    " --cpp-dir " + quoted(dir_ / "no-such-build") + " --report " + quoted(report) + " >/dev/null)");
     EXPECT_EQ(r.exit_code, 5) << r.err;
     EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
     EXPECT_EQ(slurp(report), "{\"old\": true}\n");

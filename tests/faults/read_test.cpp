@@ -54,9 +54,9 @@ protected:
             const auto delay_ms = std::uniform_int_distribution<int>(0, 40)(rng);
             std::string cmd = args;
             cmd.replace(cmd.find("VICTIM"), 6, quoted(victim));
-            const auto r = run_command("(" + kBin + " " + cmd + " >/dev/null 2>&1 & pid=$!; sleep 0." +
-                                       fmt_ms(delay_ms) + "; truncate -s " + std::to_string(cut) + " " +
-                                       quoted(victim) + "; wait $pid; exit $?)");
+            const auto r =
+                run_command("(" + kBin + " " + cmd + " >/dev/null 2>&1 & pid=$!; sleep 0." + fmt_ms(delay_ms) +
+                            "; truncate -s " + std::to_string(cut) + " " + quoted(victim) + "; wait $pid; exit $?)");
             codes.push_back(r.exit_code);
         }
         return codes;
@@ -76,21 +76,27 @@ void expect_no_signal(const std::vector<int>& codes, const std::string& what) {
     }
 }
 
-TEST_F(ReadFaults, InspectJsonSurvivesTheFileShrinking) { expect_no_signal(shrink_during("inspect --json VICTIM", 12), "inspect --json"); }
+TEST_F(ReadFaults, InspectJsonSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("inspect --json VICTIM", 12), "inspect --json");
+}
 
-TEST_F(ReadFaults, InspectSurvivesTheFileShrinking) { expect_no_signal(shrink_during("inspect VICTIM", 8), "inspect"); }
+TEST_F(ReadFaults, InspectSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("inspect VICTIM", 8), "inspect");
+}
 
-TEST_F(ReadFaults, ValidateSurvivesTheFileShrinking) { expect_no_signal(shrink_during("validate VICTIM", 8), "validate"); }
+TEST_F(ReadFaults, ValidateSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("validate VICTIM", 8), "validate");
+}
 
 TEST_F(ReadFaults, ValidateDataSurvivesTheFileShrinking) {
     expect_no_signal(shrink_during("validate --data --json VICTIM", 8), "validate --data");
 }
 
 TEST_F(ReadFaults, CrossvalSurvivesTheFileShrinking) {
-    expect_no_signal(shrink_during("crossval --cpp-dir /nonexistent-build --report " + quoted(dir_ / "r.json") +
-                                       " --model VICTIM",
-                                   6),
-                     "crossval");
+    expect_no_signal(
+        shrink_during("crossval --cpp-dir /nonexistent-build --report " + quoted(dir_ / "r.json") + " --model VICTIM",
+                      6),
+        "crossval");
 }
 
 TEST_F(ReadFaults, ACutFileIsTruncatedNotValid) {

@@ -67,7 +67,8 @@ protected:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         // Busy: a probe run on a tiny model lasts tens of milliseconds.
         bool seen = false;
-        while (!seen && std::chrono::steady_clock::now() < deadline) seen = processes_mentioning(dir_.string(), pid) > 0;
+        while (!seen && std::chrono::steady_clock::now() < deadline)
+            seen = processes_mentioning(dir_.string(), pid) > 0;
         EXPECT_TRUE(seen) << "no child process appeared";
         ::kill(pid, sig);
         int status = 0;

@@ -25,7 +25,8 @@ const std::string kStrict = "CROSSVAL_ALLOW_CPP_FAIL=0 ";
 class CrossvalBuiltin : public testing_support::TempDirTest {
 protected:
     std::filesystem::path tiny(TinyArch arch, TinyType type) {
-        const auto path = dir_ / fmt::format("{}-{}.gguf", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type));
+        const auto path =
+            dir_ / fmt::format("{}-{}.gguf", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type));
         auto w = gguf::fixtures::tiny_model({arch, type, 42});
         EXPECT_TRUE(w && w->write_file(path));
         return path;
@@ -34,7 +35,8 @@ protected:
     std::pair<testing_support::RunResult, json> crossval(const std::filesystem::path& model, const std::string& extra) {
         const auto report = dir_ / "report.json";
         std::filesystem::remove(report);
-        auto r = run_command(kStrict + kBin + " crossval --model " + quoted(model) + " --report " + quoted(report) + " " + extra);
+        auto r = run_command(kStrict + kBin + " crossval --model " + quoted(model) + " --report " + quoted(report) +
+                             " " + extra);
         EXPECT_TRUE(std::filesystem::exists(report)) << r.out << r.err;
         return {r, std::filesystem::exists(report) ? json::parse(slurp(report)) : json()};
     }
@@ -91,7 +93,8 @@ TEST_F(CrossvalBuiltin, AModelBuiltinDoesNotImplementIsNamedNotPassed) {
     for (const auto& kv : f->kvs()) w.add(std::string(kv.key), gguf::Value::from_view(kv.value));
     for (const auto& t : f->tensors()) {
         ASSERT_TRUE(w.add_tensor(std::string(t.name), t.type, {t.dims().begin(), t.dims().end()},
-                                 std::vector<std::byte>(t.data.begin(), t.data.end())).ok());
+                                 std::vector<std::byte>(t.data.begin(), t.data.end()))
+                        .ok());
     }
     ASSERT_TRUE(w.add_tensor("blk.0.attn_output.bias", 0, {32}, std::vector<std::byte>(32 * 4, std::byte{0})).ok());
     const auto model = dir_ / "with-bias.gguf";

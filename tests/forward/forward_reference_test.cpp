@@ -5,11 +5,11 @@
 // for the gguf-py files, without gguf-py and numpy) the tests FAIL: a skipped comparison is not a pass.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "crossval/builtin_source.hpp"
 #include "crossval/logits.hpp"
@@ -38,8 +38,8 @@ struct Figures {
 class ForwardVsLlamaCpp : public testing_support::TempDirTest {
 protected:
     // llama.cpp's and builtin's logits of kTokens on `model`, with the metrics of every position.
-    std::vector<gguf::crossval::PositionMetrics> compare(const std::filesystem::path& model,
-                                                         gguf::forward::Activations a = gguf::forward::Activations::exact) {
+    std::vector<gguf::crossval::PositionMetrics> compare(
+        const std::filesystem::path& model, gguf::forward::Activations a = gguf::forward::Activations::exact) {
         const auto o = gguf::reference::run_logits(testing_support::reference(), model, kTokens, {});
         EXPECT_TRUE(o.ok) << o.message << "\n" << o.log_excerpt;
         if (!o.ok) return {};
@@ -85,7 +85,8 @@ protected:
     }
 
     std::filesystem::path tiny(TinyArch arch, TinyType type, std::uint64_t seed = 42) {
-        const auto path = dir_ / fmt::format("{}-{}-{}.gguf", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type), seed);
+        const auto path =
+            dir_ / fmt::format("{}-{}-{}.gguf", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type), seed);
         auto w = gguf::fixtures::tiny_model({arch, type, seed});
         EXPECT_TRUE(w);
         EXPECT_TRUE(w->write_file(path));
@@ -138,18 +139,22 @@ TEST_F(ForwardVsLlamaCpp, GgufPyLlamaFilesAgreeWithin1e4AndCosine099999) {
 TEST_F(ForwardVsLlamaCpp, EveryTinyModelAgreesWithinItsTypesThresholds) {
     ASSERT_REFERENCE();
     for (std::uint64_t seed : {42ull, 9001ull})
-    for (auto [arch, type] : {std::pair{TinyArch::llama, TinyType::f32}, {TinyArch::llama, TinyType::f16},
-                              {TinyArch::llama, TinyType::q8_0}, {TinyArch::bitnet, TinyType::f16},
-                              {TinyArch::bitnet, TinyType::q8_0}, {TinyArch::bitnet, TinyType::tq1_0},
-                              {TinyArch::bitnet, TinyType::tq2_0}}) {
-        const std::string label = fmt::format("{}-{}-{}", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type), seed);
-        SCOPED_TRACE(label);
-        const auto path = tiny(arch, type, seed);
-        const auto m = compare(path);
-        ASSERT_EQ(m.size(), kTokenIds.size());
-        figures(m, label);
-        expect_within_builtin_thresholds(path, m);
-    }
+        for (auto [arch, type] : {std::pair{TinyArch::llama, TinyType::f32},
+                                  {TinyArch::llama, TinyType::f16},
+                                  {TinyArch::llama, TinyType::q8_0},
+                                  {TinyArch::bitnet, TinyType::f16},
+                                  {TinyArch::bitnet, TinyType::q8_0},
+                                  {TinyArch::bitnet, TinyType::tq1_0},
+                                  {TinyArch::bitnet, TinyType::tq2_0}}) {
+            const std::string label =
+                fmt::format("{}-{}-{}", gguf::fixtures::arch_name(arch), gguf::fixtures::type_name(type), seed);
+            SCOPED_TRACE(label);
+            const auto path = tiny(arch, type, seed);
+            const auto m = compare(path);
+            ASSERT_EQ(m.size(), kTokenIds.size());
+            figures(m, label);
+            expect_within_builtin_thresholds(path, m);
+        }
 }
 
 // Where the differences at quantized weights come from: with the activations rounded before each
@@ -159,11 +164,17 @@ TEST_F(ForwardVsLlamaCpp, EveryTinyModelAgreesWithinItsTypesThresholds) {
 // rounding explains only part of the difference (docs/forward-pass.md).
 TEST_F(ForwardVsLlamaCpp, RoundingActivationsAsLlamaCppDoesExplainsTheQuantizedDifferences) {
     ASSERT_REFERENCE();
-    struct Case { TinyArch arch; TinyType type; bool explained; };
-    for (const auto& c : {Case{TinyArch::llama, TinyType::q8_0, true}, Case{TinyArch::bitnet, TinyType::tq1_0, true},
-                          Case{TinyArch::bitnet, TinyType::tq2_0, true}, Case{TinyArch::llama, TinyType::f16, false},
-                          Case{TinyArch::bitnet, TinyType::f16, false}, Case{TinyArch::bitnet, TinyType::q8_0, false}}) {
-        const std::string label = fmt::format("{}-{}", gguf::fixtures::arch_name(c.arch), gguf::fixtures::type_name(c.type));
+    struct Case {
+        TinyArch arch;
+        TinyType type;
+        bool explained;
+    };
+    for (const auto& c :
+         {Case{TinyArch::llama, TinyType::q8_0, true}, Case{TinyArch::bitnet, TinyType::tq1_0, true},
+          Case{TinyArch::bitnet, TinyType::tq2_0, true}, Case{TinyArch::llama, TinyType::f16, false},
+          Case{TinyArch::bitnet, TinyType::f16, false}, Case{TinyArch::bitnet, TinyType::q8_0, false}}) {
+        const std::string label =
+            fmt::format("{}-{}", gguf::fixtures::arch_name(c.arch), gguf::fixtures::type_name(c.type));
         SCOPED_TRACE(label);
         const auto path = tiny(c.arch, c.type);
         const auto exact = figures(compare(path), label);

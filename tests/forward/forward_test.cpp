@@ -15,12 +15,12 @@
 #include "gguf/data/quantize.hpp"
 #include "gguf/reader.hpp"
 
+using gguf::fixtures::TinyArch;
+using gguf::fixtures::TinyType;
 using gguf::forward::Code;
 using gguf::forward::Model;
 using gguf::forward::RopeMode;
 using gguf::forward::ops::Matrix;
-using gguf::fixtures::TinyArch;
-using gguf::fixtures::TinyType;
 
 namespace {
 
@@ -40,7 +40,9 @@ struct Bytes {
     }
 };
 
-Bytes tiny(TinyArch arch, TinyType type) { return {gguf::fixtures::tiny_model({arch, type, 42})->to_bytes()}; }
+Bytes tiny(TinyArch arch, TinyType type) {
+    return {gguf::fixtures::tiny_model({arch, type, 42})->to_bytes()};
+}
 
 // A copy of the tiny llama model with its key-values and tensors passed through `edit_kv` and
 // `edit_tensor` (return false to drop the item).
@@ -67,7 +69,8 @@ Bytes edited(const Edit& e) {
         if (e.tensor(name, dims, data)) EXPECT_TRUE(w.add_tensor(name, t.type, dims, std::move(data)).ok());
     }
     for (const auto& [name, values] : e.add_f32) {
-        EXPECT_TRUE(w.add_tensor(name, 0, {values.size()}, *gguf::quantize(gguf::GgmlType::F32, values, values.size())).ok());
+        EXPECT_TRUE(
+            w.add_tensor(name, 0, {values.size()}, *gguf::quantize(gguf::GgmlType::F32, values, values.size())).ok());
     }
     return {w.to_bytes()};
 }
@@ -131,7 +134,8 @@ TEST(ForwardOps, AttentionIsCausalAndGroupsQueryHeadsOntoKvHeads) {
     EXPECT_FLOAT_EQ(out.v[2], 3.0f);
     EXPECT_FLOAT_EQ(out.v[3], 3.0f);
     // Scores are scaled: q.k = 1 vs 0 with scale ln 3 gives weights 3/4 and 1/4.
-    const auto out2 = gguf::forward::ops::attention(matrix(2, 1, {1, 1}), matrix(2, 1, {0, 1}), v, 1, 1, 1, std::log(3.0));
+    const auto out2 =
+        gguf::forward::ops::attention(matrix(2, 1, {1, 1}), matrix(2, 1, {0, 1}), v, 1, 1, 1, std::log(3.0));
     EXPECT_NEAR(out2.v[1], 0.25 * 2 + 0.75 * 4, 1e-6);
 }
 
@@ -151,9 +155,12 @@ TEST(ForwardOps, MatmulUsesRowsOfTheWeight) {
 // ---- Loading ------------------------------------------------------------------------------------
 
 TEST(ForwardLoad, ReadsTheHyperparametersOfEveryTinyModel) {
-    for (auto [arch, type] : {std::pair{TinyArch::llama, TinyType::f32}, {TinyArch::llama, TinyType::f16},
-                              {TinyArch::llama, TinyType::q8_0}, {TinyArch::bitnet, TinyType::f16},
-                              {TinyArch::bitnet, TinyType::q8_0}, {TinyArch::bitnet, TinyType::tq1_0},
+    for (auto [arch, type] : {std::pair{TinyArch::llama, TinyType::f32},
+                              {TinyArch::llama, TinyType::f16},
+                              {TinyArch::llama, TinyType::q8_0},
+                              {TinyArch::bitnet, TinyType::f16},
+                              {TinyArch::bitnet, TinyType::q8_0},
+                              {TinyArch::bitnet, TinyType::tq1_0},
                               {TinyArch::bitnet, TinyType::tq2_0}}) {
         const auto b = tiny(arch, type);
         const auto m = Model::load(b.file());
@@ -184,7 +191,8 @@ TEST(ForwardLoad, AWrongShapeIsNamedWithBothShapes) {
         if (name == "blk.0.attn_k.weight") dims = {16, 32};
         return true;
     };
-    expect_error(edited(e), Code::wrong_shape, "tensor 'blk.0.attn_k.weight' has wrong shape; expected [32, 16], got [16, 32]");
+    expect_error(edited(e), Code::wrong_shape,
+                 "tensor 'blk.0.attn_k.weight' has wrong shape; expected [32, 16], got [16, 32]");
 }
 
 TEST(ForwardLoad, AnUnknownArchitectureIsRefused) {
@@ -236,7 +244,8 @@ TEST(ForwardLoad, AHeadSizeWhoseProductWithTheHeadCountOverflowsIsRefused) {
     w.add("llama.attention.key_length", gguf::Value::u32(1u << 24));
     for (const auto& t : f.tensors()) {
         ASSERT_TRUE(w.add_tensor(std::string(t.name), t.type, {t.dims().begin(), t.dims().end()},
-                                 std::vector<std::byte>(t.data.begin(), t.data.end())).ok());
+                                 std::vector<std::byte>(t.data.begin(), t.data.end()))
+                        .ok());
     }
     expect_error({w.to_bytes()}, Code::bad_key, "exceeds");
 }
@@ -257,7 +266,9 @@ TEST(ForwardLoad, AnUnsupportedTensorTypeIsNamed) {
         const bool q = t.name == "blk.0.attn_q.weight";
         std::vector<std::byte> data(t.data.begin(), t.data.end());
         if (q) data.assign(32 / 32 * 32 * 18, std::byte{0});
-        ASSERT_TRUE(w.add_tensor(std::string(t.name), q ? 2u : t.type, {t.dims().begin(), t.dims().end()}, std::move(data)).ok());
+        ASSERT_TRUE(
+            w.add_tensor(std::string(t.name), q ? 2u : t.type, {t.dims().begin(), t.dims().end()}, std::move(data))
+                .ok());
     }
     const Bytes typed{w.to_bytes()};
     if (gguf::dequantize(gguf::GgmlType::Q4_0, {}, 0)) {
@@ -294,7 +305,8 @@ TEST(ForwardRun, LogitsArePerPositionAndCausal) {
         for (float x : *a) ASSERT_TRUE(std::isfinite(x));
         // positions 0 and 1 cannot see token 2
         EXPECT_TRUE(std::equal(a->begin(), a->begin() + 2 * static_cast<long>(v), c->begin()));
-        EXPECT_FALSE(std::equal(a->begin() + 2 * static_cast<long>(v), a->end(), c->begin() + 2 * static_cast<long>(v)));
+        EXPECT_FALSE(
+            std::equal(a->begin() + 2 * static_cast<long>(v), a->end(), c->begin() + 2 * static_cast<long>(v)));
     }
 }
 
@@ -309,11 +321,13 @@ struct Recorder : gguf::forward::TraceSink {
     };
     std::vector<Entry> entries;
     void tensor(const gguf::forward::TraceTensor& t) override {
-        entries.push_back({std::string(t.name), t.occurrence, {t.shape.begin(), t.shape.end()}, {t.data.begin(), t.data.end()}});
+        entries.push_back(
+            {std::string(t.name), t.occurrence, {t.shape.begin(), t.shape.end()}, {t.data.begin(), t.data.end()}});
     }
     const Entry* last(const std::string& name) const {
         const Entry* e = nullptr;
-        for (const auto& x : entries) if (x.name == name) e = &x;
+        for (const auto& x : entries)
+            if (x.name == name) e = &x;
         return e;
     }
 };
@@ -331,10 +345,10 @@ TEST(ForwardTrace, NamesEachTensorAsLlamaCppsGraphDoes) {
     for (const auto& e : rec.entries) {
         if (e.name.ends_with("-0")) layer0.push_back(e.name);
     }
-    EXPECT_EQ(layer0, (std::vector<std::string>{"norm-0", "attn_norm-0", "Qcur-0", "Qcur-0", "Kcur-0", "Kcur-0", "Vcur-0",
-                                                "Vcur-0", "Qcur-0", "Kcur-0", "kqv_out-0", "attn_out-0", "ffn_inp-0",
-                                                "norm-0", "ffn_norm-0", "ffn_up-0", "ffn_gate-0", "ffn_swiglu-0",
-                                                "ffn_out-0", "l_out-0"}));
+    EXPECT_EQ(layer0, (std::vector<std::string>{"norm-0",    "attn_norm-0", "Qcur-0",       "Qcur-0",    "Kcur-0",
+                                                "Kcur-0",    "Vcur-0",      "Vcur-0",       "Qcur-0",    "Kcur-0",
+                                                "kqv_out-0", "attn_out-0",  "ffn_inp-0",    "norm-0",    "ffn_norm-0",
+                                                "ffn_up-0",  "ffn_gate-0",  "ffn_swiglu-0", "ffn_out-0", "l_out-0"}));
     // Qcur-0: the projection [4, 32], its reshape and the RoPE output [4, 4 heads, 8]
     const auto* q = rec.last("Qcur-0");
     ASSERT_NE(q, nullptr);
@@ -368,10 +382,12 @@ TEST(ForwardTrace, BitnetHasSubNormsAndScaledProjections) {
     for (const auto& e : rec.entries) {
         if (e.name.ends_with("-0") && e.name.rfind("norm-", 0) != 0) names.push_back(e.name);
     }
-    EXPECT_EQ(names, (std::vector<std::string>{"attn_norm-0", "Qcur-0", "Qcur-0", "Kcur-0", "Kcur-0", "Vcur-0", "Vcur-0",
-                                               "Qcur-0", "Kcur-0", "kqv_out-0", "attn_sub_norm-0", "attn_out-0",
-                                               "ffn_inp-0", "ffn_norm-0", "ffn_up-0", "ffn_up_s-0", "ffn_gate-0",
-                                               "ffn_gate_s-0", "ffn_sub_out-0", "ffn_sub_norm-0", "ffn_down-0", "l_out-0"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{
+                  "attn_norm-0",   "Qcur-0",         "Qcur-0",     "Kcur-0",     "Kcur-0",          "Vcur-0",
+                  "Vcur-0",        "Qcur-0",         "Kcur-0",     "kqv_out-0",  "attn_sub_norm-0", "attn_out-0",
+                  "ffn_inp-0",     "ffn_norm-0",     "ffn_up-0",   "ffn_up_s-0", "ffn_gate-0",      "ffn_gate_s-0",
+                  "ffn_sub_out-0", "ffn_sub_norm-0", "ffn_down-0", "l_out-0"}));
     // ffn_up_s = ffn_up * blk.0.ffn_up.scale
     const auto* s = b.file().find_tensor("blk.0.ffn_up.scale");
     const float scale = *gguf::dequantize(gguf::GgmlType::F32, s->data, 1)->begin();

@@ -1,7 +1,7 @@
 // The neutral description and its JSON rendering.
 #include <gtest/gtest.h>
-#include <limits>
 #include <xxhash.h>
+#include <limits>
 
 #include "describe/description.hpp"
 #include "support/build.hpp"

@@ -1,8 +1,8 @@
 // Duplicate keys and tensor names among many: the reader's name set grows past its first table.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "gguf/name_set.hpp"
 #include "support/build.hpp"

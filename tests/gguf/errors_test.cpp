@@ -48,7 +48,9 @@ TEST(Errors, BadMagic) {
     EXPECT_EQ(expect_error(b, Code::bad_magic).offset, 0u);
 }
 
-TEST(Errors, EmptyFileIsTruncated) { expect_error({}, Code::truncated); }
+TEST(Errors, EmptyFileIsTruncated) {
+    expect_error({}, Code::truncated);
+}
 
 TEST(Errors, UnsupportedVersions) {
     for (std::uint32_t v : {0u, 4u, 99u}) {
@@ -256,8 +258,8 @@ TEST(Errors, TensorsOverlap) {
 }
 
 TEST(Errors, NonstandardHeaderLayout) {
-    // docs/gguf-notes.md, "The pre-standard header layout": magic, version 3, n_tensors 0, n_kv 4, then u32 alignment 32 and
-    // u64 data offset 224 (not in the standard), then 4 string KVs, zero padded to 224 bytes.
+    // docs/gguf-notes.md, "The pre-standard header layout": magic, version 3, n_tensors 0, n_kv 4, then u32 alignment
+    // 32 and u64 data offset 224 (not in the standard), then 4 string KVs, zero padded to 224 bytes.
     gguf::Writer w;
     w.add("general.architecture", Value::string("test"));
     w.add("general.name", Value::string("mini_test_model"));

@@ -1,6 +1,6 @@
 // The reader on valid files: values, layout, byte order, versions, warnings.
-#include <bit>
 #include <gtest/gtest.h>
+#include <bit>
 
 #include "support/build.hpp"
 
@@ -107,7 +107,7 @@ TEST(Reader, ArraysAreIndexedAndIterated) {
 TEST(Reader, ArrayOfArraysIsValidWithPortabilityWarning) {
     gguf::Writer w;
     w.add("nested", Value::array(ValueType::array, {Value::array(ValueType::uint8, {Value::u8(1), Value::u8(2)}),
-                                                     Value::strings({"x"})}));
+                                                    Value::strings({"x"})}));
     auto b = w.to_bytes();
     auto f = must_parse(b);
     EXPECT_TRUE(has_warning(f, Code::array_of_arrays));

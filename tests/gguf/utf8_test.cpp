@@ -86,7 +86,8 @@ TEST(Utf8, FourByteStringsAtEveryBoundary) {
         for (unsigned b : edges) {
             for (unsigned c : edges) {
                 for (unsigned d : edges) {
-                    expect_same({static_cast<char>(a), static_cast<char>(b), static_cast<char>(c), static_cast<char>(d)});
+                    expect_same(
+                        {static_cast<char>(a), static_cast<char>(b), static_cast<char>(c), static_cast<char>(d)});
                 }
             }
         }
@@ -94,8 +95,9 @@ TEST(Utf8, FourByteStringsAtEveryBoundary) {
 }
 
 TEST(Utf8, SequencesInsideAsciiAtEveryPosition) {
-    const std::string seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc0\xaf", "\xed\xa0\x80",
-                                "\xf4\x90\x80\x80", "\xe2\x82", "\x80", "\xff"};
+    const std::string seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                "\xe2\x82", "\x80",         "\xff"};
     for (const auto& seq : seqs) {
         for (std::size_t before = 0; before < 20; ++before) {
             for (std::size_t after = 0; after < 20; ++after) {
@@ -154,8 +156,14 @@ TEST(Utf8InArrays, ValidElementsGiveNoWarning) {
 
 TEST(Utf8InArrays, SequenceSplitAcrossTwoElementsIsInvalid) {
     // "ab" + "\xc3" + "\xa9cd" would be valid UTF-8 if the elements were joined: each is checked alone.
-    expect_warning_at({"ab", "\xc3", "\xa9" "cd"}, 1);
-    expect_warning_at({"ab", "\xc3", "\xa9" "cd"}, 1, true);  // big-endian lengths
+    expect_warning_at({"ab", "\xc3",
+                       "\xa9"
+                       "cd"},
+                      1);
+    expect_warning_at({"ab", "\xc3",
+                       "\xa9"
+                       "cd"},
+                      1, true);  // big-endian lengths
 }
 
 TEST(Utf8InArrays, FirstInvalidElementIsNamedOnce) {
@@ -163,8 +171,8 @@ TEST(Utf8InArrays, FirstInvalidElementIsNamedOnce) {
 }
 
 TEST(Utf8InArrays, InvalidElementsAroundLongOnes) {
-    const std::string long_ok = std::string(127, 'y') + "\xc3\xa9";   // 129 bytes
-    const std::string long_bad = std::string(150, 'z') + "\xc3";      // cut at the end
+    const std::string long_ok = std::string(127, 'y') + "\xc3\xa9";  // 129 bytes
+    const std::string long_bad = std::string(150, 'z') + "\xc3";     // cut at the end
     expect_warning_at({long_ok, "a", "\xed\xa0\x80", long_ok}, 2);
     expect_warning_at({"a", long_ok, long_bad, "\xff"}, 2);
     expect_warning_at({"a", long_ok, "b", "c\xc3", long_ok}, 3);

@@ -43,10 +43,14 @@ TEST(Writer, RoundTripsEveryValueTypeBothByteOrders) {
             const auto type = static_cast<ValueType>(t);
             std::vector<Value> elems;
             for (std::uint64_t i = 0; i < 3; ++i) {
-                if (type == ValueType::string) elems.push_back(Value::string(std::string(i, 'a')));
-                else if (type == ValueType::array) elems.push_back(Value::array(ValueType::uint8, {Value::u8(1)}));
-                else if (type == ValueType::boolean) elems.push_back(Value::boolean(i % 2 == 1));
-                else elems.push_back(Value::scalar(type, 0x8070605040302010ULL + i));
+                if (type == ValueType::string)
+                    elems.push_back(Value::string(std::string(i, 'a')));
+                else if (type == ValueType::array)
+                    elems.push_back(Value::array(ValueType::uint8, {Value::u8(1)}));
+                else if (type == ValueType::boolean)
+                    elems.push_back(Value::boolean(i % 2 == 1));
+                else
+                    elems.push_back(Value::scalar(type, 0x8070605040302010ULL + i));
             }
             items.emplace_back("array." + std::string(gguf::value_type_name(type)), Value::array(type, elems));
             w.add(items.back().first, items.back().second);

@@ -19,8 +19,14 @@ struct Block {
     std::vector<std::byte> bytes;
     explicit Block(std::size_t n) : bytes(n) {}
     void u8(std::size_t at, unsigned v) { bytes[at] = static_cast<std::byte>(v & 0xFF); }
-    void u16(std::size_t at, unsigned v) { u8(at, v); u8(at + 1, v >> 8); }
-    void u32(std::size_t at, std::uint32_t v) { u16(at, v & 0xFFFF); u16(at + 2, v >> 16); }
+    void u16(std::size_t at, unsigned v) {
+        u8(at, v);
+        u8(at + 1, v >> 8);
+    }
+    void u32(std::size_t at, std::uint32_t v) {
+        u16(at, v & 0xFFFF);
+        u16(at + 2, v >> 16);
+    }
     gguf::Bytes view() const { return {bytes.data(), bytes.size()}; }
 };
 
@@ -33,7 +39,9 @@ std::vector<float> decode(GgmlType type, const Block& b, std::uint64_t n) {
     return r ? *r : std::vector<float>(n, NAN);
 }
 
-std::uint32_t bits(float f) { return std::bit_cast<std::uint32_t>(f); }
+std::uint32_t bits(float f) {
+    return std::bit_cast<std::uint32_t>(f);
+}
 
 }  // namespace
 
@@ -80,12 +88,12 @@ TEST(Dequantize, Q4_1AddsTheMinAfterScaling) {
 TEST(Dequantize, Q5_0TakesBitKOfQhAsTheFifthBitOfElementK) {
     Block b(22);
     b.u16(0, kHalfOne);
-    b.u32(2, 0x80010001u);  // elements 0, 16 and 31 have the high bit
+    b.u32(2, 0x80010001u);                                // elements 0, 16 and 31 have the high bit
     for (unsigned j = 0; j < 16; ++j) b.u8(6 + j, 0x53);  // low nibble 3, high nibble 5
     const auto y = decode(GgmlType::Q5_0, b, 32);
-    EXPECT_EQ(y[0], 3.0f);           // 16 + 3 - 16
-    EXPECT_EQ(y[1], -13.0f);         // 3 - 16
-    EXPECT_EQ(y[16], 5.0f);          // 16 + 5 - 16
+    EXPECT_EQ(y[0], 3.0f);    // 16 + 3 - 16
+    EXPECT_EQ(y[1], -13.0f);  // 3 - 16
+    EXPECT_EQ(y[16], 5.0f);   // 16 + 5 - 16
     EXPECT_EQ(y[17], -11.0f);
     EXPECT_EQ(y[31], 5.0f);
 }
@@ -150,18 +158,19 @@ TEST(Dequantize, Q4_KUnpacksSixBitScalesAndMins) {
     const std::array<int, 8> sc{1, 2, 3, 63, 17, 33, 48, 63};
     const std::array<int, 8> mn{0, 5, 63, 1, 62, 16, 31, 47};
     Block b(144);
-    b.u16(0, kHalfQuarter);   // d
-    b.u16(2, kHalfHalf);      // dmin
+    b.u16(0, kHalfQuarter);  // d
+    b.u16(2, kHalfHalf);     // dmin
     const auto packed = pack_k4(sc, mn);
     for (int k = 0; k < 12; ++k) b.u8(4 + k, packed[k]);
     for (unsigned l = 0; l < 128; ++l) b.u8(16 + l, (l % 16) | ((15 - l % 16) << 4));
     const auto y = decode(GgmlType::Q4_K, b, 256);
     for (int e = 0; e < 256; ++e) {
-        const int sub = e / 32;            // 32-element sub-block: low nibbles of chunk e/64, then high
+        const int sub = e / 32;  // 32-element sub-block: low nibbles of chunk e/64, then high
         const int l = e % 32;
         const int byte = 32 * (e / 64) + l;
         const int q = (sub % 2 == 0) ? (byte % 16) : (15 - byte % 16);
-        const float expect = 0.25f * static_cast<float>(sc[sub]) * static_cast<float>(q) - 0.5f * static_cast<float>(mn[sub]);
+        const float expect =
+            0.25f * static_cast<float>(sc[sub]) * static_cast<float>(q) - 0.5f * static_cast<float>(mn[sub]);
         ASSERT_EQ(y[e], expect) << e;
     }
 }
@@ -195,7 +204,7 @@ TEST(Dequantize, Q3_KUnpacksScalesAndTheHighMask) {
         b.u8(96 + 8 + k, v);
     }
     b.u16(108, kHalfHalf);
-    for (unsigned l = 0; l < 64; ++l) b.u8(32 + l, 0b11100100);  // q = 0, 1, 2, 3 at shifts 0, 2, 4, 6
+    for (unsigned l = 0; l < 64; ++l) b.u8(32 + l, 0b11100100);           // q = 0, 1, 2, 3 at shifts 0, 2, 4, 6
     for (unsigned l = 0; l < 32; ++l) b.u8(l, l % 2 == 0 ? 0xFF : 0x00);  // even l: high bit set everywhere
     const auto y = decode(GgmlType::Q3_K, b, 256);
     for (int e = 0; e < 256; ++e) {
@@ -217,14 +226,15 @@ TEST(Dequantize, Q2_KScalesAndMinsAreNibbles) {
     const auto y = decode(GgmlType::Q2_K, b, 256);
     for (int e = 0; e < 256; ++e) {
         const int sub = e / 16, j = (e % 128) / 32;
-        const float expect = 0.5f * static_cast<float>(sub) * static_cast<float>(3 - j) - 0.25f * static_cast<float>(15 - sub);
+        const float expect =
+            0.5f * static_cast<float>(sub) * static_cast<float>(3 - j) - 0.25f * static_cast<float>(15 - sub);
         ASSERT_EQ(y[e], expect) << e;
     }
 }
 
 TEST(Dequantize, Q6_KCombinesFourAndTwoBitsMinusThirtyTwo) {
     Block b(210);
-    for (unsigned l = 0; l < 128; ++l) b.u8(l, 0x21);           // low nibble 1, high nibble 2
+    for (unsigned l = 0; l < 128; ++l) b.u8(l, 0x21);             // low nibble 1, high nibble 2
     for (unsigned l = 0; l < 64; ++l) b.u8(128 + l, 0b11100100);  // upper bits 0, 1, 2, 3 for q1..q4
     for (unsigned i = 0; i < 16; ++i) b.u8(192 + i, static_cast<unsigned>(static_cast<int>(i) - 8));
     b.u16(208, kHalfTwo);
@@ -268,19 +278,19 @@ TEST(Dequantize, Iq4XsSixBitSubBlockScales) {
     b.u8(4 + 3, 0x50);      // sub-block 7: low nibble 5 (high nibble of scales_l[3]); sub-block 6: 0
     for (unsigned l = 0; l < 128; ++l) b.u8(8 + l, 0x08);  // low nibble level 1, high nibble level -127
     const auto y = decode(GgmlType::IQ4_XS, b, 256);
-    EXPECT_EQ(y[224], static_cast<float>(53 - 32) * 1.0f);       // scale 0x35 = 53
+    EXPECT_EQ(y[224], static_cast<float>(53 - 32) * 1.0f);  // scale 0x35 = 53
     EXPECT_EQ(y[224 + 16], static_cast<float>(53 - 32) * -127.0f);
-    EXPECT_EQ(y[192], -32.0f);                                    // scale 0
+    EXPECT_EQ(y[192], -32.0f);  // scale 0
 }
 
 TEST(Dequantize, Mxfp4HalvesTheE8M0ScaleOfDoubledLevels) {
     Block b(17 * 3);
-    b.u8(0, 127);  // 2^0, halved: 0.5
-    b.u8(1, 0x77); // element 0: nibble 7, 6.0 (doubled 12); element 16: nibble 7 too
-    b.u8(2, 0x98); // element 1: nibble 8 (-0 in E2M1, the integer 0 here) -> +0; element 17: nibble 9 -> -0.5
-    b.u8(17, 0);   // 2^-127, halved: 2^-128, a subnormal
+    b.u8(0, 127);   // 2^0, halved: 0.5
+    b.u8(1, 0x77);  // element 0: nibble 7, 6.0 (doubled 12); element 16: nibble 7 too
+    b.u8(2, 0x98);  // element 1: nibble 8 (-0 in E2M1, the integer 0 here) -> +0; element 17: nibble 9 -> -0.5
+    b.u8(17, 0);    // 2^-127, halved: 2^-128, a subnormal
     b.u8(18, 0x01);
-    b.u8(34, 255); // read as 2^128, halved 2^127
+    b.u8(34, 255);  // read as 2^128, halved 2^127
     b.u8(35, 0x01);
     const auto y = decode(GgmlType::MXFP4, b, 96);
     EXPECT_EQ(y[0], 6.0f);
@@ -293,10 +303,10 @@ TEST(Dequantize, Mxfp4HalvesTheE8M0ScaleOfDoubledLevels) {
 
 TEST(Dequantize, Nvfp4UsesOneUe4M3ScalePerSixteen) {
     Block b(36);
-    b.u8(0, 0x38);  // exponent 7, mantissa 0: 1.0, halved 0.5
-    b.u8(1, 0x7F);  // decodes to 0
-    b.u8(2, 0x01);  // subnormal 2^-9, halved 2^-10
-    b.u8(3, 0x3C);  // 1.5, halved 0.75
+    b.u8(0, 0x38);                                        // exponent 7, mantissa 0: 1.0, halved 0.5
+    b.u8(1, 0x7F);                                        // decodes to 0
+    b.u8(2, 0x01);                                        // subnormal 2^-9, halved 2^-10
+    b.u8(3, 0x3C);                                        // 1.5, halved 0.75
     for (unsigned j = 0; j < 32; ++j) b.u8(4 + j, 0x72);  // low nibble 2 (doubled 2), high 7 (doubled 12)
     const auto y = decode(GgmlType::NVFP4, b, 64);
     EXPECT_EQ(y[0], 1.0f);
@@ -313,7 +323,8 @@ TEST(Dequantize, StreamingRowsEqualsTheWholeTensor) {
     const auto whole = decode(GgmlType::Q4_0, b, 128);
     std::vector<float> rows(128);
     for (int r = 0; r < 2; ++r) {
-        auto st = gguf::dequantize_into(GgmlType::Q4_0, b.view().subspan(36 * r, 36), std::span<float>(rows).subspan(64 * r, 64));
+        auto st = gguf::dequantize_into(GgmlType::Q4_0, b.view().subspan(36 * r, 36),
+                                        std::span<float>(rows).subspan(64 * r, 64));
         ASSERT_TRUE(st) << st.error().message;
     }
     EXPECT_EQ(std::memcmp(whole.data(), rows.data(), 128 * sizeof(float)), 0);
@@ -337,8 +348,8 @@ TEST(DequantizeErrors, GridTypesAreNamedAsNotSupported) {
 TEST(DequantizeI2S, TheDispatcherReadsCodesAndTheTensorScale) {
     std::vector<std::byte> data(64, std::byte{0});
     for (int i = 0; i < 32; ++i) data[i] = std::byte{0xAA};  // every code 2: +1
-    data[0] = std::byte{0x2A};                                // element 0 (bits 7-6 of byte 0): code 0, -1
-    data[1] = std::byte{0x9A};                                // element 33 (bits 5-4 of byte 1): code 1, 0
+    data[0] = std::byte{0x2A};                               // element 0 (bits 7-6 of byte 0): code 0, -1
+    data[1] = std::byte{0x9A};                               // element 33 (bits 5-4 of byte 1): code 1, 0
     const float scale = 0.5f;
     std::memcpy(data.data() + 32, &scale, 4);
     auto r = gguf::dequantize(static_cast<GgmlType>(36), {data.data(), data.size()}, 128);

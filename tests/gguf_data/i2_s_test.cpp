@@ -14,7 +14,9 @@ using gguf::GgmlType;
 
 namespace {
 
-std::uint8_t byte_at(const std::vector<std::byte>& b, std::size_t i) { return std::to_integer<std::uint8_t>(b[i]); }
+std::uint8_t byte_at(const std::vector<std::byte>& b, std::size_t i) {
+    return std::to_integer<std::uint8_t>(b[i]);
+}
 
 float f32_at(const std::vector<std::byte>& b, std::size_t i) {
     std::uint32_t v = 0;
@@ -22,7 +24,9 @@ float f32_at(const std::vector<std::byte>& b, std::size_t i) {
     return std::bit_cast<float>(v);
 }
 
-gguf::Bytes view(const std::vector<std::byte>& b) { return {b.data(), b.size()}; }
+gguf::Bytes view(const std::vector<std::byte>& b) {
+    return {b.data(), b.size()};
+}
 
 }  // namespace
 
@@ -37,12 +41,12 @@ TEST(I2S, TensorIsQuarterOfTheElementsPlusA32ByteTail) {
 // Codes: 0 = -1, 1 = 0, 2 = +1.
 TEST(I2S, CodesGoToByteJMod32AtBitsSixMinusTwiceJDiv32) {
     std::vector<float> x(128, 0.0f);
-    x[0] = 1.0f;     // byte 0, bits 7-6 = 2
-    x[32] = -1.0f;   // byte 0, bits 5-4 = 0
-    x[64] = 0.25f;   // byte 0, bits 3-2 = 2 (any positive value is +1)
-    x[96] = 1.0f;    // byte 0, bits 1-0 = 2
-    x[31] = -0.5f;   // byte 31, bits 7-6 = 0
-    x[127] = 1.0f;   // byte 31, bits 1-0 = 2
+    x[0] = 1.0f;    // byte 0, bits 7-6 = 2
+    x[32] = -1.0f;  // byte 0, bits 5-4 = 0
+    x[64] = 0.25f;  // byte 0, bits 3-2 = 2 (any positive value is +1)
+    x[96] = 1.0f;   // byte 0, bits 1-0 = 2
+    x[31] = -0.5f;  // byte 31, bits 7-6 = 0
+    x[127] = 1.0f;  // byte 31, bits 1-0 = 2
     const auto q = gguf::quantize(GgmlType::I2_S, x, 128);
     ASSERT_TRUE(q) << q.error().message;
     // byte 0: 2<<6 | 0<<4 | 2<<2 | 2 = 0x8A; bytes 1..30: all four codes 1 (zero) = 0x55;

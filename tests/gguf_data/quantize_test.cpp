@@ -13,7 +13,9 @@ using gguf::GgmlType;
 
 namespace {
 
-std::uint8_t byte_at(const std::vector<std::byte>& b, std::size_t i) { return std::to_integer<std::uint8_t>(b[i]); }
+std::uint8_t byte_at(const std::vector<std::byte>& b, std::size_t i) {
+    return std::to_integer<std::uint8_t>(b[i]);
+}
 
 std::uint16_t u16_at(const std::vector<std::byte>& b, std::size_t i) {
     return static_cast<std::uint16_t>(byte_at(b, i) | (byte_at(b, i + 1) << 8));
@@ -25,7 +27,9 @@ std::uint32_t bits(float f) {
     return b;
 }
 
-gguf::Bytes view(const std::vector<std::byte>& b) { return {b.data(), b.size()}; }
+gguf::Bytes view(const std::vector<std::byte>& b) {
+    return {b.data(), b.size()};
+}
 
 // A small deterministic sequence in (-1, 1) for the round-trip tests (not the fixtures' generator).
 std::vector<float> wave(std::size_t n, float scale) {
@@ -41,11 +45,11 @@ std::vector<float> wave(std::size_t n, float scale) {
 TEST(Fp16, ExactValuesKeepTheirBitPatterns) {
     EXPECT_EQ(gguf::fp32_to_fp16(0.0f), 0x0000);
     EXPECT_EQ(gguf::fp32_to_fp16(-0.0f), 0x8000);
-    EXPECT_EQ(gguf::fp32_to_fp16(1.0f), 0x3C00);       // exponent 15, mantissa 0
-    EXPECT_EQ(gguf::fp32_to_fp16(-2.0f), 0xC000);      // sign, exponent 16
-    EXPECT_EQ(gguf::fp32_to_fp16(65504.0f), 0x7BFF);   // largest finite half
-    EXPECT_EQ(gguf::fp32_to_fp16(0x1.0p-14f), 0x0400); // smallest normal half
-    EXPECT_EQ(gguf::fp32_to_fp16(0x1.0p-24f), 0x0001); // smallest subnormal half
+    EXPECT_EQ(gguf::fp32_to_fp16(1.0f), 0x3C00);               // exponent 15, mantissa 0
+    EXPECT_EQ(gguf::fp32_to_fp16(-2.0f), 0xC000);              // sign, exponent 16
+    EXPECT_EQ(gguf::fp32_to_fp16(65504.0f), 0x7BFF);           // largest finite half
+    EXPECT_EQ(gguf::fp32_to_fp16(0x1.0p-14f), 0x0400);         // smallest normal half
+    EXPECT_EQ(gguf::fp32_to_fp16(0x1.0p-24f), 0x0001);         // smallest subnormal half
     EXPECT_EQ(gguf::fp32_to_fp16(1023 * 0x1.0p-24f), 0x03FF);  // largest subnormal
 }
 
@@ -275,7 +279,10 @@ TEST(Quantize, TQ1_0AndTQ2_0AgreeOnEveryTrit) {
 
 TEST(QuantizeErrors, RowSizeMustBeAPositiveBlockMultiple) {
     const std::vector<float> x(512, 1.0f);
-    struct Case { GgmlType type; std::uint64_t row; };
+    struct Case {
+        GgmlType type;
+        std::uint64_t row;
+    };
     for (auto c : {Case{GgmlType::Q8_0, 48}, Case{GgmlType::Q8_0, 0}, Case{GgmlType::TQ1_0, 128},
                    Case{GgmlType::TQ2_0, 32}, Case{GgmlType::F16, 0}}) {
         auto q = gguf::quantize(c.type, x, c.row);

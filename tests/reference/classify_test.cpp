@@ -18,7 +18,8 @@ struct Case {
 class Classify : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Classify, MapsTheMessageToItsClass) {
-    EXPECT_EQ(failure_class_name(classify(GetParam().text)), failure_class_name(GetParam().expected)) << GetParam().text;
+    EXPECT_EQ(failure_class_name(classify(GetParam().text)), failure_class_name(GetParam().expected))
+        << GetParam().text;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -49,13 +50,15 @@ INSTANTIATE_TEST_SUITE_P(
              "size (32)\n",
              FailureClass::invalid_gguf},
         Case{"gguf_init_from_file_impl: alignment 12 is not a power of 2\n", FailureClass::invalid_gguf},
-        Case{"gguf_init_from_file_impl: duplicate key 'general.name' for tensors 0 and 1 \n", FailureClass::invalid_gguf},
+        Case{"gguf_init_from_file_impl: duplicate key 'general.name' for tensors 0 and 1 \n",
+             FailureClass::invalid_gguf},
         Case{"gguf_init_from_file_impl: tensor 'b' has offset 64, expected 32\n"
              "gguf_init_from_file_impl: failed to read tensor data\n",
              FailureClass::invalid_gguf},
         Case{"gguf_init_from_file_impl: string length 4294967296 exceeds remaining file size 100 bytes\n",
              FailureClass::invalid_gguf},
-        Case{"gguf_init_from_file_impl: tensor 'x' has invalid number of dimensions: 5 > 4\n", FailureClass::invalid_gguf},
+        Case{"gguf_init_from_file_impl: tensor 'x' has invalid number of dimensions: 5 > 4\n",
+             FailureClass::invalid_gguf},
         Case{"llama_model_load: error loading model: error loading model architecture: unknown model architecture: "
              "'test'\n",
              FailureClass::unknown_architecture},
@@ -87,21 +90,30 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"llama_model_load_from_file_impl: failed to load model\n", FailureClass::other}));
 
 TEST(ClassifyText, NamesTheLineThatDecided) {
-    const auto c = classify_text("llama_model_loader: loaded meta data with 4 key-value pairs and 0 tensors\n"
-                                 "llama_model_load: error loading model: unknown model architecture: 'test'\n"
-                                 "llama_model_load_from_file_impl: failed to load model\n");
+    const auto c = classify_text(
+        "llama_model_loader: loaded meta data with 4 key-value pairs and 0 tensors\n"
+        "llama_model_load: error loading model: unknown model architecture: 'test'\n"
+        "llama_model_load_from_file_impl: failed to load model\n");
     EXPECT_EQ(c.failure, FailureClass::unknown_architecture);
     EXPECT_EQ(c.line, "llama_model_load: error loading model: unknown model architecture: 'test'");
 }
 
 TEST(FailureClassName, EveryClassHasADistinctSnakeCaseName) {
-    const FailureClass all[] = {FailureClass::none, FailureClass::file_unreadable, FailureClass::invalid_gguf,
-                                FailureClass::unsupported_version, FailureClass::unknown_tensor_type,
-                                FailureClass::unknown_architecture, FailureClass::missing_key,
-                                FailureClass::missing_tensor, FailureClass::wrong_shape,
-                                FailureClass::data_out_of_bounds, FailureClass::invalid_tensor_data,
-                                FailureClass::abort_or_signal, FailureClass::timeout,
-                                FailureClass::reference_unavailable, FailureClass::other};
+    const FailureClass all[] = {FailureClass::none,
+                                FailureClass::file_unreadable,
+                                FailureClass::invalid_gguf,
+                                FailureClass::unsupported_version,
+                                FailureClass::unknown_tensor_type,
+                                FailureClass::unknown_architecture,
+                                FailureClass::missing_key,
+                                FailureClass::missing_tensor,
+                                FailureClass::wrong_shape,
+                                FailureClass::data_out_of_bounds,
+                                FailureClass::invalid_tensor_data,
+                                FailureClass::abort_or_signal,
+                                FailureClass::timeout,
+                                FailureClass::reference_unavailable,
+                                FailureClass::other};
     std::set<std::string_view> names;
     for (auto f : all) {
         const auto n = failure_class_name(f);

@@ -120,8 +120,10 @@ public:
         ::setenv(name, value.c_str(), 1);
     }
     ~ScopedEnv() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
     }
 
 private:
@@ -167,8 +169,14 @@ TEST(LocatePeers, AWrongGgufPyPathIsUnavailableAndSaysHowToInstall) {
 
 // The probe's form of a header with one KV, as the peers print it.
 json header_payload(json kv) {
-    return {{"ok", true},     {"version", 3},      {"n_kv", 1}, {"n_tensors", 0}, {"alignment", 32},
-            {"data_offset", 0}, {"kv", json::array({kv})}, {"tensors", json::array()}};
+    return {{"ok", true},
+            {"version", 3},
+            {"n_kv", 1},
+            {"n_tensors", 0},
+            {"alignment", 32},
+            {"data_offset", 0},
+            {"kv", json::array({kv})},
+            {"tensors", json::array()}};
 }
 
 TEST(DescriptionFromHeader, ReadsAnArrayOfArraysAsOurReaderDescribesIt) {
@@ -181,12 +189,13 @@ TEST(DescriptionFromHeader, ReadsAnArrayOfArraysAsOurReaderDescribesIt) {
     const auto file = testing_support::must_parse(bytes);
     const auto ours = describe::describe_kv(file.kvs()[0].key, file.kvs()[0].value);
 
-    const json kv{{"key_hex", "746573742e6e6573746564"},  // "test.nested"
-                  {"type", 9},
-                  {"elem_type", 9},
-                  {"n", 2},
-                  {"values",
-                   {{{"elem_type", 4}, {"n", 2}, {"values", {1, 65536}}}, {{"elem_type", 4}, {"n", 1}, {"values", {7}}}}}};
+    const json kv{
+        {"key_hex", "746573742e6e6573746564"},  // "test.nested"
+        {"type", 9},
+        {"elem_type", 9},
+        {"n", 2},
+        {"values",
+         {{{"elem_type", 4}, {"n", 2}, {"values", {1, 65536}}}, {{"elem_type", 4}, {"n", 1}, {"values", {7}}}}}};
     const auto theirs = description_from_header(header_payload(kv));
     ASSERT_TRUE(theirs) << theirs.error().message;
     ASSERT_EQ(theirs->kv.size(), 1u);
@@ -198,7 +207,10 @@ TEST(DescriptionFromHeader, ReadsAnArrayOfArraysAsOurReaderDescribesIt) {
 
 TEST(DescriptionFromHeader, AnInnerArrayWithoutItsElementTypeIsAnError) {
     // @huggingface/gguf returns nested arrays without the inner element type: not guessed here.
-    const json kv{{"key_hex", "6b"}, {"type", 9}, {"elem_type", 9}, {"n", 1},
+    const json kv{{"key_hex", "6b"},
+                  {"type", 9},
+                  {"elem_type", 9},
+                  {"n", 1},
                   {"values", {{{"elem_type", nullptr}, {"n", 1}, {"values", {7}}}}}};
     const auto theirs = description_from_header(header_payload(kv));
     ASSERT_FALSE(theirs);

@@ -48,8 +48,18 @@ TEST(Process, ReportsTheExitCodeAndBothStreams) {
 }
 
 TEST(Process, ArgumentsPassThroughUntouchedWithoutAShell) {
-    const std::vector<std::string> args = {"a file with spaces.gguf", "it's", "\"double\"", "x; rm -rf /nonexistent",
-                                           "$(echo injected)", "`id`", "*", "", "--", "-n", "tab\there", "new\nline",
+    const std::vector<std::string> args = {"a file with spaces.gguf",
+                                           "it's",
+                                           "\"double\"",
+                                           "x; rm -rf /nonexistent",
+                                           "$(echo injected)",
+                                           "`id`",
+                                           "*",
+                                           "",
+                                           "--",
+                                           "-n",
+                                           "tab\there",
+                                           "new\nline",
                                            "\xff\xfe not utf-8"};
     ProcessSpec spec{"/usr/bin/printf", {"%s\\0"}, {}, 30s};
     spec.args.insert(spec.args.end(), args.begin(), args.end());

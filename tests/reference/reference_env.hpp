@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <string>
 #include <vector>
-#include <unistd.h>
 
 #include "reference/reference.hpp"
 
@@ -19,12 +19,14 @@ inline const gguf::reference::Located& located_reference() {
 }
 
 // Use as: ASSERT_REFERENCE(); then reference() is valid.
-#define ASSERT_REFERENCE()                                                                              \
-    ASSERT_TRUE(::testing_support::located_reference().ref.has_value())                                \
-        << "the reference is unavailable (" << ::testing_support::located_reference().error            \
+#define ASSERT_REFERENCE()                                                                  \
+    ASSERT_TRUE(::testing_support::located_reference().ref.has_value())                     \
+        << "the reference is unavailable (" << ::testing_support::located_reference().error \
         << "). Run scripts/fetch-reference to install the pinned llama.cpp."
 
-inline const gguf::reference::Reference& reference() { return *located_reference().ref; }
+inline const gguf::reference::Reference& reference() {
+    return *located_reference().ref;
+}
 
 // Removes the directories handed out by test_dir() when the test process ends.
 struct TestDirs {

@@ -85,7 +85,9 @@ const nlohmann::json* find_kv(const nlohmann::json& payload, std::string_view ke
     return nullptr;
 }
 
-std::vector<std::byte> zeros(std::size_t n) { return std::vector<std::byte>(n); }
+std::vector<std::byte> zeros(std::size_t n) {
+    return std::vector<std::byte>(n);
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -250,11 +252,16 @@ gguf::Writer many_values_writer() {
     w.add("a.bool", Value::array(ValueType::boolean, bools));
     w.add("a.i8.empty", Value::array(ValueType::int8, {}));
     w.add("a.str.empty", Value::array(ValueType::string, {}));
-    const float f32s[] = {0.0f, -0.0f, std::bit_cast<float>(0x7FC00001u), std::bit_cast<float>(1u),
-                          -std::numeric_limits<float>::infinity(), 1e-40f, 3.4028235e38f};
+    const float f32s[] = {0.0f,
+                          -0.0f,
+                          std::bit_cast<float>(0x7FC00001u),
+                          std::bit_cast<float>(1u),
+                          -std::numeric_limits<float>::infinity(),
+                          1e-40f,
+                          3.4028235e38f};
     w.add("a.f32", Value::f32s(f32s));
     w.add("a.f64", Value::array(ValueType::float64, {Value::f64(-0.0), Value::scalar(ValueType::float64, 1ull),
-                                                      Value::scalar(ValueType::float64, 0xFFF8000000000000ull)}));
+                                                     Value::scalar(ValueType::float64, 0xFFF8000000000000ull)}));
     std::vector<std::int32_t> i32s;
     for (int i = 0; i < 300; ++i) i32s.push_back(i * i * (i % 2 ? -1 : 1));
     w.add("a.i32.long", Value::i32s(i32s));
@@ -293,12 +300,11 @@ TEST(ProbeHeader, RawDumpKeepsBitsBytesAndWholeArrays) {
     };
     // "t.f32.nan_payload" = 74 2e 66 33 32 2e 6e 61 6e 5f 70 61 79 6c 6f 61 64
     EXPECT_EQ(kv("742e6633322e6e616e5f7061796c6f6164")["value"], 0x7FC00001u);
-    EXPECT_EQ(kv("742e6633322e6e65675f7a65726f")["value"], 0x80000000u);  // t.f32.neg_zero
+    EXPECT_EQ(kv("742e6633322e6e65675f7a65726f")["value"], 0x80000000u);             // t.f32.neg_zero
     EXPECT_EQ(kv("742e693634")["value"], std::numeric_limits<std::int64_t>::min());  // t.i64
     EXPECT_EQ(kv("742e753634")["value"], 0xFFFFFFFFFFFFFFFFull);                     // t.u64
     // t.str.invalid_utf8: the bytes as written, in hex.
-    EXPECT_EQ(kv("742e7374722e696e76616c69645f75746638")["value"],
-              "fffe20626164208020c0af205c206261636b736c617368");
+    EXPECT_EQ(kv("742e7374722e696e76616c69645f75746638")["value"], "fffe20626164208020c0af205c206261636b736c617368");
     // t.key.<FF><FE>: the key's own bytes survive.
     EXPECT_EQ(kv("742e6b65792efffe")["type"], 8);
     // a.u8.long: 1000 elements, all of them.
@@ -360,7 +366,8 @@ TEST(ProbeHeader, BadMagicIsInvalidGguf) {
     auto bytes = fixtures::mini_fixture(3).to_bytes();
     bytes[0] = std::byte{'X'};  // named edit: magic "XGUF"
     const auto path = test_dir() / "bad_magic.gguf";
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     const auto o = run_header(reference(), path, {});
     EXPECT_FALSE(o.ok);
     EXPECT_EQ(failure_class_name(o.failure), "invalid_gguf") << o.message;
@@ -411,7 +418,8 @@ TEST(ProbeLoad, MissingTensorMissingKeyAndNanAreClassified) {
     no_norm.skip_tensor = "output_norm.weight";
     no_ctx.skip_context_length = true;
     nan.nan_tensor = "blk.0.ffn_up.weight";
-    for (const auto& c : {Case{no_norm, "missing_tensor"}, Case{no_ctx, "missing_key"}, Case{nan, "invalid_tensor_data"}}) {
+    for (const auto& c :
+         {Case{no_norm, "missing_tensor"}, Case{no_ctx, "missing_key"}, Case{nan, "invalid_tensor_data"}}) {
         const auto path = write(testing_support::tiny_llama(c.model), dir / (std::string(c.expected) + ".gguf"));
         const auto o = run_load(reference(), path, {});
         EXPECT_FALSE(o.ok);
@@ -424,7 +432,8 @@ TEST(ProbeLoad, TruncatedTensorDataIsOutOfBounds) {
     auto bytes = testing_support::tiny_llama().to_bytes();
     bytes.resize(bytes.size() - 100);  // named edit: cut the last tensor's data short
     const auto path = test_dir() / "truncated.gguf";
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     const auto o = run_load(reference(), path, {});
     EXPECT_FALSE(o.ok);
     EXPECT_EQ(failure_class_name(o.failure), "data_out_of_bounds") << o.message << "\n" << o.log_excerpt;

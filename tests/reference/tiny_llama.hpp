@@ -1,5 +1,5 @@
-// Test support: the smallest llama model llama.cpp loads (docs/gguf-notes.md, "The reference's model loader"), built with our
-// Writer, with knobs to break it in named ways.
+// Test support: the smallest llama model llama.cpp loads (docs/gguf-notes.md, "The reference's model loader"), built
+// with our Writer, with knobs to break it in named ways.
 #pragma once
 
 #include <cmath>
@@ -19,8 +19,8 @@ struct TinyLlama {
     std::uint32_t n_head = 4;
     std::uint32_t n_ff = 64;
     std::uint32_t n_vocab = 8;
-    std::string skip_tensor;     // leave this tensor out
-    std::string nan_tensor;      // put a NaN in this tensor's data
+    std::string skip_tensor;  // leave this tensor out
+    std::string nan_tensor;   // put a NaN in this tensor's data
     bool skip_context_length = false;
 };
 

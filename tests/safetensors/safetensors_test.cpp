@@ -1,12 +1,12 @@
 // safetensors: the writer's layout, round trips, and every malformed-input check of the reader.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "safetensors/safetensors.hpp"
 
@@ -18,7 +18,8 @@ namespace {
 // A file as any writer would lay it out: 8-byte LE length, the header text, the data bytes.
 std::vector<std::byte> file_bytes(const std::string& header, std::size_t data_bytes, std::uint64_t declared_len) {
     std::vector<std::byte> out(8);
-    for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>((declared_len >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<std::byte>((declared_len >> (8 * i)) & 0xFF);
     for (char c : header) out.push_back(static_cast<std::byte>(c));
     out.resize(out.size() + data_bytes, std::byte{0});
     return out;
@@ -137,8 +138,8 @@ TEST(SafetensorsReader, ReadsAHandWrittenFileInHeaderOrder) {
 }
 
 TEST(SafetensorsReader, AcceptsEmptyTensorsAtAnyOffset) {
-    const std::string h = "{" + entry("e", "F32", "[0,1099511627776,1099511627776]", 4, 4) + "," +
-                          entry("x", "F32", "[1]", 0, 4) + "}";
+    const std::string h =
+        "{" + entry("e", "F32", "[0,1099511627776,1099511627776]", 4, 4) + "," + entry("x", "F32", "[1]", 0, 4) + "}";
     auto f = st::parse(file_bytes(h, 4));
     ASSERT_TRUE(f.ok()) << f.error().message;
     EXPECT_EQ(f->find("e")->element_count(), 0u);
@@ -179,12 +180,17 @@ TEST(SafetensorsReader, RejectsMalformedEntries) {
     EXPECT_EQ(parse_code(file_bytes(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4)), Code::invalid_entry);
     EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","data_offsets":[0,4]}})", 4)), Code::invalid_entry);
     EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", 4)), Code::invalid_entry);
-    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4)), Code::invalid_entry);
-    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4)), Code::invalid_entry);
-    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4)), Code::invalid_entry);
-    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,-4]}})", 4)), Code::invalid_entry);
+    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4)),
+              Code::invalid_entry);
+    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4)),
+              Code::invalid_entry);
+    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4)),
+              Code::invalid_entry);
+    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,-4]}})", 4)),
+              Code::invalid_entry);
     EXPECT_EQ(parse_code(file_bytes(R"({"a":7})", 4)), Code::invalid_entry);
-    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"Q8_0","shape":[1],"data_offsets":[0,4]}})", 4)), Code::unknown_dtype);
+    EXPECT_EQ(parse_code(file_bytes(R"({"a":{"dtype":"Q8_0","shape":[1],"data_offsets":[0,4]}})", 4)),
+              Code::unknown_dtype);
     EXPECT_EQ(parse_code(file_bytes("{" + entry("", "F32", "[1]", 0, 4) + "}", 4)), Code::empty_name);
 }
 

@@ -13,7 +13,9 @@ namespace testing_support {
 
 using Buffer = std::vector<std::byte>;
 
-inline gguf::Bytes view(const Buffer& b) { return {b.data(), b.size()}; }
+inline gguf::Bytes view(const Buffer& b) {
+    return {b.data(), b.size()};
+}
 
 inline Buffer f32_data(std::size_t n, float start = 0.0f) {
     Buffer out(n * 4);

@@ -2,16 +2,16 @@
 // independently of the code under test (XXH3_64bits over a byte range, OpenSSL's one-shot SHA-256).
 #pragma once
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <xxhash.h>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
-#include <openssl/evp.h>
 #include <stdexcept>
 #include <string>
 #include <vector>
-#include <xxhash.h>
 
 #include "support/build.hpp"
 

@@ -1,13 +1,13 @@
 // Test support: run the CLI as a user runs it and capture exit code, stdout and stderr.
 #pragma once
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace testing_support {
 
@@ -35,14 +35,18 @@ inline RunResult run_command(const std::string& command) {
     const auto err = dir / "err";
     const int status = std::system((command + " >'" + out.string() + "' 2>'" + err.string() + "'").c_str());
     RunResult r;
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+    if (WIFEXITED(status))
+        r.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        r.exit_code = 128 + WTERMSIG(status);
     r.out = slurp(out);
     r.err = slurp(err);
     std::filesystem::remove_all(dir);
     return r;
 }
 
-inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+inline std::string quoted(const std::filesystem::path& p) {
+    return "'" + p.string() + "'";
+}
 
 }  // namespace testing_support

@@ -54,11 +54,17 @@ namespace probe::compat {
 
 // Memory-mapped loading: older releases have `bool use_mmap`, newer ones `load_mode` (1 = mmap).
 template <class P>
-auto set_mmap(P& p, int) -> decltype(p.use_mmap = true, void()) { p.use_mmap = true; }
+auto set_mmap(P& p, int) -> decltype(p.use_mmap = true, void()) {
+    p.use_mmap = true;
+}
 template <class P>
-auto set_mmap(P& p, long) -> decltype(p.load_mode, void()) { p.load_mode = static_cast<decltype(p.load_mode)>(1); }
+auto set_mmap(P& p, long) -> decltype(p.load_mode, void()) {
+    p.load_mode = static_cast<decltype(p.load_mode)>(1);
+}
 template <class P>
-void set_mmap(P& p) { set_mmap(p, 0); }
+void set_mmap(P& p) {
+    set_mmap(p, 0);
+}
 
 // Flash attention on or off: `flash_attn_type` (an enum, 1 = enabled) or the older `bool flash_attn`.
 template <class P>
@@ -66,9 +72,13 @@ auto set_flash_attn(P& p, bool on, int) -> decltype(p.flash_attn_type, void()) {
     p.flash_attn_type = static_cast<decltype(p.flash_attn_type)>(on ? 1 : 0);
 }
 template <class P>
-auto set_flash_attn(P& p, bool on, long) -> decltype(p.flash_attn = on, void()) { p.flash_attn = on; }
+auto set_flash_attn(P& p, bool on, long) -> decltype(p.flash_attn = on, void()) {
+    p.flash_attn = on;
+}
 template <class P>
-void set_flash_attn(P& p, bool on) { set_flash_attn(p, on, 0); }
+void set_flash_attn(P& p, bool on) {
+    set_flash_attn(p, on, 0);
+}
 
 inline llama_model* load_model(const char* path, llama_model_params params) {
 #if PROBE_HAS_llama_model_load_from_file
@@ -165,7 +175,9 @@ public:
     GgufHeader(const GgufHeader&) = delete;
     GgufHeader& operator=(const GgufHeader&) = delete;
 
-    const gguf_context* get() const { return ctx_; }
+    const gguf_context* get() const {
+        return ctx_;
+    }
 
     // ne[0..GGML_MAX_DIMS) of tensor i (1 past its dims), or nullptr.
     const std::int64_t* ne(std::int64_t i) const {

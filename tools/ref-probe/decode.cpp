@@ -13,7 +13,8 @@ namespace {
 
 std::string libllama_dir() {
     Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr) return {};
+    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr)
+        return {};
     std::string path = info.dli_fname;
     const auto slash = path.rfind('/');
     return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
@@ -125,7 +126,8 @@ bool load_and_decode(const std::string& file, const DecodeOptions& o, ggml_backe
         s.ctx = compat::new_context(s.model, cparams);
         if (s.ctx != nullptr) {
             s.kv_used = "f16";
-            s.kv_note = "this reference refuses an f32 V cache without flash attention: its default f16 KV cache is used";
+            s.kv_note =
+                "this reference refuses an f32 V cache without flash attention: its default f16 KV cache is used";
         }
     }
     if (s.ctx == nullptr) {

@@ -19,7 +19,7 @@ struct DecodeOptions {
     bool flash_attn = false;
     std::string kv = "f32";
     bool kv_given = false;  // --kv was given (else a reference that refuses f32 may fall back to f16)
-    std::string tokens;  // as given; empty: the default sequence
+    std::string tokens;     // as given; empty: the default sequence
     std::string libdir;
 };
 bool parse_decode_options(const Args& args, DecodeOptions& out, std::string& error);

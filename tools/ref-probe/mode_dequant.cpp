@@ -76,7 +76,8 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
         out.field("f32_offset", f32_written);
         if (to_float != nullptr || copy) {
             // Runs of at most 1 MiB of source bytes, always whole blocks.
-            const std::uint64_t blocks_per_run = type_size ? std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / type_size) : 0;
+            const std::uint64_t blocks_per_run =
+                type_size ? std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / type_size) : 0;
             if (std::fseek(in.f, static_cast<long>(offset), SEEK_SET) != 0) {
                 error = "cannot seek to the data of tensor " + std::to_string(i);
                 ok = false;

@@ -29,29 +29,65 @@ T load(const void* p) {
 // Encoded size of a fixed-size GGUF value type, 0 for string/array.
 std::size_t fixed_size(int type) {
     switch (type) {
-        case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
-        case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
-        case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
-        case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
-        default: return 0;
+        case GGUF_TYPE_UINT8:
+        case GGUF_TYPE_INT8:
+        case GGUF_TYPE_BOOL:
+            return 1;
+        case GGUF_TYPE_UINT16:
+        case GGUF_TYPE_INT16:
+            return 2;
+        case GGUF_TYPE_UINT32:
+        case GGUF_TYPE_INT32:
+        case GGUF_TYPE_FLOAT32:
+            return 4;
+        case GGUF_TYPE_UINT64:
+        case GGUF_TYPE_INT64:
+        case GGUF_TYPE_FLOAT64:
+            return 8;
+        default:
+            return 0;
     }
 }
 
 // One fixed-size element at p, as the lossless JSON form described above.
 void scalar(Json& out, int type, const void* p) {
     switch (type) {
-        case GGUF_TYPE_UINT8: out.value(load<std::uint8_t>(p)); return;
-        case GGUF_TYPE_INT8: out.value(load<std::int8_t>(p)); return;
-        case GGUF_TYPE_UINT16: out.value(load<std::uint16_t>(p)); return;
-        case GGUF_TYPE_INT16: out.value(load<std::int16_t>(p)); return;
-        case GGUF_TYPE_UINT32: out.value(load<std::uint32_t>(p)); return;
-        case GGUF_TYPE_INT32: out.value(load<std::int32_t>(p)); return;
-        case GGUF_TYPE_FLOAT32: out.value(load<std::uint32_t>(p)); return;  // bit pattern
-        case GGUF_TYPE_BOOL: out.value(load<std::uint8_t>(p)); return;      // raw byte
-        case GGUF_TYPE_UINT64: out.value(load<std::uint64_t>(p)); return;
-        case GGUF_TYPE_INT64: out.value(load<std::int64_t>(p)); return;
-        case GGUF_TYPE_FLOAT64: out.value(load<std::uint64_t>(p)); return;  // bit pattern
-        default: out.null(); return;
+        case GGUF_TYPE_UINT8:
+            out.value(load<std::uint8_t>(p));
+            return;
+        case GGUF_TYPE_INT8:
+            out.value(load<std::int8_t>(p));
+            return;
+        case GGUF_TYPE_UINT16:
+            out.value(load<std::uint16_t>(p));
+            return;
+        case GGUF_TYPE_INT16:
+            out.value(load<std::int16_t>(p));
+            return;
+        case GGUF_TYPE_UINT32:
+            out.value(load<std::uint32_t>(p));
+            return;
+        case GGUF_TYPE_INT32:
+            out.value(load<std::int32_t>(p));
+            return;
+        case GGUF_TYPE_FLOAT32:
+            out.value(load<std::uint32_t>(p));
+            return;  // bit pattern
+        case GGUF_TYPE_BOOL:
+            out.value(load<std::uint8_t>(p));
+            return;  // raw byte
+        case GGUF_TYPE_UINT64:
+            out.value(load<std::uint64_t>(p));
+            return;
+        case GGUF_TYPE_INT64:
+            out.value(load<std::int64_t>(p));
+            return;
+        case GGUF_TYPE_FLOAT64:
+            out.value(load<std::uint64_t>(p));
+            return;  // bit pattern
+        default:
+            out.null();
+            return;
     }
 }
 

@@ -19,7 +19,8 @@ namespace {
 // The directory that holds libllama (beside it: libggml and the CPU backend variants).
 std::string library_dir() {
     Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr) return {};
+    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr)
+        return {};
     std::string path = info.dli_fname;
     const auto slash = path.rfind('/');
     return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
@@ -46,7 +47,8 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
     compat::load_backends(libdir.c_str());
     out.field("libdir", libdir);
     out.key("backends").begin_array();
-    for (std::size_t i = 0; i < ggml_backend_reg_count(); ++i) out.value(ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    for (std::size_t i = 0; i < ggml_backend_reg_count(); ++i)
+        out.value(ggml_backend_reg_name(ggml_backend_reg_get(i)));
     out.end_array();
 
     llama_model_params params = llama_model_default_params();

@@ -6,11 +6,11 @@
 // One sequence, one batch, one thread by default, a context just large enough for the tokens, and
 // an output requested for every position. The KV cache is f32 by default (llama.cpp's own default
 // is f16, which rounds K and V and moves the logits by about 1e-3 on the tiny models): an
-// implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab", "n_positions", "tokens",
-// "decode_us" (the wall time of llama_decode alone, microseconds), and
-// "logits_bits": one array per position of the IEEE-754 bit patterns (u32) of the n_vocab floats:
-// lossless, NaN and infinities included (JSON numbers could not carry those).
-// Default tokens: BOS then the byte tokens of "Hi!" when the vocabulary has them, else 1, 2, 3.
+// implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab",
+// "n_positions", "tokens", "decode_us" (the wall time of llama_decode alone, microseconds), and "logits_bits": one
+// array per position of the IEEE-754 bit patterns (u32) of the n_vocab floats: lossless, NaN and infinities included
+// (JSON numbers could not carry those). Default tokens: BOS then the byte tokens of "Hi!" when the vocabulary has them,
+// else 1, 2, 3.
 #include <cstring>
 #include <string>
 #include <vector>

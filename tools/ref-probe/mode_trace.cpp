@@ -30,7 +30,7 @@ namespace {
 struct Node {
     std::string name;  // as ggml holds it; may be empty
     int occurrence = 0;
-    int index = 0;     // position among the nodes the callback saw
+    int index = 0;  // position among the nodes the callback saw
     std::string op;
     std::string type;
     std::vector<std::int64_t> shape;  // row-major
@@ -89,8 +89,9 @@ bool on_eval(ggml_tensor* t, bool ask, void* user_data) {
             for (std::int64_t i2 = 0; i2 < t->ne[2]; ++i2)
                 for (std::int64_t i1 = 0; i1 < t->ne[1]; ++i1)
                     for (std::int64_t i0 = 0; i0 < t->ne[0]; ++i0) {
-                        const std::size_t at = static_cast<std::size_t>(i0) * t->nb[0] + static_cast<std::size_t>(i1) * t->nb[1] +
-                                               static_cast<std::size_t>(i2) * t->nb[2] + static_cast<std::size_t>(i3) * t->nb[3];
+                        const std::size_t at =
+                            static_cast<std::size_t>(i0) * t->nb[0] + static_cast<std::size_t>(i1) * t->nb[1] +
+                            static_cast<std::size_t>(i2) * t->nb[2] + static_cast<std::size_t>(i3) * t->nb[3];
                         c.values.push_back(element(c.raw.data() + at, t->type));
                     }
         n.captured = true;
@@ -104,9 +105,12 @@ bool on_eval(ggml_tensor* t, bool ask, void* user_data) {
 std::vector<std::string> keys_of(const Capture& c) {
     std::vector<std::string> keys;
     for (const auto& n : c.nodes) {
-        if (n.name.empty()) keys.push_back("#node" + std::to_string(n.index));
-        else if (n.occurrence + 1 == c.seen.at(n.name)) keys.push_back(n.name);
-        else keys.push_back(n.name + "#" + std::to_string(n.occurrence));
+        if (n.name.empty())
+            keys.push_back("#node" + std::to_string(n.index));
+        else if (n.occurrence + 1 == c.seen.at(n.name))
+            keys.push_back(n.name);
+        else
+            keys.push_back(n.name + "#" + std::to_string(n.occurrence));
     }
     return keys;
 }
@@ -158,7 +162,8 @@ bool write_trace(const std::string& path, const Capture& c, const std::vector<st
         return false;
     }
     unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        len[i] = static_cast<unsigned char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xFF);
     bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(header.data(), 1, header.size(), f) == header.size();
     for (const auto& n : c.nodes) {
         if (ok && n.captured && n.count > 0) ok = std::fwrite(c.values.data() + n.first, 4, n.count, f) == n.count;

@@ -45,14 +45,26 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
     std::size_t len;
     unsigned lo = 0x80, hi = 0xBF;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c == 0xE0) {
+        len = 3;
+        lo = 0xA0;
+    } else if (c == 0xED) {
+        len = 3;
+        hi = 0x9F;
+    } else if (c >= 0xE1 && c <= 0xEF)
+        len = 3;
+    else if (c == 0xF0) {
+        len = 4;
+        lo = 0x90;
+    } else if (c == 0xF4) {
+        len = 4;
+        hi = 0x8F;
+    } else if (c >= 0xF1 && c <= 0xF3)
+        len = 4;
+    else
+        return 0;
     if (i + len > s.size()) return 0;
     for (std::size_t k = 1; k < len; ++k) {
         const auto b = static_cast<unsigned char>(s[i + k]);
@@ -98,10 +110,19 @@ void Json::string(std::string_view s) {
             ++i;
         } else if (c < 0x20) {
             switch (c) {
-                case '\n': out_ += "\\n"; break;
-                case '\t': out_ += "\\t"; break;
-                case '\r': out_ += "\\r"; break;
-                default: out_ += "\\u00"; out_ += digits[c >> 4]; out_ += digits[c & 15];
+                case '\n':
+                    out_ += "\\n";
+                    break;
+                case '\t':
+                    out_ += "\\t";
+                    break;
+                case '\r':
+                    out_ += "\\r";
+                    break;
+                default:
+                    out_ += "\\u00";
+                    out_ += digits[c >> 4];
+                    out_ += digits[c & 15];
             }
             ++i;
         } else if (const auto len = utf8_len(s, i); len > 0) {

@@ -36,22 +36,65 @@ struct Args {
 // that must survive exactly are emitted as hex (see hex()) instead.
 class Json {
 public:
-    Json& begin_object() { sep(); out_ += '{'; first_.push_back(true); return *this; }
-    Json& end_object() { out_ += '}'; first_.pop_back(); return *this; }
-    Json& begin_array() { sep(); out_ += '['; first_.push_back(true); return *this; }
-    Json& end_array() { out_ += ']'; first_.pop_back(); return *this; }
-    Json& key(std::string_view k) { sep(); string(k); out_ += ':'; after_key_ = true; return *this; }
+    Json& begin_object() {
+        sep();
+        out_ += '{';
+        first_.push_back(true);
+        return *this;
+    }
+    Json& end_object() {
+        out_ += '}';
+        first_.pop_back();
+        return *this;
+    }
+    Json& begin_array() {
+        sep();
+        out_ += '[';
+        first_.push_back(true);
+        return *this;
+    }
+    Json& end_array() {
+        out_ += ']';
+        first_.pop_back();
+        return *this;
+    }
+    Json& key(std::string_view k) {
+        sep();
+        string(k);
+        out_ += ':';
+        after_key_ = true;
+        return *this;
+    }
 
-    Json& value(std::string_view s) { sep(); string(s); return *this; }
+    Json& value(std::string_view s) {
+        sep();
+        string(s);
+        return *this;
+    }
     Json& value(const char* s) { return s ? value(std::string_view(s)) : null(); }
     Json& value(const std::string& s) { return value(std::string_view(s)); }
-    Json& value(bool b) { sep(); out_ += b ? "true" : "false"; return *this; }
+    Json& value(bool b) {
+        sep();
+        out_ += b ? "true" : "false";
+        return *this;
+    }
     template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    Json& value(T v) { sep(); out_ += std::to_string(v); return *this; }
-    Json& null() { sep(); out_ += "null"; return *this; }
+    Json& value(T v) {
+        sep();
+        out_ += std::to_string(v);
+        return *this;
+    }
+    Json& null() {
+        sep();
+        out_ += "null";
+        return *this;
+    }
 
     template <class T>
-    Json& field(std::string_view k, const T& v) { key(k); return value(v); }
+    Json& field(std::string_view k, const T& v) {
+        key(k);
+        return value(v);
+    }
 
     const std::string& str() const { return out_; }
 

@@ -14,10 +14,10 @@ namespace gguf {
 
 // The first non-finite item in a run of whole blocks.
 struct BlockFinding {
-    std::uint64_t block = 0;     // index of the block within the run
-    std::uint32_t element = 0;   // element within the block (float types: 0, each element is a block)
-    std::string_view field;      // "value" (float data), "d", "m", "dmin", "scale" (IQ1_M), "e" (MXFP4)
-    double value = 0;            // the offending value (NaN or +-inf; for "e", 2^128 is reported as inf)
+    std::uint64_t block = 0;    // index of the block within the run
+    std::uint32_t element = 0;  // element within the block (float types: 0, each element is a block)
+    std::string_view field;     // "value" (float data), "d", "m", "dmin", "scale" (IQ1_M), "e" (MXFP4)
+    double value = 0;           // the offending value (NaN or +-inf; for "e", 2^128 is reported as inf)
 };
 
 // True when the type has something the row check looks at.
