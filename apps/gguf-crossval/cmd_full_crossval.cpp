@@ -33,6 +33,7 @@ struct Opts {
     gguf::crossval::TraceOptions trace;    // --trace applies to the models under --models
     std::string against;
     bool builtin = false;
+    bool dequant = false;
     ExpectOptions expect;
     std::string shard;
 };
@@ -180,8 +181,9 @@ int run_all(const Opts& o) {
         if (m.builtin && !logits.against) {
             options.logits.against = gguf::crossval::AgainstSource{gguf::crossval::AgainstSource::Kind::builtin, {}};
         }
-        // The tiny models run the trace stage only when asked, like the models under --models.
+        // The tiny models run the trace and dequant stages only when asked, like the models under --models.
         options.trace = trace;
+        options.dequant = o.dequant;
         options.expectations = &expectations;
         options.model_key = m.key;
         options.strict = o.expect.strict;
@@ -235,6 +237,9 @@ Command add_full_crossval(CLI::App& root) {
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
     add_trace_options(*app, opts->trace);
+    app->add_flag("--dequant", opts->dequant,
+                  "Add the dequant stage to every model: every tensor to f32 by our library and by ggml's to_float, "
+                  "compared bit for bit");
     add_expect_options(*app, opts->expect);
     app->add_flag("--builtin", opts->builtin,
                   "Also compare the logits of the models under --models with the built-in forward pass (implies "

@@ -232,3 +232,13 @@ print("ok")
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.out, "ok\n");
 }
+
+// full-crossval takes crossval's stage options: --dequant adds the dequant stage to every model.
+TEST_F(ExpectationsRun, FullCrossvalTakesTheDequantStage) {
+    const auto out = dir_ / "out";
+    auto r = full("--dequant --out " + quoted(out));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto summary = json::parse(slurp(out / "summary.json"));
+    ASSERT_FALSE(summary["models"].empty());
+    for (const auto& m : summary["models"]) EXPECT_EQ(m["stages"]["dequant"], "ok") << m["key"];
+}
