@@ -9,7 +9,6 @@
 #include "compat.hpp"
 
 namespace probe {
-namespace {
 
 std::string libllama_dir() {
     Dl_info info{};
@@ -19,6 +18,8 @@ std::string libllama_dir() {
     const auto slash = path.rfind('/');
     return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
+
+namespace {
 
 // "1,2,3" -> {1,2,3}; false on anything else (empty items, signs, overflow).
 bool parse_tokens(const std::string& text, std::vector<llama_token>& out) {

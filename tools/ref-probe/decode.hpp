@@ -22,6 +22,9 @@ struct DecodeOptions {
     std::string tokens;     // as given; empty: the default sequence
     std::string libdir;
 };
+// The directory that holds libllama (beside it: libggml and the CPU backend variants): the default --libdir.
+std::string libllama_dir();
+
 bool parse_decode_options(const Args& args, DecodeOptions& out, std::string& error);
 
 // A loaded model and its context, freed together.

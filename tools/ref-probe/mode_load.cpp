@@ -8,6 +8,7 @@
 #include <string>
 
 #include "compat.hpp"
+#include "decode.hpp"
 #include "ggml-backend.h"
 #include "ggml.h"
 #include "llama.h"
@@ -15,16 +16,6 @@
 
 namespace probe {
 namespace {
-
-// The directory that holds libllama (beside it: libggml and the CPU backend variants).
-std::string library_dir() {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&llama_model_default_params), &info) == 0 || info.dli_fname == nullptr)
-        return {};
-    std::string path = info.dli_fname;
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
 
 // Parse the loader's "loaded meta data with N key-value pairs and M tensors" line.
 bool meta_counts(const std::string& log, long long& n_kv, long long& n_tensors) {
@@ -42,7 +33,7 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
         error = "mode load needs a FILE";
         return false;
     }
-    const std::string libdir = args.option("libdir").value_or(library_dir());
+    const std::string libdir = args.option("libdir").value_or(libllama_dir());
     llama_backend_init();
     compat::load_backends(libdir.c_str());
     out.field("libdir", libdir);
