@@ -56,6 +56,10 @@ long peak_mib(const std::string& command, int& exit_code) {
 class MemoryBounds : public testing_support::TempDirTest {};
 
 TEST_F(MemoryBounds, ByteSwappedArrayCostsASmallMultipleOfItsSize) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP()
+        << "memory bounds are measured in the plain build: ASan's shadow memory and quarantine add to the peak";
+#endif
     const auto path = dir_ / "swapped.gguf";
     write_byte_swapped_array(path);
     for (const std::string cmd : {"inspect", "inspect --json", "validate"}) {

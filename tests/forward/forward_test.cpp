@@ -367,7 +367,8 @@ TEST(ForwardTrace, NamesEachTensorAsLlamaCppsGraphDoes) {
         EXPECT_EQ(lo.data[i], fo.data[i] + fi.data[i]);
     }
     // inp_embd is the token's row of token_embd.weight
-    const auto* te = b.file().find_tensor("token_embd.weight");
+    const auto file1 = b.file();  // the File must outlive the views into it
+    const auto* te = file1.find_tensor("token_embd.weight");
     const auto row = gguf::dequantize(gguf::GgmlType::F32, te->data.subspan(75 * 32 * 4, 32 * 4), 32);
     EXPECT_TRUE(std::equal(row->begin(), row->end(), inp.data.begin() + 32));
 }
@@ -389,7 +390,8 @@ TEST(ForwardTrace, BitnetHasSubNormsAndScaledProjections) {
                   "ffn_inp-0",     "ffn_norm-0",     "ffn_up-0",   "ffn_up_s-0", "ffn_gate-0",      "ffn_gate_s-0",
                   "ffn_sub_out-0", "ffn_sub_norm-0", "ffn_down-0", "l_out-0"}));
     // ffn_up_s = ffn_up * blk.0.ffn_up.scale
-    const auto* s = b.file().find_tensor("blk.0.ffn_up.scale");
+    const auto file2 = b.file();  // the File must outlive the views into it
+    const auto* s = file2.find_tensor("blk.0.ffn_up.scale");
     const float scale = *gguf::dequantize(gguf::GgmlType::F32, s->data, 1)->begin();
     const auto &up = *rec.last("ffn_up-0"), &ups = *rec.last("ffn_up_s-0");
     for (std::size_t i = 0; i < up.data.size(); ++i) EXPECT_EQ(ups.data[i], up.data[i] * scale);
