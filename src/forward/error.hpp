@@ -8,6 +8,8 @@
 #include <utility>
 #include <variant>
 
+#include "gguf/error.hpp"
+
 namespace gguf::forward {
 
 enum class Code {
@@ -30,25 +32,8 @@ struct Error {
     std::string message;
 };
 
-// A value or an Error.
+// A value or an Error: the library's Result with this layer's error type.
 template <class T>
-class Result {
-public:
-    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-    [[nodiscard]] bool ok() const { return v_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-    T& value() & { return std::get<0>(v_); }
-    const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    const Error& error() const { return std::get<1>(v_); }
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    T& operator*() & { return value(); }
-    const T& operator*() const& { return value(); }
-
-private:
-    std::variant<T, Error> v_;
-};
+using Result = gguf::Result<T, Error>;
 
 }  // namespace gguf::forward
