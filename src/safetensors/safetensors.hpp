@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "gguf/error.hpp"
+
 namespace gguf::safetensors {
 
 // Stable codes; their snake_case names (code_name) are part of the contract, never renamed.
@@ -53,25 +55,9 @@ struct Error {
     std::string message;
 };
 
+// A value or an Error: the GGUF library's Result with this format's own error type.
 template <class T>
-class Result {
-public:
-    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-    [[nodiscard]] bool ok() const { return v_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-    T& value() & { return std::get<0>(v_); }
-    const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    const Error& error() const { return std::get<1>(v_); }
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    T& operator*() & { return value(); }
-    const T& operator*() const& { return value(); }
-
-private:
-    std::variant<T, Error> v_;
-};
+using Result = gguf::Result<T, Error>;
 struct Ok {};
 using Status = Result<Ok>;
 
