@@ -197,10 +197,15 @@ ProcessResult run_process(const ProcessSpec& spec) {
     sigset_t ending, previous;
     sigemptyset(&ending);
     for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&ending, s);
+    // The guard is made before the spawn, so that a signal handled on another thread waits for it.
     pthread_sigmask(SIG_BLOCK, &ending, &previous);
+    util::ChildGroupGuard registered;
     const pid_t pid = spawn(spec, out_write.get(), err_write.get(), r.spawn_error);
-    std::optional<util::ChildGroupGuard> registered;
-    if (pid >= 0) registered.emplace(pid);
+    if (pid >= 0) {
+        registered.started(pid);
+    } else {
+        registered.release();
+    }
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     out_write.reset();
     err_write.reset();
@@ -250,7 +255,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     kill_group(pid);
-    registered.reset();  // before reaping: the group id may be reused once the child is reaped
+    registered.release();  // before reaping: the group id may be reused once the child is reaped
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

@@ -80,18 +80,25 @@ std::optional<WriteError> replace(const fs::path& given, const Resolved& r,
     }
     fs::path tmp;
     UniqueFd fd;
+    std::optional<TempFileGuard> guard;  // removed on every way out but the rename, signals included
     for (int attempt = 0; attempt < 100 && !fd; ++attempt) {
         tmp = dir / temp_name();
+        guard.emplace(tmp);
         fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-        if (!fd && errno != EEXIST) return io_failure(given, errno);
+        const int open_errno = errno;
+        if (fd) {
+            guard->created();
+        } else {
+            guard.reset();
+            if (open_errno != EEXIST) return io_failure(given, open_errno);
+        }
     }
     if (!fd) return io_failure(given, EEXIST);
-    TempFileGuard guard(tmp);  // removed on every way out but the rename, signals included
     if (r.kind == Resolved::regular) (void)::fchmod(fd.get(), r.mode);
     if (!emit({fd.get(), true})) return io_failure(given, errno);
     if (!fd.close()) return io_failure(given, errno);
     if (::rename(tmp.c_str(), r.path.c_str()) != 0) return io_failure(given, errno);
-    guard.release();
+    guard->release();
     return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 #include "cleanup.hpp"
 
+#include <time.h>
 #include <unistd.h>
 #include <array>
 #include <atomic>
@@ -10,7 +11,8 @@ namespace gguf::util {
 namespace {
 
 // Fixed slots, so that the signal handler reads them without locks or allocation. A slot is
-// claimed (busy), filled, then published (ready); the handler only acts on ready slots.
+// reserved (busy) before the thing exists, then published (ready) or freed; the handler acts on
+// ready slots only, after busy ones have settled.
 constexpr int kSlots = 128;
 enum State : int { kFree = 0, kBusy = 1, kReady = 2 };
 
@@ -25,20 +27,49 @@ struct GroupSlot {
 
 std::array<PathSlot, kSlots> g_paths;
 std::array<GroupSlot, kSlots> g_groups;
+std::atomic<bool> g_ending{false};
+
+// Once the handler has begun the process is ending: a thread that would create something new
+// frees its slot and waits for the end instead, so nothing is created that the handler misses.
+[[noreturn]] void wait_for_the_end() {
+    for (;;) ::pause();
+}
 
 template <class Slots>
-int claim(Slots& slots) {
+int reserve(Slots& slots) {
     for (int i = 0; i < kSlots; ++i) {
         int expected = kFree;
-        if (slots[i].state.compare_exchange_strong(expected, kBusy)) return i;
+        if (slots[i].state.compare_exchange_strong(expected, kBusy)) {
+            if (g_ending.load()) {
+                slots[i].state.store(kFree);
+                wait_for_the_end();
+            }
+            return i;
+        }
     }
     return -1;  // all in use: the caller still cleans up in the normal course, only not on a signal
 }
 
+// Waits, boundedly, for reservations in progress on other threads to become ready or free. The
+// bound covers a reservation interrupted on this very thread, which cannot settle.
+template <class Slots>
+void settle(Slots& slots) {
+    const timespec tick{0, 1'000'000};
+    for (int waited = 0; waited < 2000; ++waited) {
+        bool busy = false;
+        for (auto& s : slots) busy = busy || s.state.load() == kBusy;
+        if (!busy) return;
+        ::nanosleep(&tick, nullptr);
+    }
+}
+
 void on_signal(int sig) {
+    g_ending.store(true);
+    settle(g_groups);
     for (auto& g : g_groups) {
         if (g.state.load() == kReady) ::kill(-g.pgid, SIGKILL);
     }
+    settle(g_paths);
     for (auto& p : g_paths) {
         if (p.state.load() == kReady) ::unlink(p.path);
     }
@@ -51,33 +82,39 @@ void on_signal(int sig) {
 TempFileGuard::TempFileGuard(std::filesystem::path path) : path_(std::move(path)) {
     const auto& s = path_.native();
     if (s.size() >= sizeof(PathSlot::path)) return;
-    slot_ = claim(g_paths);
-    if (slot_ < 0) return;
-    std::memcpy(g_paths[slot_].path, s.c_str(), s.size() + 1);
-    g_paths[slot_].state.store(kReady);
+    slot_ = reserve(g_paths);
+    if (slot_ >= 0) std::memcpy(g_paths[slot_].path, s.c_str(), s.size() + 1);
 }
 
 TempFileGuard::~TempFileGuard() {
-    if (path_.empty()) return;
-    ::unlink(path_.c_str());
+    if (exists_) ::unlink(path_.c_str());
     release();
+}
+
+void TempFileGuard::created() {
+    exists_ = true;
+    if (slot_ >= 0) g_paths[slot_].state.store(kReady);
 }
 
 void TempFileGuard::release() {
     if (slot_ >= 0) g_paths[slot_].state.store(kFree);
     slot_ = -1;
-    path_.clear();
+    exists_ = false;
 }
 
-ChildGroupGuard::ChildGroupGuard(pid_t pgid) {
-    slot_ = claim(g_groups);
+ChildGroupGuard::ChildGroupGuard() : slot_(reserve(g_groups)) {}
+
+ChildGroupGuard::~ChildGroupGuard() { release(); }
+
+void ChildGroupGuard::started(pid_t pgid) {
     if (slot_ < 0) return;
     g_groups[slot_].pgid = pgid;
     g_groups[slot_].state.store(kReady);
 }
 
-ChildGroupGuard::~ChildGroupGuard() {
+void ChildGroupGuard::release() {
     if (slot_ >= 0) g_groups[slot_].state.store(kFree);
+    slot_ = -1;
 }
 
 void install_signal_cleanup() {
