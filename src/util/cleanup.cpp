@@ -104,7 +104,9 @@ void TempFileGuard::release() {
 
 ChildGroupGuard::ChildGroupGuard() : slot_(reserve(g_groups)) {}
 
-ChildGroupGuard::~ChildGroupGuard() { release(); }
+ChildGroupGuard::~ChildGroupGuard() {
+    release();
+}
 
 void ChildGroupGuard::started(pid_t pgid) {
     if (slot_ < 0) return;
