@@ -6,16 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "crossval/exit.hpp"
+
 namespace cli {
 
-// Exit codes shared by every subcommand. Subcommands with more outcomes (crossval) add their own
-// above these; all are listed in the README.
-enum Exit : int {
-    kOk = 0,
-    kInvalid = 1,      // the file is not valid GGUF
-    kUsage = 2,        // bad flags, missing file, an output path that names a directory
-    kWriteFailed = 5,  // an output file (report, fixture, summary) could not be written; the old one is intact
-};
+// Exit codes: one list for every command (crossval/exit.hpp).
+using enum gguf::crossval::Exit;
 
 // Text from a file or a path, made safe to print on a terminal (util/escape.hpp).
 std::string safe(std::string_view text);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compare.hpp"
+#include "exit.hpp"
 #include "gguf/data/hash.hpp"
 #include "gguf/error.hpp"
 #include "verdict.hpp"
@@ -16,16 +17,6 @@
 namespace gguf::crossval {
 
 inline constexpr int kSchemaVersion = 1;
-
-// Exit codes of crossval and full-crossval (documented in --help and the README).
-enum Exit : int {
-    kPass = 0,             // every stage passed, or failed as an allowed XFAIL
-    kReaderRejected = 1,   // our reader rejected the file
-    kUsage = 2,            // bad flags, missing file
-    kDisagree = 3,         // the readers disagree: a field mismatch, or one accepts what the other rejects
-    kReferenceFailed = 4,  // a reference stage failed unexpectedly (no expectation or policy allows it), or
-                           // passed where an expectation declared a failure and --strict is given
-};
 
 struct Stage {
     StageId id = StageId::reader;
