@@ -179,7 +179,8 @@ int run_all(const Opts& o) {
         options.logits = logits;
         options.logits.enabled = m.logits;
         if (m.builtin && !logits.against) {
-            options.logits.against = gguf::crossval::AgainstSource{gguf::crossval::AgainstSource::Kind::builtin, {}};
+            options.logits.against = gguf::crossval::AgainstSource{
+                gguf::crossval::AgainstSource::Kind::builtin, {}, logits.builtin_activations};
         }
         // The tiny models run the trace and dequant stages only when asked, like the models under --models.
         options.trace = trace;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "command.hpp"
 #include "crossval/vocabulary.hpp"
@@ -54,6 +55,16 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
                    "Compare the logits with a second source: a logits file (JSON or GLOG, docs/logits-format.md), "
                    "a directory holding another llama.cpp-family build, or 'builtin': the built-in forward pass "
                    "(llama and bitnet; thresholds per weight type unless given, docs/forward-pass.md)");
+    app.add_option("--builtin-activations", logits.builtin_activations,
+                   "Against builtin: 'exact' f32 activations, or 'llama-cpp-cpu': rounded before each product "
+                   "with a weight as llama.cpp's CPU backend rounds them for the weight's type, which isolates an "
+                   "implementation's departures from that rounding (docs/forward-pass.md)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, gguf::forward::Activations>{
+                {"exact", gguf::forward::Activations::exact},
+                {"llama-cpp-cpu", gguf::forward::Activations::like_llama_cpp_cpu}},
+            CLI::ignore_case))
+        ->capture_default_str();
     app.add_option("--logits-out", logits.save,
                    "Write the reference's logits to this file (GLOG binary if it ends in .bin, else JSON)");
     const auto given = [&logits](const std::string&) { logits.thresholds_given = true; };
@@ -135,7 +146,8 @@ std::string check_tokens(const CLI::App& app, gguf::crossval::LogitsOptions& log
 std::string check_against(const std::string& against, gguf::crossval::LogitsOptions& logits) {
     if (against.empty()) return {};
     if (!logits.enabled) return "--against needs --logits";
-    const auto source = gguf::crossval::AgainstSource::from_argument(against);
+    auto source = gguf::crossval::AgainstSource::from_argument(against);
+    source.activations = logits.builtin_activations;
     if (source.kind == gguf::crossval::AgainstSource::Kind::reference) {
         auto located = gguf::reference::locate(source.path);
         if (!located.ref) return "--against " + against + ": " + located.error;

@@ -27,7 +27,8 @@ std::string route_against(const std::string& against, gguf::crossval::LogitsOpti
     if (!trace.enabled) return check_against(against, logits);
     trace.tokens = logits.tokens;
     if (against.empty()) return {};
-    const auto source = gguf::crossval::AgainstSource::from_argument(against);
+    auto source = gguf::crossval::AgainstSource::from_argument(against);
+    source.activations = logits.builtin_activations;
     if (source.kind == Kind::file) {
         // A trace file; with --logits, a logits file is the logits stage's instead.
         auto t = gguf::crossval::read_trace(source.path);

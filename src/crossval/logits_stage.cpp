@@ -69,8 +69,11 @@ LogitsResult<Logits> against_logits(const AgainstSource& source, const std::file
             about = {{"source", source.path.string()}, {"kind", "file"}};
             return read_logits_file(source.path);
         case AgainstSource::Kind::builtin:
-            about = {{"source", "builtin"}, {"kind", "builtin"}, {"name", "gguf-crossval forward pass"}};
-            return builtin_logits(model, ref_logits.tokens);
+            about = {{"source", "builtin"},
+                     {"kind", "builtin"},
+                     {"name", "gguf-crossval forward pass"},
+                     {"activations", forward::activations_name(source.activations)}};
+            return builtin_logits(model, ref_logits.tokens, source.activations);
         case AgainstSource::Kind::reference:
             break;
     }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "forward/model.hpp"
 #include "logits.hpp"
 #include "reference/reference.hpp"
 #include "report.hpp"
@@ -22,6 +23,9 @@ struct AgainstSource {
     };
     Kind kind = Kind::file;
     std::filesystem::path path;  // the file or the directory; empty for builtin
+    // builtin only: exact f32 activations, or rounded as llama.cpp's CPU backend rounds them before
+    // each product with a quantized weight (`--builtin-activations`, docs/forward-pass.md)
+    forward::Activations activations = forward::Activations::exact;
 
     // "builtin" is the built-in forward pass (a file of that name: ./builtin), an existing directory a
     // reference build, anything else a logits file.
@@ -37,6 +41,9 @@ struct LogitsOptions {
     // builtin_thresholds() of the file's weight types instead of `thresholds`.
     bool thresholds_given = false;
     std::optional<std::filesystem::path> save;  // write the reference's logits here (.bin: GLOG, else JSON)
+    // How the built-in forward pass treats activations when it is the second source (of this stage
+    // and of the trace stage): copied into AgainstSource::activations.
+    forward::Activations builtin_activations = forward::Activations::exact;
 };
 
 // Failures of this stage beyond the reference's own (CheckFailure): non_finite_logits,

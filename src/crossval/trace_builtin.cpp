@@ -31,7 +31,8 @@ struct Collector final : forward::TraceSink {
 
 }  // namespace
 
-TraceResult<Trace> builtin_trace(const std::filesystem::path& model_path, const std::vector<std::int32_t>& tokens) {
+TraceResult<Trace> builtin_trace(const std::filesystem::path& model_path, const std::vector<std::int32_t>& tokens,
+                                 forward::Activations activations) {
     auto file = gguf::open(model_path);
     if (!file)
         return TraceError{TraceCode::source_failed, 0,
@@ -43,7 +44,7 @@ TraceResult<Trace> builtin_trace(const std::filesystem::path& model_path, const 
                                       forward::code_name(model.error().code), model.error().message)};
     }
     Collector sink;
-    if (auto logits = model->run(tokens, &sink); !logits) {
+    if (auto logits = model->run(tokens, &sink, activations); !logits) {
         return TraceError{TraceCode::source_failed, 0,
                           fmt::format("the built-in forward pass failed ({}): {}",
                                       forward::code_name(logits.error().code), logits.error().message)};

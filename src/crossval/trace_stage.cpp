@@ -85,8 +85,9 @@ TraceResult<Trace> against_trace(const AgainstSource& source, const std::filesys
                                  const reference::RunOptions& run, nlohmann::json& about) {
     using Kind = AgainstSource::Kind;
     if (source.kind == Kind::builtin) {
-        about = {{"source", "builtin"}, {"kind", "builtin"}};
-        return builtin_trace(model, ours.tokens);
+        about = {
+            {"source", "builtin"}, {"kind", "builtin"}, {"activations", forward::activations_name(source.activations)}};
+        return builtin_trace(model, ours.tokens, source.activations);
     }
     if (source.kind == Kind::file) {
         about = {{"source", source.path.string()}, {"kind", "file"}};

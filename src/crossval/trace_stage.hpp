@@ -24,7 +24,8 @@ struct TraceOptions {
 };
 
 // The built-in forward pass as a trace source: the model and the tokens the reference decoded.
-TraceResult<Trace> builtin_trace(const std::filesystem::path& model, const std::vector<std::int32_t>& tokens);
+TraceResult<Trace> builtin_trace(const std::filesystem::path& model, const std::vector<std::int32_t>& tokens,
+                                 forward::Activations activations = forward::Activations::exact);
 
 // Failure classes beyond the reference's own: trace_diverge (a disagreement, never an XFAIL),
 // against_unavailable (the second source could not be read or run), nothing_compared (the two

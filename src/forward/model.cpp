@@ -189,6 +189,10 @@ Result<std::vector<float>> Model::weights(std::size_t index) const {
     return std::move(*values);
 }
 
+const char* activations_name(Activations a) {
+    return a == Activations::exact ? "exact" : "llama-cpp-cpu";
+}
+
 Result<std::vector<float>> Model::run(std::span<const std::int32_t> tokens, TraceSink* sink,
                                       Activations activations) const {
     if (tokens.empty()) return Error{Code::bad_tokens, "no tokens to decode"};

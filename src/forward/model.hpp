@@ -44,6 +44,9 @@ enum class Activations {
                          // contributes to a difference (docs/forward-pass.md)
 };
 
+// The name used on the command line and in reports: "exact", "llama-cpp-cpu".
+const char* activations_name(Activations a);
+
 class Model {
 public:
     // Checks the architecture, the hyperparameters, and that every tensor the graph needs is

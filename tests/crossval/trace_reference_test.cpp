@@ -296,3 +296,23 @@ TEST_F(TraceReference, BuiltinOnAPerturbedCopyAgainstLlamaCppOnTheOriginalDiverg
     }
     EXPECT_GE(compared_before, 30u) << "the tensors before it were compared, not skipped";
 }
+
+// Q8_0 weights: llama.cpp's CPU backend rounds the activations to Q8_0 before each product, so the
+// exact builtin departs at the first projection; rounded as llama.cpp rounds them, the tiny llama
+// model (one Q8_0 block per row) agrees tensor by tensor within the f32 thresholds.
+TEST_F(TraceReference, BuiltinWithLlamaCppActivationRoundingAgreesOnQ8_0WhereExactDepartsAtTheFirstProjection) {
+    const auto gguf = dir_ / "llama-q8_0.gguf";
+    ASSERT_EQ(run_command(kBin + " gen-model --arch llama --type q8_0 --output " + quoted(gguf)).exit_code, 0);
+    auto [exact_run, exact] = crossval(gguf, "--against builtin");
+    EXPECT_EQ(exact_run.exit_code, 3) << exact_run.out << exact_run.err;
+    const auto e = trace_stage(exact);
+    EXPECT_EQ(e["details"]["against"]["activations"], "exact");
+    EXPECT_EQ(e["details"]["first_divergence"]["tensor"], "Qcur-0#0") << e["details"]["first_divergence"].dump();
+
+    auto [rounded_run, rounded] = crossval(gguf, "--against builtin --builtin-activations llama-cpp-cpu");
+    EXPECT_EQ(rounded_run.exit_code, 0) << rounded_run.out << rounded_run.err;
+    const auto s = trace_stage(rounded);
+    EXPECT_EQ(s["details"]["against"]["activations"], "llama-cpp-cpu");
+    EXPECT_EQ(s["details"]["n_diverging"], 0);
+    EXPECT_GE(s["details"]["n_compared"].get<int>(), 40);
+}
