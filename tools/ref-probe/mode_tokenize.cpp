@@ -49,8 +49,7 @@ bool parse_ids(const std::string& text, std::vector<llama_token>& out) {
         std::size_t comma = text.find(',', pos);
         if (comma == std::string::npos) comma = text.size();
         const std::string item = text.substr(pos, comma - pos);
-        if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos)
-            return false;
+        if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos) return false;
         const unsigned long long v = std::stoull(item);
         if (v > 0x7FFFFFFFull) return false;
         out.push_back(static_cast<llama_token>(v));
@@ -69,8 +68,7 @@ bool flag(const Args& args, const char* name, bool& value, std::string& error) {
     return true;
 }
 
-std::vector<llama_token> tokenize(compat::Tokenizer t, const std::string& text, bool add_special,
-                                  bool parse_special) {
+std::vector<llama_token> tokenize(compat::Tokenizer t, const std::string& text, bool add_special, bool parse_special) {
     std::vector<llama_token> ids(text.size() + 8);
     int n = llama_tokenize(t, text.data(), static_cast<std::int32_t>(text.size()), ids.data(),
                            static_cast<std::int32_t>(ids.size()), add_special, parse_special);
