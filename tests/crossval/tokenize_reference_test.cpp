@@ -13,6 +13,7 @@
 
 #include "crossval/flow.hpp"
 #include "crossval/tokens.hpp"
+#include "fixtures/tiny_model.hpp"
 #include "reference/reference_env.hpp"
 
 namespace {
@@ -166,6 +167,38 @@ TEST_F(PerturbedTokenFile, AMissingLastIdIsCaughtAtTheEnd) {
     EXPECT_EQ(gguf::crossval::failure_name(t.failure), "tokens_differ");
     EXPECT_EQ(t.details["first_difference"]["case"], k);
     EXPECT_EQ(t.details["first_difference"]["token_index"], 1);
+}
+
+// --text for the decode stages: the reference tokenizes the words (BOS added, as the vocabulary asks)
+// and the logits and trace stages decode those ids. The tiny llama vocabulary (SentencePiece with
+// byte fallback) has no piece for "Hi!": it is the space-prefix piece, then the byte tokens.
+TEST(TextForDecode, LogitsAndTraceDecodeTheReferencesIdsOfTheText) {
+    ASSERT_REFERENCE();
+    const auto dir = testing_support::test_dir();
+    const auto model = dir / "tiny-llama-f32.gguf";
+    auto w = gguf::fixtures::tiny_model({});
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(w->write_file(model));
+    const auto& tokens = gguf::fixtures::tiny_vocab().tokens;
+    const auto space = std::find(tokens.begin(), tokens.end(), "\u2581") - tokens.begin();
+    ASSERT_LT(static_cast<std::size_t>(space), tokens.size());
+    const auto byte = [](char c) { return 3 + static_cast<unsigned char>(c); };  // <0x00> is id 3
+    const nlohmann::json expected = {1, space, byte('H'), byte('i'), byte('!')};
+
+    gguf::crossval::Options o;
+    o.model = model;
+    o.timeout = std::chrono::milliseconds(120000);
+    o.logits.enabled = true;
+    o.logits.text = "Hi!";
+    o.trace.enabled = true;
+    const auto r = gguf::crossval::run(o);
+    const auto& logits = stage(r, StageId::logits);
+    ASSERT_TRUE(logits.ok) << logits.message;
+    EXPECT_EQ(logits.details["tokens"], expected);
+    EXPECT_EQ(logits.details["text"], "Hi!");
+    const auto& trace = stage(r, StageId::trace);
+    ASSERT_TRUE(trace.ok) << trace.message;
+    EXPECT_EQ(trace.details["tokens"], expected);
 }
 
 }  // namespace
