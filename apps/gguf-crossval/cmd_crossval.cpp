@@ -4,6 +4,7 @@
 #include "command.hpp"
 #include "crossval/flow.hpp"
 #include "crossval_output.hpp"
+#include "tokenize_options.hpp"
 #include "trace_options.hpp"
 
 namespace cli {
@@ -13,7 +14,7 @@ Command add_crossval(CLI::App& root) {
         "crossval",
         "Cross-validate one GGUF file: our reader (must pass), llama.cpp's header parse (compared field by field), "
         "llama.cpp's full model load, with --logits the logits of a token sequence, and with --trace every "
-        "intermediate tensor of its decode. The reference runs in a "
+        "intermediate tensor of its decode, with --tokenize its tokenizer on test texts. The reference runs in a "
         "child process.");
     app->footer(kCrossvalFooter);
     struct Opts {
@@ -26,6 +27,8 @@ Command add_crossval(CLI::App& root) {
         std::string against;
         ExpectOptions expect;
         bool dequant = false;
+        gguf::crossval::TokenizeOptions tokenize;
+        std::vector<std::string> texts;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
@@ -35,6 +38,8 @@ Command add_crossval(CLI::App& root) {
     add_logits_options(*app, opts->logits, opts->against);
     add_expect_options(*app, opts->expect);
     add_trace_options(*app, opts->trace);
+    add_text_option(*app, opts->texts);
+    add_tokenize_options(*app, opts->tokenize);
     app->add_flag(
         "--dequant", opts->dequant,
         "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
@@ -47,6 +52,12 @@ Command add_crossval(CLI::App& root) {
                     return usage_report(opts->model, opts->report, why);
                 }
                 if (auto why = check_tokens(*app, opts->logits, opts->model); !why.empty()) {
+                    return usage_report(opts->model, opts->report, why);
+                }
+                if (auto why =
+                        route_text(opts->texts, app->count("--tokens") > 0, opts->logits.enabled || opts->trace.enabled,
+                                   &opts->tokenize, opts->logits, opts->model);
+                    !why.empty()) {
                     return usage_report(opts->model, opts->report, why);
                 }
                 if (auto why = route_against(opts->against, opts->logits, opts->trace); !why.empty()) {
@@ -62,9 +73,12 @@ Command add_crossval(CLI::App& root) {
                 options.strict = opts->expect.strict;
                 options.trace = opts->trace;
                 options.dequant = opts->dequant;
+                options.tokenize = opts->tokenize;
                 const auto report = gguf::crossval::run(options);
                 if (const auto* trace = report.stage(gguf::crossval::StageId::trace))
                     fmt::print("{}", gguf::crossval::trace_table(*trace));
+                if (const auto* tokenize = report.stage(gguf::crossval::StageId::tokenize))
+                    fmt::print("{}", gguf::crossval::tokenize_table(*tokenize));
                 return finish_report(report, opts->report);
             }};
 }

@@ -8,6 +8,7 @@
 #include "crossval/summary.hpp"
 #include "crossval_output.hpp"
 #include "fixtures/fixture_set.hpp"
+#include "tokenize_options.hpp"
 #include "trace_options.hpp"
 #include "util/atomic_file.hpp"
 
@@ -34,6 +35,7 @@ struct Opts {
     std::string against;
     bool builtin = false;
     bool dequant = false;
+    std::vector<std::string> texts;  // --text: what the logits and trace stages decode, per model's vocabulary
     ExpectOptions expect;
     std::string shard;
 };
@@ -129,6 +131,11 @@ int run_all(const Opts& o) {
     gguf::crossval::TraceOptions trace = o.trace;
     if (o.builtin && !o.against.empty()) {
         fmt::print(stderr, "error: --builtin and --against name two second sources; give one\n");
+        return kUsage;
+    }
+    // The tiny models always decode, so --text always has a decode to go to.
+    if (auto why = route_text(o.texts, !o.logits.tokens.empty(), true, nullptr, logits, {}); !why.empty()) {
+        fmt::print(stderr, "error: {}\n", why);
         return kUsage;
     }
     if (auto why = route_against(o.against, logits, trace); !why.empty()) {
@@ -238,6 +245,7 @@ Command add_full_crossval(CLI::App& root) {
     add_reference_options(*app, opts->cpp_dir, opts->timeout_s);
     add_logits_options(*app, opts->logits, opts->against);
     add_trace_options(*app, opts->trace);
+    add_text_option(*app, opts->texts);
     app->add_flag("--dequant", opts->dequant,
                   "Add the dequant stage to every model: every tensor to f32 by our library and by ggml's to_float, "
                   "compared bit for bit");

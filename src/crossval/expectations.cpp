@@ -31,7 +31,7 @@ ExpectationsError bad(std::string message) {
 }
 
 std::optional<StageId> stage_from_name(std::string_view name) {
-    for (auto s : {StageId::cpp_header, StageId::cpp_full, StageId::logits, StageId::dequant}) {
+    for (auto s : {StageId::cpp_header, StageId::cpp_full, StageId::logits, StageId::dequant, StageId::tokenize}) {
         if (stage_name(s) == name) return s;
     }
     return std::nullopt;
@@ -44,8 +44,8 @@ std::optional<Failure> failure_from_name(std::string_view name) {
         const auto f = static_cast<reference::FailureClass>(c);
         if (reference::failure_class_name(f) == name) return Failure{f};
     }
-    for (auto c :
-         {CheckFailure::non_finite_logits, CheckFailure::against_unavailable, CheckFailure::dequant_unsupported}) {
+    for (auto c : {CheckFailure::non_finite_logits, CheckFailure::against_unavailable,
+                   CheckFailure::dequant_unsupported, CheckFailure::no_token_cases}) {
         if (check_failure_name(c) == name) return Failure{c};
     }
     return std::nullopt;

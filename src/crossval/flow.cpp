@@ -247,11 +247,26 @@ void header_stage(const reference::Reference& ref, const Options& o, const refer
     r.stages.push_back(std::move(header));
 }
 
-// Stage 3: the reference's full model load; its tensor count and vocabulary size compared with ours.
+// A vocabulary-only file: no tensor, and a vocabulary (llama.cpp's tokenizer test files are such).
+bool vocabulary_only(const File* file) {
+    if (file == nullptr || !file->tensors().empty()) return false;
+    return std::any_of(file->kvs().begin(), file->kvs().end(),
+                       [](const auto& kv) { return kv.key == "tokenizer.ggml.tokens"; });
+}
+
+// Stage 3: the reference's full model load (for a vocabulary-only file, its vocabulary-only route);
+// its tensor count and vocabulary size compared with ours.
 void full_load_stage(const reference::Reference& ref, const Options& o, const reference::RunOptions& run,
                      const File* file, Report& r) {
-    auto outcome = reference::run_load(ref, o.model, run);
+    const bool vocab_only = vocabulary_only(file);
+    auto outcome = reference::run_load(ref, o.model, run, vocab_only);
     Stage full = stage_from(StageId::cpp_full, outcome);
+    if (vocab_only) {
+        full.details["route"] = "vocab_only";
+        r.notes.push_back({NoteKind::vocab_only_load,
+                           "the file holds a vocabulary and no tensor: cpp_full loaded it through llama.cpp's "
+                           "vocabulary-only route (vocab_only), as its tokenizer tools do"});
+    }
     if (full.ok && !load_answer_complete(outcome.payload)) {
         full.ok = false;
         full.failure = reference::FailureClass::other;
@@ -274,6 +289,41 @@ void full_load_stage(const reference::Reference& ref, const Options& o, const re
         }
     }
     r.stages.push_back(std::move(full));
+}
+
+// The logits and trace stages. With --text, the reference tokenizes the text first and both decode
+// its ids; when it cannot, each stage fails with the reason (never a pass).
+void decode_stages(const reference::Reference& ref, const Options& o, const reference::RunOptions& run, Report& r) {
+    if (!o.logits.enabled && !o.trace.enabled) return;
+    LogitsOptions logits = o.logits;
+    TraceOptions trace = o.trace;
+    if (logits.text) {
+        auto ids = reference_tokenize(ref, o.model, *logits.text, true, run);
+        if (ids && ids->empty()) ids = std::string("the reference tokenizes --text into no token at all");
+        if (!ids) {
+            for (auto [id, on] :
+                 {std::pair{StageId::logits, logits.enabled}, std::pair{StageId::trace, trace.enabled}}) {
+                if (!on) continue;
+                Stage s;
+                s.id = id;
+                s.ran = true;
+                s.failure = reference::FailureClass::other;
+                s.message = ids.error();
+                r.stages.push_back(std::move(s));
+            }
+            return;
+        }
+        logits.tokens = trace.tokens = fmt::format("{}", fmt::join(*ids, ","));
+    }
+    auto with_text = [&](Stage s) {
+        if (logits.text) {
+            s.details["text"] = describe::render_string(*logits.text);
+            s.details["text_tokens"] = logits.tokens;
+        }
+        r.stages.push_back(std::move(s));
+    };
+    if (logits.enabled) with_text(logits_stage(ref, o.model, logits, run));
+    if (trace.enabled) with_text(trace_stage(ref, o.model, r.sha256, trace, run));
 }
 
 }  // namespace
@@ -300,14 +350,15 @@ Report run(const Options& o) {
         if (o.logits.enabled) r.stages.push_back(unavailable(StageId::logits, located.error));
         if (o.trace.enabled) r.stages.push_back(unavailable(StageId::trace, located.error));
         if (o.dequant) r.stages.push_back(unavailable(StageId::dequant, located.error));
+        if (o.tokenize.enabled) r.stages.push_back(unavailable(StageId::tokenize, located.error));
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
         header_stage(ref, o, run_options, ours, r);
         full_load_stage(ref, o, run_options, parsed, r);
-        if (o.logits.enabled) r.stages.push_back(logits_stage(ref, o.model, o.logits, run_options));
-        if (o.trace.enabled) r.stages.push_back(trace_stage(ref, o.model, r.sha256, o.trace, run_options));
+        decode_stages(ref, o, run_options, r);
         if (o.dequant) r.stages.push_back(dequant_stage(ref, o.model, run_options));
+        if (o.tokenize.enabled) r.stages.push_back(tokenize_stage(ref, o.model, o.tokenize, run_options));
     }
 
     decide(r, parsed, o);

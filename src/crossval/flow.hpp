@@ -11,6 +11,7 @@
 #include "expectations.hpp"
 #include "logits_stage.hpp"
 #include "report.hpp"
+#include "tokenize_stage.hpp"
 #include "trace_stage.hpp"
 
 namespace gguf::crossval {
@@ -27,6 +28,7 @@ struct Options {
     LogitsOptions logits;                          // the optional fourth stage
     TraceOptions trace;                            // the optional trace stage
     bool dequant = false;                          // --dequant: every tensor, ours vs ggml's to_float
+    TokenizeOptions tokenize;                      // --tokenize: the tokenizer stage
 };
 
 // True when the variable is set to 1, true or yes (any case).

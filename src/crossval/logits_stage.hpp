@@ -35,6 +35,9 @@ struct AgainstSource {
 struct LogitsOptions {
     bool enabled = false;
     std::string tokens;  // comma-separated token ids; empty: the probe's default sequence
+    // --text: words instead of ids. The flow has the reference tokenize it (add_special: BOS as the
+    // vocabulary asks) and decodes those ids, in this stage and in the trace stage.
+    std::optional<std::string> text;
     std::optional<AgainstSource> against;
     Thresholds thresholds;
     // Against builtin, unless thresholds were given explicitly, the comparison uses

@@ -17,6 +17,8 @@ std::string_view stage_name(StageId stage) {
             return "trace";
         case StageId::dequant:
             return "dequant";
+        case StageId::tokenize:
+            return "tokenize";
     }
     return "unknown";
 }
@@ -39,6 +41,10 @@ std::string_view check_failure_name(CheckFailure failure) {
             return "dequant_differs";
         case CheckFailure::dequant_unsupported:
             return "dequant_unsupported";
+        case CheckFailure::tokens_differ:
+            return "tokens_differ";
+        case CheckFailure::no_token_cases:
+            return "no_token_cases";
     }
     return "other";
 }
@@ -58,7 +64,7 @@ std::string failure_name(const Failure& failure) {
 bool is_disagreement(const Failure& failure) {
     const auto* check = std::get_if<CheckFailure>(&failure);
     return check != nullptr && (*check == CheckFailure::logits_diverge || *check == CheckFailure::trace_diverge ||
-                                *check == CheckFailure::dequant_differs);
+                                *check == CheckFailure::dequant_differs || *check == CheckFailure::tokens_differ);
 }
 
 bool is_reference_malfunction(const Failure& failure) {

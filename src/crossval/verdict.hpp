@@ -19,6 +19,7 @@ enum class StageId {
     logits,      // the reference's logits, optionally against a second source
     trace,       // the reference's intermediate tensors, optionally against a second source
     dequant,     // every tensor to f32 by our library and by ggml's to_float, bit for bit
+    tokenize,    // the reference's tokenizer on texts, against expected ids, and its round trip
 };
 std::string_view stage_name(StageId stage);  // "reader", "cpp_header", ...
 
@@ -32,6 +33,8 @@ enum class CheckFailure {
     nothing_compared,     // the two traces share no tensor
     dequant_differs,      // our dequantization differs from ggml's to_float: a disagreement
     dequant_unsupported,  // some tensors could not be compared (a type we or ggml cannot dequantize)
+    tokens_differ,        // the reference's ids for some text are not the expected ones: a disagreement
+    no_token_cases,       // nothing to tokenize, or the cases (vectors, token file, text file) are unreadable
 };
 std::string_view check_failure_name(CheckFailure failure);
 
@@ -68,6 +71,7 @@ enum class NoteKind {
     test_hook,                // a test hook altered our side
     fields_not_reported,      // a reader returns no such field, so it is not compared
     usage_error,              // why the run stopped before any stage
+    vocab_only_load,          // a file without tensors loaded through the reference's vocabulary-only route
 };
 
 struct Note {

@@ -107,8 +107,10 @@ struct StageOutcome {
 
 // `ref-probe header MODEL`: the reference's GGUF reader on the file.
 StageOutcome run_header(const Reference& ref, const std::filesystem::path& model, const RunOptions& options);
-// `ref-probe load MODEL`: a full llama.cpp model load (CPU, check_tensors).
-StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options);
+// `ref-probe load MODEL`: a full llama.cpp model load (CPU, check_tensors); with vocab_only, its
+// vocabulary-only route (no tensor is looked for or read).
+StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options,
+                      bool vocab_only = false);
 // `ref-probe logits [--tokens T] MODEL`: decode the tokens (comma-separated ids; empty: the probe's
 // default sequence) on one thread and return every position's logits ("logits_bits").
 StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,

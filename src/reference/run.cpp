@@ -132,7 +132,9 @@ StageOutcome run_header(const Reference& ref, const std::filesystem::path& model
     return run_probe(ref, {"header", "--", model.string()}, options);
 }
 
-StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options) {
+StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options,
+                      bool vocab_only) {
+    if (vocab_only) return run_probe(ref, {"load", "--vocab-only", "1", "--", model.string()}, options);
     return run_probe(ref, {"load", "--", model.string()}, options);
 }
 

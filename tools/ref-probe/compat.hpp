@@ -11,7 +11,8 @@
 // What bitnet.cpp (llama.cpp fork 406a503, 2024-10) lacks, and what stands in:
 //   llama_model_load_from_file / llama_model_free  -> llama_load_model_from_file / llama_free_model
 //   llama_init_from_model                          -> llama_new_context_with_model
-//   llama_vocab (llama_model_get_vocab)            -> llama_n_vocab(model), llama_n_layer, llama_n_embd
+//   llama_vocab (llama_model_get_vocab)            -> llama_n_vocab(model), llama_n_layer, llama_n_embd;
+//                                                     the tokenizer calls take the model (see Tokenizer)
 //   ggml_backend_load_all_from_path                -> nothing: the CPU backend is inside libggml
 //   gguf.h, gguf_get_tensor_ne / _size             -> gguf_* in ggml.h; shapes from a metadata-only
 //                                                     ggml context (see header_tensor_shapes)
@@ -127,6 +128,20 @@ inline int n_embd(const llama_model* model) {
     return llama_n_embd(model);
 #endif
 }
+
+// The handle the tokenizer calls take: the model's llama_vocab, or the model itself where the release
+// has no llama_vocab (bitnet.cpp). llama_tokenize, llama_token_to_piece and llama_detokenize take it first.
+#if PROBE_HAS_llama_model_get_vocab
+using Tokenizer = const llama_vocab*;
+inline Tokenizer tokenizer(const llama_model* model) {
+    return llama_model_get_vocab(model);
+}
+#else
+using Tokenizer = const llama_model*;
+inline Tokenizer tokenizer(const llama_model* model) {
+    return model;
+}
+#endif
 
 // Make the CPU backend available: load the backend variants beside libggml where the release has a
 // dynamic registry; a no-op (false) where the CPU backend is linked into libggml.

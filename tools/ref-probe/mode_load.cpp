@@ -1,6 +1,8 @@
 // Mode `load`: a full model load through llama.cpp on the CPU (n_gpu_layers 0, check_tensors, mmap),
-// the way an application would load the file. The tensor count has no llama API: it is read from the
-// loader's own log line "loaded meta data with N key-value pairs and M tensors" ("n_tensors_source").
+// the way an application would load the file; with --vocab-only 1, llama.cpp's vocabulary-only route
+// (the hyperparameters and the vocabulary, no tensor), the way its tokenizer tools load a file. The tensor count has no
+// llama API: it is read from the loader's own log line "loaded meta data with N key-value pairs and M tensors"
+// ("n_tensors_source").
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -45,6 +47,13 @@ bool mode_load(const Args& args, Json& out, std::string& error) {
     llama_model_params params = llama_model_default_params();
     params.n_gpu_layers = 0;
     params.check_tensors = true;
+    const std::string vocab_only = args.option("vocab-only").value_or("0");
+    if (vocab_only != "0" && vocab_only != "1") {
+        error = "--vocab-only must be 0 or 1";
+        return false;
+    }
+    params.vocab_only = vocab_only == "1";
+    out.field("vocab_only", params.vocab_only);
     compat::set_mmap(params);
     llama_model* model = compat::load_model(args.file->c_str(), params);
     if (model == nullptr) {
