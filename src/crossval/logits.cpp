@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "distribution.hpp"
 #include "util/atomic_file.hpp"
 #include "util/json_depth.hpp"
 
@@ -37,18 +38,6 @@ std::vector<std::uint32_t> top_k(std::span<const float> row, std::size_t k) {
     std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), greater);
     idx.resize(k);
     return idx;
-}
-
-// log-softmax in double, maximum subtracted first.
-std::vector<double> log_softmax(std::span<const float> row) {
-    double m = -kInf;
-    for (float v : row) m = std::max(m, static_cast<double>(v));
-    double sum = 0;
-    for (float v : row) sum += std::exp(static_cast<double>(v) - m);
-    const double log_sum = std::log(sum);
-    std::vector<double> out(row.size());
-    for (std::size_t i = 0; i < row.size(); ++i) out[i] = static_cast<double>(row[i]) - m - log_sum;
-    return out;
 }
 
 bool all_finite(std::span<const float> row) {
@@ -159,8 +148,8 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     else
         m.cosine = dot / std::sqrt(nr * nt);  // sqrt(x * x) == x exactly: identical rows give 1
 
-    const auto lp = log_softmax(ref);
-    const auto lq = log_softmax(test);
+    const auto lp = log_probabilities(ref);
+    const auto lq = log_probabilities(test);
     double kl = 0;
     for (std::size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
     m.kl = std::max(0.0, kl);
