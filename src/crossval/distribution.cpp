@@ -70,8 +70,7 @@ Percentiles percentiles_of(std::vector<double> v) {
     return p;
 }
 
-void DistributionAccumulator::add(const LogProbRow& ref, const LogProbRow& test,
-                                  std::optional<std::uint32_t> correct) {
+void DistributionAccumulator::add(const LogProbRow& ref, const LogProbRow& test, std::optional<std::uint32_t> correct) {
     const double kld = kl_divergence(ref, test);
     kld_.push_back(kld);
     sum_kld2_ += kld * kld;

@@ -31,16 +31,16 @@ struct DistributionStats {
     double mean_kld = 0;
     double mean_kld_uncertainty = 0;  // standard error of the mean, 0 with 10 positions or fewer
     Percentiles kld;
-    std::size_t n_same_top = 0;  // strict argmax equality, as llama-perplexity counts it
-    double same_top_p = 0;       // n_same_top / n_positions
+    std::size_t n_same_top = 0;       // strict argmax equality, as llama-perplexity counts it
+    double same_top_p = 0;            // n_same_top / n_positions
     std::size_t n_top1_mismatch = 0;  // argmaxes differ and the reference's gap between them exceeds the tolerance
     std::size_t n_top1_near_tie = 0;  // argmaxes differ within the tolerance: not a mismatch
     double mean_delta_p = 0;          // p_test(correct) - p_ref(correct), over the scored positions
     double rms_delta_p = 0;
     Percentiles delta_p;
-    double ppl_ref = 0;       // exp(mean -log p_ref(correct)), llama-perplexity's PPL(base)
-    double ppl_test = 0;      // exp(mean -log p_test(correct)), its PPL(Q)
-    double ln_ppl_ratio = 0;  // ln(PPL(test) / PPL(ref))
+    double ppl_ref = 0;          // exp(mean -log p_ref(correct)), llama-perplexity's PPL(base)
+    double ppl_test = 0;         // exp(mean -log p_test(correct)), its PPL(Q)
+    double ln_ppl_ratio = 0;     // ln(PPL(test) / PPL(ref))
     std::optional<double> nmse;  // sum (test - ref)^2 / sum ref^2 over every logit; none when a side has no logits
 };
 

@@ -95,8 +95,8 @@ std::filesystem::path write(const std::filesystem::path& dir, const std::string&
 
 // llama-perplexity --kl-divergence's figures, from the file's bytes and the test logits.
 struct Expected {
-    double mean_kld = 0, median_kld = 0, max_kld = 0, p99_kld = 0, same_top = 0, rms_dp = 0, mean_dp = 0,
-           median_dp = 0, ppl_q = 0, ppl_base = 0, ln_ratio = 0;
+    double mean_kld = 0, median_kld = 0, max_kld = 0, p99_kld = 0, same_top = 0, rms_dp = 0, mean_dp = 0, median_dp = 0,
+           ppl_q = 0, ppl_base = 0, ln_ratio = 0;
 };
 
 double interpolate(std::vector<double> v, double f) {
@@ -161,7 +161,8 @@ Expected llama_perplexity(const std::vector<char>& file, const LogitsRun& r) {
 }
 
 // Our statistics: the reader, chunk by chunk, and the accumulator (floor -16, as llama-perplexity).
-gguf::crossval::DistributionStats ours(const std::filesystem::path& path, const LogitsRun& r, std::size_t* max_chunk_bytes) {
+gguf::crossval::DistributionStats ours(const std::filesystem::path& path, const LogitsRun& r,
+                                       std::size_t* max_chunk_bytes) {
     auto reader = KldBaseReader::open(path);
     if (!reader) {
         ADD_FAILURE() << reader.error().message;
