@@ -14,6 +14,7 @@
 
 #include "crossval/distribution.hpp"
 #include "crossval/kld_base.hpp"
+#include "support/kld_base_file.hpp"
 #include "support/temp_dir.hpp"
 
 using gguf::crossval::DistributionAccumulator;
@@ -22,13 +23,6 @@ using gguf::crossval::LogitsCode;
 using gguf::crossval::LogProbRow;
 
 namespace {
-
-template <class T>
-void put(std::vector<char>& out, T v) {
-    const std::size_t at = out.size();
-    out.resize(at + sizeof v);
-    std::memcpy(out.data() + at, &v, sizeof v);
-}
 
 // A run: n_chunk chunks of n_ctx tokens, and per position of every chunk the base and test logits.
 struct LogitsRun {
@@ -57,34 +51,10 @@ LogitsRun make_run(std::int32_t n_ctx, std::int32_t n_vocab, std::int32_t n_chun
     return r;
 }
 
-// The base file as the format defines it: "_logits_", i32 n_ctx, i32 n_vocab, i32 n_chunk, the tokens,
-// then per chunk, for positions n_ctx/2 .. n_ctx-2, a row of 2*((n_vocab+1)/2)+4 u16: f32 scale, f32
-// min_log_prob, then per token round((logit - min_logit) / scale) (0 at or below min_logit), where
-// min_logit = max(min, max - 16), scale = (max - min_logit) / 65535, min_log_prob = min_logit - logsumexp.
+// The base file, written by the test's own writer from the format's definition.
 std::vector<char> base_file(const LogitsRun& r) {
-    std::vector<char> out{'_', 'l', 'o', 'g', 'i', 't', 's', '_'};
-    put(out, r.n_ctx);
-    put(out, r.n_vocab);
-    put(out, r.n_chunk);
-    for (auto t : r.tokens) put(out, t);
-    const int words = 2 * ((r.n_vocab + 1) / 2) + 4;
-    for (int c = 0; c < r.n_chunk; ++c) {
-        for (int p = r.n_ctx / 2; p < r.n_ctx - 1; ++p) {
-            const float* x = r.base_row(c, p);
-            const float mx = *std::max_element(x, x + r.n_vocab);
-            const float mn = std::max(*std::min_element(x, x + r.n_vocab), mx - 16);
-            double sum = 0;
-            for (int i = 0; i < r.n_vocab; ++i) sum += std::exp(double(x[i]) - mx);
-            const float scale = (mx - mn) / 65535.f;
-            put(out, scale);
-            put(out, static_cast<float>(mn - mx - std::log(sum)));
-            for (int i = 0; i < words - 4; ++i) {
-                const bool in = i < r.n_vocab && x[i] > mn;
-                put(out, static_cast<std::uint16_t>(in ? std::lround((x[i] - mn) / scale) : 0));
-            }
-        }
-    }
-    return out;
+    return testing_support::kld_base_file(r.n_ctx, r.n_vocab, r.n_chunk, r.tokens,
+                                          [&r](int c, int p) { return r.base_row(c, p); });
 }
 
 std::filesystem::path write(const std::filesystem::path& dir, const std::string& name, const std::vector<char>& b) {
