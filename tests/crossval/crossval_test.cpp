@@ -419,6 +419,40 @@ TEST_F(Crossval, KldBaseFileOfTheReferenceScoresNearZeroInBoundedMemory) {
     EXPECT_LT(rss[1], rss[0] + all_logits_kib / 2) << "2 chunks: " << rss[0] << " KiB, 16 chunks: " << rss[1];
 }
 
+TEST_F(Crossval, Top1CanBeSwitchedOffOrMadeTolerantFromTheCommandLine) {
+    using namespace gguf::fixtures;
+    const auto model = write("llama-f32.gguf", tiny(TinyArch::llama, TinyType::f32));
+    const auto saved = dir_ / "reference-logits.bin";
+    auto [r0, first] = crossval(model, kStrict, "--logits --logits-out " + testing_support::quoted(saved));
+    ASSERT_EQ(r0.exit_code, 0) << r0.out;
+    auto logits = gguf::crossval::read_logits_file(saved);
+    ASSERT_TRUE(logits.ok()) << logits.error().message;
+    // Position 1: the reference's runner-up raised 1 above its top, so the test's argmax is the runner-up.
+    auto test = *logits;
+    const auto row = logits->row(1);
+    std::size_t top = 0, second = 0;
+    for (std::size_t i = 0; i < row.size(); ++i)
+        if (row[i] > row[top]) top = i;
+    second = top == 0 ? 1 : 0;
+    for (std::size_t i = 0; i < row.size(); ++i)
+        if (i != top && row[i] > row[second]) second = i;
+    test.values[logits->n_vocab + second] = row[top] + 1;
+    const double gap = double(row[top]) - row[second];
+    ASSERT_GT(gap, 1e-4);
+    const auto file = dir_ / "flipped.bin";
+    ASSERT_TRUE(gguf::crossval::write_logits_file(file, test, gguf::crossval::LogitsFormat::binary).ok());
+    const std::string loose =
+        "--logits --max-abs 100 --min-cosine 0 --max-kl 100 --against " + testing_support::quoted(file);
+    auto [r1, checked] = crossval(model, kStrict, loose);
+    EXPECT_EQ(r1.exit_code, 3) << r1.out;  // only top-1 fails
+    EXPECT_EQ(stage(checked, "logits")["details"]["distribution"]["top1"]["mismatches"], 1);
+    auto [r2, off] = crossval(model, kStrict, loose + " --no-top1");
+    EXPECT_EQ(r2.exit_code, 0) << r2.out;
+    auto [r3, tolerant] = crossval(model, kStrict, loose + " --top1-tie " + std::to_string(gap * 2));
+    EXPECT_EQ(r3.exit_code, 0) << r3.out;
+    EXPECT_EQ(stage(tolerant, "logits")["details"]["distribution"]["top1"]["near_ties"], 1);
+}
+
 TEST_F(Crossval, TernaryFormatsOfOneBitnetModelAgree) {
     using namespace gguf::fixtures;
     const auto tq1 = write("bitnet-tq1.gguf", tiny(TinyArch::bitnet, TinyType::tq1_0));
@@ -456,4 +490,26 @@ TEST_F(Crossval, AgainstMustBeReadable) {
                          testing_support::quoted(junk));
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("--against"), std::string::npos);
+}
+
+TEST_F(Crossval, AKldBaseFileIsCheckedBeforeTheRunAndRefusesTokens) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    // a header that declares one chunk of 4 tokens but no data: truncated, named with the file's size
+    auto bytes = testing_support::kld_base_file(4, 3, 1, {0, 1, 2, 0}, [](int, int) {
+        static const float row[3] = {0, 1, 2};
+        return row;
+    });
+    const auto whole = write("base.kld", Buffer(reinterpret_cast<const std::byte*>(bytes.data()),
+                                                reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size()));
+    bytes.resize(bytes.size() - 2);
+    const auto cut = write("cut.kld", Buffer(reinterpret_cast<const std::byte*>(bytes.data()),
+                                             reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size()));
+    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
+                         testing_support::quoted(cut));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("need"), std::string::npos) << r.err;
+    r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --tokens 1 --against " +
+                    testing_support::quoted(whole));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--tokens"), std::string::npos) << r.err;
 }
