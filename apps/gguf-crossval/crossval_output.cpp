@@ -9,6 +9,8 @@
 #include <map>
 
 #include "command.hpp"
+#include "crossval/kld_base.hpp"
+#include "crossval/logits_stage.hpp"
 #include "crossval/vocabulary.hpp"
 #include "describe/description.hpp"
 #include "fixtures/fixture_set.hpp"
@@ -53,6 +55,8 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
                    "Comma-separated token ids to decode (default: BOS and the byte tokens of \"Hi!\")");
     app.add_option("--against", against,
                    "Compare the logits with a second source: a logits file (JSON or GLOG, docs/logits-format.md), "
+                   "llama.cpp's KL-divergence base file (llama-perplexity --kl-divergence-base: the reference decodes "
+                   "its tokens chunk by chunk and is scored as llama-perplexity --kl-divergence does), "
                    "a directory holding another llama.cpp-family build, or 'builtin': the built-in forward pass "
                    "(llama and bitnet; thresholds per weight type unless given, docs/forward-pass.md)");
     app.add_option("--builtin-activations", logits.builtin_activations,
@@ -77,6 +81,11 @@ void add_logits_options(CLI::App& app, gguf::crossval::LogitsOptions& logits, st
     app.add_option("--max-kl", logits.thresholds.max_kl, "Largest allowed KL(reference || other) per position, nats")
         ->capture_default_str()
         ->each(given);
+    app.add_flag("!--no-top1", logits.thresholds.require_top1, "Do not check top-1 agreement (it is still reported)");
+    app.add_option("--top1-tie", logits.thresholds.top1_tie,
+                   "A top-1 disagreement where the reference's logits of the two tokens differ by at most this "
+                   "much is a near-tie, not a mismatch (negative: every disagreement is a mismatch)")
+        ->capture_default_str();
     app.add_option("--min-top5", logits.thresholds.min_top5_overlap,
                    "Smallest allowed overlap of the top-5 token sets (0 = not checked)")
         ->capture_default_str()
@@ -154,6 +163,11 @@ std::string check_against(const std::string& against, gguf::crossval::LogitsOpti
     } else if (source.kind == gguf::crossval::AgainstSource::Kind::file) {
         if (auto l = gguf::crossval::read_logits_file(source.path); !l)
             return "--against " + against + ": " + l.error().message;
+    } else if (source.kind == gguf::crossval::AgainstSource::Kind::kld_base) {
+        if (auto r = gguf::crossval::KldBaseReader::open(source.path); !r)
+            return "--against " + against + ": " + r.error().message;
+        if (!logits.tokens.empty())
+            return "--tokens with a KL-divergence base file: the file's own tokens are decoded; leave --tokens out";
     }
     logits.against = source;
     return {};
@@ -219,6 +233,14 @@ int finish_report(const gguf::crossval::Report& report, const std::string& path)
     for (const auto& m : report.comparison.mismatches) {
         fmt::print("  mismatch {}: ours {} reference {}\n", safe(m.path.render()), safe(m.ours.dump()),
                    safe(m.reference.dump()));
+    }
+    if (const auto* logits = report.stage(gguf::crossval::StageId::logits)) {
+        const auto text = gguf::crossval::distribution_text(logits->details);
+        for (std::size_t at = 0; at < text.size();) {  // line by line: safe() would escape the newlines
+            const auto end = std::min(text.find('\n', at), text.size());
+            fmt::print("{}\n", safe(text.substr(at, end - at)));
+            at = end + 1;
+        }
     }
     for (const auto& f : report.findings) fmt::print("  finding: {}\n", safe(f));
     for (const auto& n : report.notes) fmt::print("  note: {}\n", safe(n.text));

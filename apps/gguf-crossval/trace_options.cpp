@@ -29,6 +29,11 @@ std::string route_against(const std::string& against, gguf::crossval::LogitsOpti
     if (against.empty()) return {};
     auto source = gguf::crossval::AgainstSource::from_argument(against);
     source.activations = logits.builtin_activations;
+    if (source.kind == Kind::kld_base) {
+        // a KL-divergence base file holds log-probabilities, no trace: it is the logits stage's alone
+        if (!logits.enabled) return "--against " + against + ": a KL-divergence base file needs --logits";
+        return check_against(against, logits);
+    }
     if (source.kind == Kind::file) {
         // A trace file; with --logits, a logits file is the logits stage's instead.
         auto t = gguf::crossval::read_trace(source.path);

@@ -64,6 +64,7 @@ struct PositionMetrics {
                                      // maximum subtracted before exponentiating; never negative
     std::uint32_t top5_overlap = 0;  // |top5(ref) n top5(test)| (top-min(5, n_vocab)); ties: lower index first
     bool top1_match = true;
+    double top1_gap = 0;  // ref[ref_top1] - ref[test_top1]: how much the reference prefers its top to the test's
     std::uint32_t ref_top1 = 0;
     std::uint32_t test_top1 = 0;
 };
@@ -72,11 +73,14 @@ struct PositionMetrics {
 // the same function in f32 (not a different quantization): logits agree to 1e-4 absolute, the
 // distributions are indistinguishable (KL <= 1e-6 nats, cosine >= 0.9999) and the argmax is the same.
 // The top-5 overlap is reported but not checked unless min_top5_overlap is raised (5 = same set).
+// Top-1 is tie-aware: argmaxes that differ where the reference's logits of the two tokens are within
+// top1_tie of each other are a near-tie, not a mismatch.
 struct Thresholds {
     double max_abs = 1e-4;
     double min_cosine = 0.9999;
     double max_kl = 1e-6;
     bool require_top1 = true;
+    double top1_tie = 1e-4;
     std::uint32_t min_top5_overlap = 0;
 };
 

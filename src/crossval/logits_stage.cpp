@@ -6,6 +6,8 @@
 
 #include "builtin_source.hpp"
 #include "describe/description.hpp"
+#include "distribution.hpp"
+#include "kld_base.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -15,11 +17,8 @@ nlohmann::json number(double v) {
 }
 
 nlohmann::json thresholds_json(const Thresholds& t) {
-    return {{"max_abs", t.max_abs},
-            {"min_cosine", t.min_cosine},
-            {"max_kl", t.max_kl},
-            {"require_top1", t.require_top1},
-            {"min_top5_overlap", t.min_top5_overlap}};
+    return {{"max_abs", t.max_abs},           {"min_cosine", t.min_cosine}, {"max_kl", t.max_kl},
+            {"require_top1", t.require_top1}, {"top1_tie", t.top1_tie},     {"min_top5_overlap", t.min_top5_overlap}};
 }
 
 // What the reference's own logits look like, position by position.
@@ -45,8 +44,55 @@ nlohmann::json position_summary(const Logits& l) {
 nlohmann::json metrics_json(const PositionMetrics& m) {
     return {{"position", m.position},           {"finite", m.finite},         {"max_abs_diff", number(m.max_abs_diff)},
             {"max_abs_index", m.max_abs_index}, {"cosine", number(m.cosine)}, {"kl", number(m.kl)},
-            {"top5_overlap", m.top5_overlap},   {"top1_match", m.top1_match}, {"ref_top1", m.ref_top1},
-            {"test_top1", m.test_top1}};
+            {"top5_overlap", m.top5_overlap},   {"top1_match", m.top1_match}, {"top1_gap", number(m.top1_gap)},
+            {"ref_top1", m.ref_top1},           {"test_top1", m.test_top1}};
+}
+
+nlohmann::json percentiles_json(const Percentiles& p) {
+    return {{"min", number(p.min)}, {"p0.1", number(p.p0_1)}, {"p1", number(p.p1)},         {"p5", number(p.p5)},
+            {"p10", number(p.p10)}, {"p25", number(p.p25)},   {"median", number(p.median)}, {"p75", number(p.p75)},
+            {"p90", number(p.p90)}, {"p95", number(p.p95)},   {"p99", number(p.p99)},       {"p99.9", number(p.p99_9)},
+            {"max", number(p.max)}};
+}
+
+// The statistics over every position, as the report carries them (schema: $defs/distribution).
+nlohmann::json distribution_json(const DistributionStats& s, double top1_tie) {
+    nlohmann::json j = {
+        {"n_positions", s.n_positions},
+        {"n_scored", s.n_scored},
+        {"kld",
+         {{"mean", number(s.mean_kld)},
+          {"uncertainty", number(s.mean_kld_uncertainty)},
+          {"percentiles", percentiles_json(s.kld)}}},
+        {"same_top", {{"count", s.n_same_top}, {"p", number(s.same_top_p)}}},
+        {"top1",
+         {{"tie_tolerance", number(top1_tie)}, {"mismatches", s.n_top1_mismatch}, {"near_ties", s.n_top1_near_tie}}},
+        {"delta_p", nullptr},
+        {"ppl", nullptr},
+        {"nmse", s.nmse ? number(*s.nmse) : nlohmann::json(nullptr)},
+    };
+    if (s.n_scored > 0) {
+        j["delta_p"] = {{"mean", number(s.mean_delta_p)},
+                        {"rms", number(s.rms_delta_p)},
+                        {"percentiles", percentiles_json(s.delta_p)}};
+        j["ppl"] = {{"ref", number(s.ppl_ref)}, {"test", number(s.ppl_test)}, {"ln_ratio", number(s.ln_ppl_ratio)}};
+    }
+    return j;
+}
+
+// Every position of two logits sets of the same shape; the correct token of position p is token p + 1.
+DistributionStats distribution_of(const Logits& ref, const Logits& test, double top1_tie) {
+    DistributionAccumulator acc(top1_tie);
+    for (std::size_t p = 0; p < ref.n_positions(); ++p) {
+        const auto r = log_probabilities(ref.row(p));
+        const auto t = log_probabilities(test.row(p));
+        std::optional<std::uint32_t> correct;
+        if (p + 1 < ref.tokens.size() && ref.tokens[p + 1] >= 0)
+            correct = static_cast<std::uint32_t>(ref.tokens[p + 1]);
+        acc.add({r}, {t}, correct);
+        acc.add_logits(ref.row(p), test.row(p));
+    }
+    return acc.finish();
 }
 
 LogitsResult<Logits> logits_from(const reference::StageOutcome& o) {
@@ -75,6 +121,7 @@ LogitsResult<Logits> against_logits(const AgainstSource& source, const std::file
                      {"activations", forward::activations_name(source.activations)}};
             return builtin_logits(model, ref_logits.tokens, source.activations);
         case AgainstSource::Kind::reference:
+        case AgainstSource::Kind::kld_base:  // scored by kld_base_stage()
             break;
     }
     const auto located = reference::locate(source.path);
@@ -96,10 +143,75 @@ Thresholds thresholds_for(const LogitsOptions& options, const std::filesystem::p
     auto file = gguf::open(model);
     if (!file) return options.thresholds;
     std::string why;
-    const Thresholds t = builtin_thresholds(*file, why);
+    Thresholds t = builtin_thresholds(*file, why);
+    // --no-top1 and --top1-tie apply to the per-type thresholds too
+    if (!options.thresholds.require_top1) t.require_top1 = false;
+    t.top1_tie = options.thresholds.top1_tie;
     details["thresholds"] = thresholds_json(t);
     details["thresholds_for"] = why;
     return t;
+}
+
+// The reference against a KL-divergence base file, as llama-perplexity --kl-divergence scores a run:
+// chunk by chunk the reference decodes the chunk's tokens (the first replaced by BOS when its
+// tokenizer adds one) and positions n_ctx/2 .. n_ctx-2 are scored against the file's log-probabilities
+// (the file is the base, the reference the run under test). One chunk's logits are held at a time.
+Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::path& model, const LogitsOptions& options,
+                     const reference::RunOptions& run) {
+    Stage s;
+    s.id = StageId::logits;
+    s.ran = true;
+    s.details["thresholds"] = thresholds_json(options.thresholds);
+    auto reader = KldBaseReader::open(options.against->path);
+    if (!reader) {
+        fail(s, CheckFailure::against_unavailable, reader.error().message);
+        return s;
+    }
+    s.details["against"] = {{"source", options.against->path.string()},
+                            {"kind", "kld_base"},
+                            {"n_ctx", reader->n_ctx()},
+                            {"n_vocab", reader->n_vocab()},
+                            {"n_chunk", reader->n_chunk()}};
+    DistributionAccumulator acc(options.thresholds.top1_tie);
+    std::vector<double> base;
+    for (std::uint32_t c = 0; c < reader->n_chunk(); ++c) {
+        if (auto r = reader->read_next_chunk(); !r) {
+            fail(s, CheckFailure::against_unavailable, r.error().message);
+            return s;
+        }
+        const auto tokens = reader->chunk_tokens(c);
+        const auto o = reference::run_logits(ref, model, fmt::format("{}", fmt::join(tokens, ",")), run, true);
+        s.duration_ms += o.duration_ms;
+        if (!o.ok) {
+            s.failure = o.failure;
+            s.message = fmt::format("chunk {} of {}: {}", c + 1, reader->n_chunk(), o.message);
+            s.log_excerpt = o.log_excerpt;
+            return s;
+        }
+        auto l = logits_from(o);
+        if (!l || l->n_vocab != reader->n_vocab() || l->n_positions() != reader->n_ctx()) {
+            fail(s, CheckFailure::logits_diverge,
+                 l ? fmt::format("the reference's vocabulary has {} tokens, the base file's {}", l->n_vocab,
+                                 reader->n_vocab())
+                   : "the probe's logits could not be read: " + l.error().message);
+            return s;
+        }
+        for (std::uint32_t j = 0; j < reader->rows_per_chunk(); ++j) {
+            const std::size_t p = reader->first() + j;
+            reader->row_log_probs(j, base);
+            const auto test = log_probabilities(l->row(p));
+            acc.add(LogProbRow{base, -16}, LogProbRow{test}, static_cast<std::uint32_t>(tokens[p + 1]));
+        }
+    }
+    const auto stats = acc.finish();
+    s.ok = true;
+    s.details["n_vocab"] = reader->n_vocab();
+    s.details["n_positions"] = stats.n_positions;
+    s.details["distribution"] = distribution_json(stats, options.thresholds.top1_tie);
+    s.message = fmt::format("against kld_base: {} chunks of {}, mean KLD {:.6g}, same top p {:.3f}%, RMS dp {:.3f}%",
+                            reader->n_chunk(), reader->n_ctx(), stats.mean_kld, 100 * stats.same_top_p,
+                            100 * stats.rms_delta_p);
+    return s;
 }
 
 }  // namespace
@@ -107,11 +219,46 @@ Thresholds thresholds_for(const LogitsOptions& options, const std::filesystem::p
 AgainstSource AgainstSource::from_argument(const std::string& text) {
     if (text == "builtin") return {Kind::builtin, {}};
     if (std::filesystem::is_directory(text)) return {Kind::reference, text};
+    if (is_kld_base_file(text)) return {Kind::kld_base, text};
     return {Kind::file, text};
+}
+
+std::string distribution_text(const nlohmann::json& details) {
+    const auto it = details.find("distribution");
+    if (it == details.end() || !it->is_object()) return {};
+    const auto& d = *it;
+    const auto num = [](const nlohmann::json& v) {
+        return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : v.is_string() ? v.get<std::string>() : "-";
+    };
+    const auto pct = [](const nlohmann::json& v) {
+        return v.is_number() ? fmt::format("{:.3f}%", 100 * v.get<double>()) : std::string("-");
+    };
+    const auto& k = d["kld"]["percentiles"];
+    std::string out = fmt::format("  distribution over {} positions ({} with a known next token)\n",
+                                  d["n_positions"].get<std::size_t>(), d["n_scored"].get<std::size_t>());
+    out += fmt::format("    KLD     mean {} +/- {}; median {}, 90% {}, 95% {}, 99% {}, 99.9% {}, max {}\n",
+                       num(d["kld"]["mean"]), num(d["kld"]["uncertainty"]), num(k["median"]), num(k["p90"]),
+                       num(k["p95"]), num(k["p99"]), num(k["p99.9"]), num(k["max"]));
+    out += fmt::format("    same top p {} ({} of {}); top-1: {} mismatches, {} near-ties within {}\n",
+                       pct(d["same_top"]["p"]), d["same_top"]["count"].get<std::size_t>(),
+                       d["n_positions"].get<std::size_t>(), d["top1"]["mismatches"].get<std::size_t>(),
+                       d["top1"]["near_ties"].get<std::size_t>(), num(d["top1"]["tie_tolerance"]));
+    if (d["delta_p"].is_object()) {
+        const auto& p = d["delta_p"]["percentiles"];
+        out += fmt::format("    dp      mean {}, RMS {}; min {}, 1% {}, median {}, 99% {}, max {}\n",
+                           pct(d["delta_p"]["mean"]), pct(d["delta_p"]["rms"]), pct(p["min"]), pct(p["p1"]),
+                           pct(p["median"]), pct(p["p99"]), pct(p["max"]));
+        out += fmt::format("    PPL     test {}, reference {}, ln(PPL(test)/PPL(reference)) {}\n",
+                           num(d["ppl"]["test"]), num(d["ppl"]["ref"]), num(d["ppl"]["ln_ratio"]));
+    }
+    if (!d["nmse"].is_null()) out += fmt::format("    NMSE    {}\n", num(d["nmse"]));
+    return out;
 }
 
 Stage logits_stage(const reference::Reference& ref, const std::filesystem::path& model, const LogitsOptions& options,
                    const reference::RunOptions& run) {
+    if (options.against && options.against->kind == AgainstSource::Kind::kld_base)
+        return kld_base_stage(ref, model, options, run);
     const auto o = reference::run_logits(ref, model, options.tokens, run);
     Stage s;
     s.id = StageId::logits;
@@ -172,7 +319,10 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& m : *metrics) rows.push_back(metrics_json(m));
     s.details["metrics"] = std::move(rows);
-    const auto divergence = first_divergence(*metrics, thresholds_for(options, model, s.details));
+    const Thresholds thresholds = thresholds_for(options, model, s.details);
+    const auto divergence = first_divergence(*metrics, thresholds);
+    const auto stats = distribution_of(l, *theirs, thresholds.top1_tie);
+    s.details["distribution"] = distribution_json(stats, thresholds.top1_tie);
     double worst_abs = 0, worst_cos = 1, worst_kl = 0;
     for (const auto& m : *metrics) {
         worst_abs = std::max(worst_abs, m.max_abs_diff);
@@ -180,8 +330,8 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         worst_kl = std::max(worst_kl, m.kl);
     }
     // One line for the terminal: the worst figures over the positions.
-    s.message = fmt::format("against {}: max_abs_diff {:.3g}, min cosine {:.9f}, max KL {:.3g}{}",
-                            about.value("kind", "?"), worst_abs, worst_cos, worst_kl,
+    s.message = fmt::format("against {}: max_abs_diff {:.3g}, min cosine {:.9f}, max KL {:.3g}, mean KLD {:.3g}{}",
+                            about.value("kind", "?"), worst_abs, worst_cos, worst_kl, stats.mean_kld,
                             s.details.contains("thresholds_for")
                                 ? fmt::format(" (thresholds for {})", s.details["thresholds_for"].get<std::string>())
                                 : std::string());

@@ -20,6 +20,8 @@ struct AgainstSource {
         file,       // a logits file (JSON or GLOG) written by an implementation under test
         reference,  // a directory holding another llama.cpp-family build, which decodes the same tokens
         builtin,    // the built-in forward pass (src/forward/), which decodes the tokens the reference decoded
+        kld_base,   // llama.cpp's KL-divergence base file (llama-perplexity --kl-divergence-base): the reference
+                    // decodes its tokens chunk by chunk and is scored against its log-probabilities
     };
     Kind kind = Kind::file;
     std::filesystem::path path;  // the file or the directory; empty for builtin
@@ -28,7 +30,7 @@ struct AgainstSource {
     forward::Activations activations = forward::Activations::exact;
 
     // "builtin" is the built-in forward pass (a file of that name: ./builtin), an existing directory a
-    // reference build, anything else a logits file.
+    // reference build, a file starting with "_logits_" a KL-divergence base file, anything else a logits file.
     static AgainstSource from_argument(const std::string& text);
 };
 
@@ -48,6 +50,10 @@ struct LogitsOptions {
     // and of the trace stage): copied into AgainstSource::activations.
     forward::Activations builtin_activations = forward::Activations::exact;
 };
+
+// The distribution statistics (details["distribution"]) as lines for the terminal, laid out as
+// llama-perplexity prints them; empty when there are none.
+std::string distribution_text(const nlohmann::json& details);
 
 // Failures of this stage beyond the reference's own (CheckFailure): non_finite_logits,
 // logits_diverge (a disagreement, never an XFAIL), against_unavailable.

@@ -112,9 +112,10 @@ StageOutcome run_header(const Reference& ref, const std::filesystem::path& model
 StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, const RunOptions& options,
                       bool vocab_only = false);
 // `ref-probe logits [--tokens T] MODEL`: decode the tokens (comma-separated ids; empty: the probe's
-// default sequence) on one thread and return every position's logits ("logits_bits").
+// default sequence) on one thread and return every position's logits ("logits_bits"). `bos_first`:
+// the first token becomes BOS when the model's tokenizer adds one (llama-perplexity's chunks).
 StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,
-                        const RunOptions& options);
+                        const RunOptions& options, bool bos_first = false);
 // `ref-probe MODE --libdir LIB_DIR REST...` for args = {MODE, REST...}: any mode, for later stages
 // (logits, quantize). Put file names after a "--" in REST: the probe then takes them as positionals.
 StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options);

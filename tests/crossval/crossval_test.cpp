@@ -2,13 +2,17 @@
 // the Writer in the test; every report produced is validated against the JSON Schema.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "crossval/logits.hpp"
 #include "fixtures/mini_fixture.hpp"
 #include "fixtures/tiny_model.hpp"
 #include "support/build.hpp"
+#include "support/kld_base_file.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 
@@ -324,6 +328,129 @@ TEST_F(Crossval, LogitsPerturbedAtOnePositionAreCaughtThere) {
     EXPECT_EQ(m[2]["max_abs_diff"].get<double>(), static_cast<double>((before + 0.5f) - before));
     EXPECT_EQ(m[2]["max_abs_index"], 7);
     EXPECT_GT(m[2]["kl"].get<double>(), 0.0);
+    // Over the positions: one KLD above 0 (position 2's), the three others 0; NMSE from one changed logit.
+    const auto& d = s["details"]["distribution"];
+    EXPECT_EQ(d["n_positions"], 4);
+    EXPECT_EQ(d["n_scored"], 3);  // the last position has no next token
+    EXPECT_DOUBLE_EQ(d["kld"]["mean"].get<double>(), m[2]["kl"].get<double>() / 4);
+    EXPECT_DOUBLE_EQ(d["kld"]["percentiles"]["max"].get<double>(), m[2]["kl"].get<double>());
+    EXPECT_DOUBLE_EQ(d["kld"]["percentiles"]["median"].get<double>(), 0.0);
+    double sum_sq = 0;
+    for (float v : logits->values) sum_sq += double(v) * v;
+    const double dd = double(before + 0.5f) - before;
+    EXPECT_NEAR(d["nmse"].get<double>(), dd * dd / sum_sq, 1e-12 * dd * dd / sum_sq);
+}
+
+namespace {
+
+// Runs `command` (exec'd by /bin/sh, test-controlled arguments only) and returns its exit code and peak
+// resident set size in KiB: the largest of the process and every child it waited for.
+std::pair<int, long> run_measured(const std::string& command) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const std::string line = "exec " + command + " >/dev/null 2>&1";
+        ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    int status = 0;
+    struct rusage ru {};
+    ::wait4(pid, &status, 0, &ru);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ru.ru_maxrss};
+}
+
+}  // namespace
+
+TEST_F(Crossval, KldBaseFileOfTheReferenceScoresNearZeroInBoundedMemory) {
+    // The reference's own logits, chunk by chunk (BOS first, as llama-perplexity decodes a chunk), are
+    // written as a base file by the test's writer; --against it, the reference must score KLD near 0
+    // (only the file's 16-bit rounding) with the same top tokens, and 16 chunks (2048 tokens) must need
+    // no more memory than 2.
+    using namespace gguf::fixtures;
+    const auto model = write("llama-f32.gguf", tiny(TinyArch::llama, TinyType::f32));
+    constexpr int kCtx = 128;  // the tiny model's context length
+    std::vector<gguf::crossval::Logits> chunks;
+    std::vector<std::int32_t> tokens;
+    std::uint32_t seed = 12345;
+    for (int c = 0; c < 16; ++c) {
+        std::string csv = "1";
+        tokens.push_back(1);
+        for (int i = 1; i < kCtx; ++i) {
+            seed = seed * 1103515245u + 12345u;
+            const auto t = static_cast<std::int32_t>(3 + (seed >> 16) % 272);
+            tokens.push_back(t);
+            csv += "," + std::to_string(t);
+        }
+        const auto saved = dir_ / ("chunk" + std::to_string(c) + ".bin");
+        auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --tokens " +
+                             csv + " --logits-out " + testing_support::quoted(saved) + " --report " +
+                             testing_support::quoted(dir_ / "chunk.json"));
+        ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+        auto l = gguf::crossval::read_logits_file(saved);
+        ASSERT_TRUE(l.ok()) << l.error().message;
+        ASSERT_EQ(l->n_positions(), std::size_t(kCtx));
+        chunks.push_back(std::move(*l));
+    }
+    const auto n_vocab = static_cast<std::int32_t>(chunks[0].n_vocab);
+    long rss[2] = {0, 0};
+    for (const int n_chunk : {2, 16}) {
+        const std::vector<std::int32_t> used(tokens.begin(), tokens.begin() + n_chunk * kCtx);
+        const auto bytes = testing_support::kld_base_file(kCtx, n_vocab, n_chunk, used, [&chunks](int c, int p) {
+            return chunks[std::size_t(c)].row(std::size_t(p)).data();
+        });
+        const auto base = dir_ / ("base" + std::to_string(n_chunk) + ".kld");
+        std::ofstream(base, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        const auto report_path = dir_ / "kld.report.json";
+        const auto [code, kib] =
+            run_measured(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
+                         testing_support::quoted(base) + " --report " + testing_support::quoted(report_path));
+        ASSERT_EQ(code, 0);
+        rss[n_chunk == 16] = kib;
+        const auto report = json::parse(slurp(report_path));
+        const auto& d = stage(report, "logits")["details"]["distribution"];
+        EXPECT_EQ(d["n_positions"], n_chunk * (kCtx - 1 - kCtx / 2));
+        EXPECT_LT(d["kld"]["mean"].get<double>(), 1e-4);
+        EXPECT_GE(d["same_top"]["p"].get<double>(), 0.99);
+        EXPECT_LT(std::fabs(d["delta_p"]["rms"].get<double>()), 1e-3);
+        std::printf("%d chunks: peak RSS %ld KiB, mean KLD %.3g, same top p %.4f\n", n_chunk, kib,
+                    d["kld"]["mean"].get<double>(), d["same_top"]["p"].get<double>());
+    }
+    // The logits of 16 chunks would be 16 * 128 * n_vocab floats; the run holds one chunk at a time.
+    const long all_logits_kib = 16L * kCtx * n_vocab * 4 / 1024;
+    EXPECT_LT(rss[1], rss[0] + all_logits_kib / 2) << "2 chunks: " << rss[0] << " KiB, 16 chunks: " << rss[1];
+}
+
+TEST_F(Crossval, Top1CanBeSwitchedOffOrMadeTolerantFromTheCommandLine) {
+    using namespace gguf::fixtures;
+    const auto model = write("llama-f32.gguf", tiny(TinyArch::llama, TinyType::f32));
+    const auto saved = dir_ / "reference-logits.bin";
+    auto [r0, first] = crossval(model, kStrict, "--logits --logits-out " + testing_support::quoted(saved));
+    ASSERT_EQ(r0.exit_code, 0) << r0.out;
+    auto logits = gguf::crossval::read_logits_file(saved);
+    ASSERT_TRUE(logits.ok()) << logits.error().message;
+    // Position 1: the reference's runner-up raised 1 above its top, so the test's argmax is the runner-up.
+    auto test = *logits;
+    const auto row = logits->row(1);
+    std::size_t top = 0, second = 0;
+    for (std::size_t i = 0; i < row.size(); ++i)
+        if (row[i] > row[top]) top = i;
+    second = top == 0 ? 1 : 0;
+    for (std::size_t i = 0; i < row.size(); ++i)
+        if (i != top && row[i] > row[second]) second = i;
+    test.values[logits->n_vocab + second] = row[top] + 1;
+    const double gap = double(row[top]) - row[second];
+    ASSERT_GT(gap, 1e-4);
+    const auto file = dir_ / "flipped.bin";
+    ASSERT_TRUE(gguf::crossval::write_logits_file(file, test, gguf::crossval::LogitsFormat::binary).ok());
+    const std::string loose =
+        "--logits --max-abs 100 --min-cosine 0 --max-kl 100 --against " + testing_support::quoted(file);
+    auto [r1, checked] = crossval(model, kStrict, loose);
+    EXPECT_EQ(r1.exit_code, 3) << r1.out;  // only top-1 fails
+    EXPECT_EQ(stage(checked, "logits")["details"]["distribution"]["top1"]["mismatches"], 1);
+    auto [r2, off] = crossval(model, kStrict, loose + " --no-top1");
+    EXPECT_EQ(r2.exit_code, 0) << r2.out;
+    auto [r3, tolerant] = crossval(model, kStrict, loose + " --top1-tie " + std::to_string(gap * 2));
+    EXPECT_EQ(r3.exit_code, 0) << r3.out;
+    EXPECT_EQ(stage(tolerant, "logits")["details"]["distribution"]["top1"]["near_ties"], 1);
 }
 
 TEST_F(Crossval, TernaryFormatsOfOneBitnetModelAgree) {
@@ -363,4 +490,26 @@ TEST_F(Crossval, AgainstMustBeReadable) {
                          testing_support::quoted(junk));
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("--against"), std::string::npos);
+}
+
+TEST_F(Crossval, AKldBaseFileIsCheckedBeforeTheRunAndRefusesTokens) {
+    const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    // a header that declares one chunk of 4 tokens but no data: truncated, named with the file's size
+    auto bytes = testing_support::kld_base_file(4, 3, 1, {0, 1, 2, 0}, [](int, int) {
+        static const float row[3] = {0, 1, 2};
+        return row;
+    });
+    const auto whole = write("base.kld", Buffer(reinterpret_cast<const std::byte*>(bytes.data()),
+                                                reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size()));
+    bytes.resize(bytes.size() - 2);
+    const auto cut = write("cut.kld", Buffer(reinterpret_cast<const std::byte*>(bytes.data()),
+                                             reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size()));
+    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
+                         testing_support::quoted(cut));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("need"), std::string::npos) << r.err;
+    r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --tokens 1 --against " +
+                    testing_support::quoted(whole));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--tokens"), std::string::npos) << r.err;
 }

@@ -89,9 +89,37 @@ TEST(LogitsMetrics, OnePerturbedPositionIsCaughtThereWithTheExpectedMetrics) {
     const auto d = gguf::crossval::first_divergence(*m);
     ASSERT_TRUE(d);
     EXPECT_EQ(d->position, 1u);
-    ASSERT_EQ(d->reasons.size(), 4u);  // max_abs, cosine, kl, top-1
+    // the reference's row is flat (all ones): its logits of tokens 0 and 3 are equal, so the differing
+    // argmax is a near-tie, not a top-1 mismatch
+    EXPECT_EQ(p.top1_gap, 0.0);
+    ASSERT_EQ(d->reasons.size(), 3u);  // max_abs, cosine, kl
     EXPECT_NE(d->reasons[0].find("max_abs_diff 1 > 0.0001 (vocab index 3)"), std::string::npos) << d->reasons[0];
-    EXPECT_NE(d->reasons[3].find("top-1 differs: reference 0, test 3"), std::string::npos) << d->reasons[3];
+    // without tie-awareness (a negative tolerance) it is a mismatch
+    Thresholds no_ties;
+    no_ties.top1_tie = -1;
+    const auto d2 = gguf::crossval::first_divergence(*m, no_ties);
+    ASSERT_TRUE(d2);
+    ASSERT_EQ(d2->reasons.size(), 4u);  // max_abs, cosine, kl, top-1
+    EXPECT_NE(d2->reasons[3].find("top-1 differs: reference 0, test 3"), std::string::npos) << d2->reasons[3];
+}
+
+TEST(LogitsMetrics, Top1DisagreementWithinTheTieToleranceIsNotAMismatch) {
+    // reference: tokens 0 and 1 at 2 and 2 - 5e-5; test prefers 1. Gap 5e-5: within 1e-4, beyond 1e-5.
+    Logits ref, test;
+    ref.n_vocab = test.n_vocab = 3;
+    ref.values = {2.0f, 2.0f - 5e-5f, 0.0f};
+    test.values = {2.0f - 5e-5f, 2.0f, 0.0f};
+    auto m = gguf::crossval::compare_logits(ref, test);
+    ASSERT_TRUE(m);
+    EXPECT_FALSE((*m)[0].top1_match);
+    EXPECT_NEAR((*m)[0].top1_gap, 5e-5, 1e-6);
+    Thresholds t;
+    t.max_abs = t.max_kl = 1;
+    t.min_cosine = 0;
+    EXPECT_TRUE(gguf::crossval::failed_checks((*m)[0], t).empty());
+    t.top1_tie = 1e-5;
+    ASSERT_EQ(gguf::crossval::failed_checks((*m)[0], t).size(), 1u);
+    EXPECT_NE(gguf::crossval::failed_checks((*m)[0], t)[0].find("top-1 differs"), std::string::npos);
 }
 
 TEST(LogitsMetrics, FirstDivergenceIsTheEarliestFailingPosition) {
@@ -121,6 +149,7 @@ TEST(LogitsMetrics, ThresholdsAreInclusive) {
     m.kl = 1e-6;
     EXPECT_TRUE(gguf::crossval::failed_checks(m).empty());
     m.top1_match = false;
+    m.top1_gap = 1;  // the reference clearly prefers its own top
     EXPECT_EQ(gguf::crossval::failed_checks(m).size(), 1u);
     Thresholds no_top1;
     no_top1.require_top1 = false;

@@ -113,6 +113,17 @@ inline int n_vocab(const llama_model* model) {
 #endif
 }
 
+// The vocabulary's BOS token when the model's tokenizer adds one (llama-perplexity puts it at the start
+// of every chunk), else -1.
+inline int bos_if_added(const llama_model* model) {
+#if PROBE_HAS_llama_model_get_vocab
+    const llama_vocab* vocab = llama_model_get_vocab(model);
+    return llama_vocab_get_add_bos(vocab) ? llama_vocab_bos(vocab) : -1;
+#else
+    return llama_add_bos_token(model) != 0 ? llama_token_bos(model) : -1;
+#endif
+}
+
 inline int n_layer(const llama_model* model) {
 #if PROBE_HAS_llama_model_get_vocab
     return llama_model_n_layer(model);

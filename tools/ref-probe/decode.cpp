@@ -60,6 +60,12 @@ bool parse_decode_options(const Args& args, DecodeOptions& out, std::string& err
         return false;
     }
     out.tokens = args.option("tokens").value_or("");
+    const std::string bos = args.option("bos-first").value_or("no");
+    if (bos != "yes" && bos != "no") {
+        error = "--bos-first must be yes or no";
+        return false;
+    }
+    out.bos_first = bos == "yes";
     out.libdir = args.option("libdir").value_or(libllama_dir());
     return true;
 }
@@ -93,6 +99,9 @@ bool load_and_decode(const std::string& file, const DecodeOptions& o, ggml_backe
         s.tokens = {1, 3 + 'H', 3 + 'i', 3 + '!'};  // BOS, then the SPM byte tokens <0x48> <0x69> <0x21>
     } else {
         s.tokens = {1, 2, 3};
+    }
+    if (o.bos_first) {
+        if (const int bos = compat::bos_if_added(s.model); bos >= 0) s.tokens[0] = bos;
     }
     for (llama_token t : s.tokens) {
         if (t >= s.n_vocab) {

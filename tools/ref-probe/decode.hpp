@@ -18,8 +18,9 @@ struct DecodeOptions {
     int threads = 1;
     bool flash_attn = false;
     std::string kv = "f32";
-    bool kv_given = false;  // --kv was given (else a reference that refuses f32 may fall back to f16)
-    std::string tokens;     // as given; empty: the default sequence
+    bool kv_given = false;   // --kv was given (else a reference that refuses f32 may fall back to f16)
+    std::string tokens;      // as given; empty: the default sequence
+    bool bos_first = false;  // --bos-first yes: the first token becomes BOS when the tokenizer adds one
     std::string libdir;
 };
 // The directory that holds libllama (beside it: libggml and the CPU backend variants): the default --libdir.

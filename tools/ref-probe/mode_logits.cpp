@@ -1,10 +1,13 @@
 // Mode `logits`: decode one token sequence with llama.cpp on the CPU and print the logits of every
 // position, for comparison with an implementation under test (src/crossval/logits.hpp).
 //
-//   logits FILE [--tokens 1,72,101] [--threads 1] [--flash-attn off|on] [--kv f32|f16] [--libdir D]
+//   logits FILE [--tokens 1,72,101] [--bos-first yes|no] [--threads 1] [--flash-attn off|on] [--kv f32|f16]
+//          [--libdir D]
 //
 // One sequence, one batch, one thread by default, a context just large enough for the tokens, and
-// an output requested for every position. The KV cache is f32 by default (llama.cpp's own default
+// an output requested for every position. --bos-first yes replaces the first token by BOS when the
+// model's tokenizer adds one, as llama-perplexity does at the start of each chunk.
+// The KV cache is f32 by default (llama.cpp's own default
 // is f16, which rounds K and V and moves the logits by about 1e-3 on the tiny models): an
 // implementation under test computing in f32 is then compared with an f32 computation. Fields: "n_vocab",
 // "n_positions", "tokens", "decode_us" (the wall time of llama_decode alone, microseconds), and "logits_bits": one
