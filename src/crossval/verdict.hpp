@@ -3,6 +3,7 @@
 // are rendered only where reports and terminal lines are written (verdict.cpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -69,6 +70,10 @@ enum class NoteKind {
     fields_not_reported,      // a reader returns no such field, so it is not compared
     usage_error,              // why the run stopped before any stage
 };
+
+// "zero_tensor_data_offset", ...; and back (nullopt for a name that is none of them).
+std::string_view note_kind_name(NoteKind kind);
+std::optional<NoteKind> note_kind_from_name(std::string_view name);
 
 struct Note {
     NoteKind kind;
