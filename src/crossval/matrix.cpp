@@ -29,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 // Files per peer process: a Python or Node start costs about 0.2 s of CPU, reading a small file a
 // few milliseconds. Small enough that a batch never nears the timeout on this corpus.
 constexpr std::size_t kPeerBatch = 16;
+constexpr std::uintmax_t kPeerBatchBytes = 4u << 20;
 
 // What @huggingface/gguf does not return (tools/peers/hf_gguf_describe.mjs): general.alignment is
 // used inside the parser, and GGUFTensorInfo has no byte size. Such fields are not compared.
@@ -164,8 +165,7 @@ Cell run_ours(const fs::path& path, std::optional<describe::Description>& descri
 // A child-process reader's outcome as a cell; on acceptance, its description compared with ours.
 // ggml_quirks: the reader is llama.cpp, whose documented differences of definition compare() normalises
 // (0-tensor data offset, dropped trailing unit dims). For any other reader they are differences.
-Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::Description>& ours, bool ggml_quirks,
-               bool hf) {
+Cell cell_from(const reference::StageOutcome& o, const describe::Description* ours, bool ggml_quirks, bool hf) {
     Cell c;
     c.duration_ms = o.duration_ms;
     if (!o.ok) {
@@ -386,8 +386,12 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     // is finished, judged and reported when its three child-process readers are done.
     const reference::RunOptions run_options{options.timeout};
     const std::size_t n = m.files.size();
+    // Per file while it is in flight: our reader's description, made once by whichever reader finishes
+    // first, so that each child's outcome becomes its cell (and its payload, up to a few times the
+    // file's size, is freed) as soon as it arrives rather than once all four are in.
     struct Pending {
-        std::array<reference::StageOutcome, kReaderCount> outcome;
+        std::once_flag ours_once;
+        std::unique_ptr<describe::Description> ours;
         std::atomic<int> left{kReaderCount - 1};
     };
     std::vector<Pending> pending(n);
@@ -395,8 +399,23 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         std::size_t reader, begin, end;
     };
     std::vector<Task> tasks;
-    for (std::size_t b = 0; b < n; b += kPeerBatch) {
-        const auto e = std::min(n, b + kPeerBatch);
+    // Only regular files go to the child readers: opening a FIFO would block each of them until the
+    // timeout, twice for a batched peer. stat() does not open; our reader then says why (unavailable).
+    std::vector<char> regular(n);
+    std::vector<std::uintmax_t> size(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::error_code ec;
+        const auto path = options.dir / m.files[i].file;
+        regular[i] = fs::is_regular_file(path, ec);
+        if (regular[i]) size[i] = fs::file_size(path, ec);
+    }
+    for (std::size_t b = 0, e = 0; b < n; b = e) {
+        // A batch: up to kPeerBatch files and kPeerBatchBytes (a larger file goes alone), since a
+        // peer's answer for a batch is held whole (a vocabulary file's is larger than the file).
+        std::uintmax_t bytes = 0;
+        for (e = b; e < n && e - b < kPeerBatch && (e == b || bytes + size[e] <= kPeerBatchBytes); ++e) {
+            bytes += size[e];
+        }
         tasks.push_back({kGgufPy, b, e});
         tasks.push_back({kHfGguf, b, e});
         for (std::size_t i = b; i < e; ++i) {
@@ -407,38 +426,34 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     std::atomic<std::size_t> next{0};
     std::size_t done = 0;
     std::mutex progress_mutex;
+    std::mutex convert_mutex;
+    for (auto& f : m.files) f.cells.resize(kReaderCount);
+    // Our reader on file i, once; the cells of the child readers are theirs to write (one each).
+    auto ours_of = [&](std::size_t i) -> const describe::Description* {
+        auto& p = pending[i];
+        std::call_once(p.ours_once, [&] {
+            std::optional<describe::Description> d;
+            m.files[i].cells[kOurs] = run_ours(options.dir / m.files[i].file, d);
+            if (d) p.ours = std::make_unique<describe::Description>(std::move(*d));
+        });
+        return p.ours.get();
+    };
     auto finish = [&](std::size_t i) {
         auto& f = m.files[i];
-        const auto& o = pending[i].outcome;
-        f.cells.resize(kReaderCount);
-        std::optional<describe::Description> ours;
-        f.cells[kOurs] = run_ours(options.dir / f.file, ours);
         if (f.cells[kOurs].verdict == ReaderVerdict::unavailable) {
             // The file itself could not be read: what the others said is about its absence, not its bytes.
             for (std::size_t r = 1; r < kReaderCount; ++r) f.cells[r] = f.cells[kOurs];
-        } else {
-            f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
-            f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
-            f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
-            f.cells[kBitnetCpp] = cell_from(o[kBitnetCpp], ours, true, false);
         }
         for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
         auto& ref = f.cells[kLlamaCpp];
         if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {
             ref.documented = !f.reference_expect.empty() && f.reference_expect == reader_verdict_name(ref.verdict);
         }
-        pending[i].outcome = {};  // the payloads are no longer needed
+        pending[i].ours.reset();
         std::lock_guard<std::mutex> lock(progress_mutex);
         ++done;
         if (options.progress) options.progress(done, n, f.file);
     };
-    // Only regular files go to the child readers: opening a FIFO would block each of them until the
-    // timeout, twice for a batched peer. stat() does not open; our reader then says why (unavailable).
-    std::vector<char> regular(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        std::error_code ec;
-        regular[i] = fs::is_regular_file(options.dir / m.files[i].file, ec);
-    }
     const auto not_run = [](std::string why) {
         reference::StageOutcome o;
         o.failure = reference::FailureClass::reference_unavailable;
@@ -475,7 +490,14 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
                 for (std::size_t k = 0; k < runs.size(); ++k) results[runs[k] - task.begin] = std::move(ran[k]);
             }
             for (auto i = task.begin; i < task.end; ++i) {
-                pending[i].outcome[task.reader] = std::move(results[i - task.begin]);
+                const auto* ours = ours_of(i);
+                auto& outcome = results[i - task.begin];
+                // One conversion at a time: it costs several times the payload, which is itself larger
+                // than the file (a vocabulary's answer from the probe is 1.3 times the file).
+                std::lock_guard<std::mutex> one_at_a_time(convert_mutex);
+                m.files[i].cells[task.reader] = cell_from(
+                    outcome, ours, task.reader == kLlamaCpp || task.reader == kBitnetCpp, task.reader == kHfGguf);
+                outcome = {};  // its payload is no longer needed
                 if (pending[i].left.fetch_sub(1) == 1) finish(i);
             }
         }
