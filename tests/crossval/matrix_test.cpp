@@ -2,18 +2,25 @@
 // conformance corpus, written by our writer, through the CLI as a user runs it. Needs the pinned
 // reference (scripts/fetch-reference) and the peers (scripts/fetch-peers); fails, never skips,
 // without them. Expected values come from docs/gguf-notes.md and the file layout, not from a run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fixtures/corpus.hpp"
+#include "reference/reference.hpp"
 #include "support/run.hpp"
 
 using namespace testing_support;
@@ -398,6 +405,63 @@ TEST(Matrix, ANonUtf8FileNameIsReadByEveryReaderAndNamedLosslessly) {
         EXPECT_NE(e.path().filename().string().rfind("gguf-crossval-matrix-", 0), 0u) << e.path();
     }
     fs::remove_all(dir);
+}
+
+// The peak resident memory (VmHWM, KiB) of the process running argv, itself only (not its children),
+// sampled every 10 ms until it exits; and its exit status.
+long own_peak_kib(const std::vector<std::string>& argv, int& exit_code) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    long peak = 0;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("VmHWM:", 0) == 0) peak = std::max(peak, std::stol(line.substr(6)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return peak;
+}
+
+// The vocabulary files of the pinned bundle (the largest 15.8 MB): the matrix process once peaked at
+// 368 MB for the largest alone and 1.17 GB for all 19 (all four readers' answers held per file, 16
+// files' answers per peer batch). Its own memory stays within 32 times the largest file (measured: 26;
+// each answer's JSON tree is still held whole); the readers' processes are theirs, not counted here.
+TEST(MatrixMemory, VocabularyFilesCostOurProcessASmallMultipleOfTheLargest) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "memory bounds are measured in the plain build: ASan's shadow memory and quarantine add to it";
+#endif
+    const auto located = gguf::reference::locate(std::nullopt);
+    ASSERT_TRUE(located.ref) << located.error << " (run scripts/fetch-reference)";
+    const auto models = located.ref->dir / "src" / "models";
+    const auto corpus = fresh_dir("vocab");
+    std::uintmax_t largest = 0;
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(models)) {
+        if (e.path().extension() != ".gguf") continue;
+        fs::copy_file(e.path(), corpus / e.path().filename());
+        largest = std::max(largest, e.file_size());
+        ++files;
+    }
+    ASSERT_GE(files, 19u) << models;
+    int code = -1;
+    const long kib = own_peak_kib({kBin, "matrix", corpus.string()}, code);
+    EXPECT_EQ(code, 0);
+    EXPECT_GT(kib, 0);
+    EXPECT_LT(static_cast<double>(kib) * 1024, 32.0 * static_cast<double>(largest))
+        << kib / 1024 << " MiB for a largest file of " << largest / 1000000 << " MB";
+    fs::remove_all(corpus);
 }
 
 TEST(Matrix, AMissingDirectoryIsAUsageError) {
