@@ -74,24 +74,6 @@ std::string report_name(std::size_t index, const fs::path& model) {
     return fmt::format("{:03}-{}.json", index, stem);
 }
 
-// "I/N" with 1 <= I <= N.
-std::optional<gguf::crossval::Shard> parse_shard(const std::string& text) {
-    const auto slash = text.find('/');
-    if (slash == std::string::npos) return std::nullopt;
-    std::size_t i = 0, n = 0;
-    try {
-        std::size_t used = 0;
-        i = std::stoul(text.substr(0, slash), &used);
-        if (used != slash) return std::nullopt;
-        n = std::stoul(text.substr(slash + 1), &used);
-        if (used != text.size() - slash - 1) return std::nullopt;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    if (n == 0 || i == 0 || i > n || n > 100000) return std::nullopt;
-    return gguf::crossval::Shard{i, n};
-}
-
 // Write the fixture set and its expectations into out/fixtures; list the runs (fixtures first, then
 // `models`, found under --models).
 gguf::Result<std::vector<ModelRun>> plan(const Opts& o, std::uint64_t seed, const std::vector<fs::path>& models,
@@ -123,7 +105,7 @@ int run_all(const Opts& o) {
         return kUsage;
     }
     std::optional<gguf::crossval::Shard> shard;
-    if (!o.shard.empty() && !(shard = parse_shard(o.shard))) {
+    if (!o.shard.empty() && !(shard = gguf::crossval::parse_shard(o.shard))) {
         fmt::print(stderr, "error: --shard '{}' is not I/N with 1 <= I <= N\n", o.shard);
         return kUsage;
     }

@@ -7,6 +7,37 @@
 
 namespace cli {
 
+int write_matrix_outputs(const gguf::crossval::Matrix& matrix, const std::filesystem::path& out) {
+    if (auto s = gguf::crossval::write_matrix(matrix, out); !s) {
+        fmt::print(stderr, "error: {}\n", s.error().message);
+        return kWriteFailed;
+    }
+    for (const auto& r : matrix.readers) {
+        if (!r.available) {
+            fmt::print(stderr, "warning: {} unavailable (its column says so): {}\n", r.name, r.why_unavailable);
+        }
+    }
+    const auto& t = matrix.totals;
+    for (std::size_t r = 0; r < matrix.readers.size(); ++r) {
+        if (!matrix.readers[r].available) {
+            fmt::print("{:<18} unavailable\n", matrix.readers[r].name);
+            continue;
+        }
+        fmt::print(
+            "{:<18} wrongly accepted {:>3}  wrongly rejected {:>3}  crashes {:>2}  timeouts {:>2}  "
+            "value disagreements {:>3}\n",
+            matrix.readers[r].name, t[r].wrongly_accepted, t[r].wrongly_rejected, t[r].crashes, t[r].timeouts,
+            t[r].value_disagreements);
+    }
+    fmt::print("{} files in {:.0f} s; wrote {}/matrix.md and {}/matrix.json\n", matrix.files.size(), matrix.duration_s,
+               safe(out.string()), safe(out.string()));
+    if (!matrix.ours_right()) {
+        fmt::print(stderr, "error: our reader is wrong on some file (see matrix.md): a bug to fix\n");
+        return kInvalid;
+    }
+    return kOk;
+}
+
 Command add_matrix(CLI::App& root) {
     auto* app = root.add_subcommand(
         "matrix",
@@ -28,6 +59,7 @@ Command add_matrix(CLI::App& root) {
         std::string bitnet_dir;
         double timeout_s = 20;
         unsigned jobs = 2;
+        std::string shard;
     };
     auto opts = std::make_shared<Opts>();
     app->add_option("DIR", opts->dir, "The corpus directory (gguf-crossval gen-corpus --out DIR)")->required();
@@ -44,7 +76,11 @@ Command add_matrix(CLI::App& root) {
     app->add_option("--bitnet-dir", opts->bitnet_dir,
                     "The bitnet.cpp build for the bitnet.cpp column; default: $BITNET_CPP_DIR, then the build "
                     "scripts/fetch-bitnet cached (the column is unavailable without one)");
-    return {app, [opts] {
+    auto* shard_option = app->add_option(
+        "--shard", opts->shard,
+        "I/N: run only the files whose index (in the whole corpus's order) modulo N is I-1; combine the "
+        "shards' matrix.json with 'gguf-crossval merge'");
+    return {app, [opts, shard_option] {
                 gguf::crossval::MatrixOptions options;
                 options.dir = opts->dir;
                 if (!opts->cpp_dir.empty()) options.cpp_dir = opts->cpp_dir;
@@ -54,41 +90,21 @@ Command add_matrix(CLI::App& root) {
                 options.progress = [](std::size_t i, std::size_t n, const std::string& file) {
                     fmt::print(stderr, "[{}/{}] {}\n", i, n, safe(file));
                 };
+                const std::string out = opts->out.empty() ? opts->dir : opts->out;
+                if (shard_option->count() > 0 && !(options.shard = gguf::crossval::parse_shard(opts->shard))) {
+                    fmt::print(stderr, "error: --shard '{}' is not I/N with 1 <= I <= N\n", safe(opts->shard));
+                    return int{kUsage};
+                }
+                // A previous run's outputs must not stand for this one if this one is interrupted.
+                std::error_code ec;
+                for (const char* name : {"matrix.json", "matrix.md"})
+                    std::filesystem::remove(std::filesystem::path(out) / name, ec);
                 auto matrix = gguf::crossval::run_matrix(options);
                 if (!matrix) {
                     fmt::print(stderr, "error: {}\n", matrix.error().message);
                     return int{kUsage};
                 }
-                const std::string out = opts->out.empty() ? opts->dir : opts->out;
-                if (auto s = gguf::crossval::write_matrix(*matrix, out); !s) {
-                    fmt::print(stderr, "error: {}\n", s.error().message);
-                    return int{kWriteFailed};
-                }
-                for (const auto& r : matrix->readers) {
-                    if (!r.available) {
-                        fmt::print(stderr, "warning: {} unavailable (its column says so): {}\n", r.name,
-                                   r.why_unavailable);
-                    }
-                }
-                const auto& t = matrix->totals;
-                for (std::size_t r = 0; r < matrix->readers.size(); ++r) {
-                    if (!matrix->readers[r].available) {
-                        fmt::print("{:<18} unavailable\n", matrix->readers[r].name);
-                        continue;
-                    }
-                    fmt::print(
-                        "{:<18} wrongly accepted {:>3}  wrongly rejected {:>3}  crashes {:>2}  timeouts {:>2}  "
-                        "value disagreements {:>3}\n",
-                        matrix->readers[r].name, t[r].wrongly_accepted, t[r].wrongly_rejected, t[r].crashes,
-                        t[r].timeouts, t[r].value_disagreements);
-                }
-                fmt::print("{} files in {:.0f} s; wrote {}/matrix.md and {}/matrix.json\n", matrix->files.size(),
-                           matrix->duration_s, out, out);
-                if (!matrix->ours_right()) {
-                    fmt::print(stderr, "error: our reader is wrong on some file (see matrix.md): a bug to fix\n");
-                    return int{kInvalid};
-                }
-                return int{kOk};
+                return write_matrix_outputs(*matrix, out);
             }};
 }
 

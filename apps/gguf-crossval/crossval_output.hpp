@@ -5,6 +5,7 @@
 #include <string>
 
 #include "crossval/flow.hpp"
+#include "crossval/matrix.hpp"
 #include "crossval/summary.hpp"
 
 namespace cli {
@@ -58,6 +59,10 @@ std::string verdict_line(const gguf::crossval::Report& report);
 // Write summary.json, junit.xml and summary.md into out; print the counts; return the overall exit code.
 int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
                     const std::optional<gguf::crossval::Shard>& shard, const std::filesystem::path& out);
+
+// Write matrix.json and matrix.md into out; print the readers' totals; return the matrix's exit code
+// (0 our reader right on every file, 1 wrong on some, 5 an output could not be written).
+int write_matrix_outputs(const gguf::crossval::Matrix& matrix, const std::filesystem::path& out);
 
 // A usage error found after the flags were parsed (a bad --tokens or --against, a model that cannot be
 // read): printed, and written as a report with verdict usage_error, so that every outcome has one.

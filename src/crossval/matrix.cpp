@@ -2,18 +2,22 @@
 #include "matrix.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "compare.hpp"
 #include "describe/description.hpp"
+#include "gguf/value.hpp"
 #include "reference/peers.hpp"
 #include "reference/reference.hpp"
 #include "report.hpp"
+#include "util/cleanup.hpp"
 #include "util/json_depth.hpp"
 
 namespace gguf::crossval {
@@ -25,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 // Files per peer process: a Python or Node start costs about 0.2 s of CPU, reading a small file a
 // few milliseconds. Small enough that a batch never nears the timeout on this corpus.
 constexpr std::size_t kPeerBatch = 16;
+constexpr std::uintmax_t kPeerBatchBytes = 4u << 20;
 
 // What @huggingface/gguf does not return (tools/peers/hf_gguf_describe.mjs): general.alignment is
 // used inside the parser, and GGUFTensorInfo has no byte size. Such fields are not compared.
@@ -34,8 +39,8 @@ constexpr const char* kHfNotReported =
 
 // Type id 36: our reader reads it as bitnet.cpp's I2_S and names it so; a reader that returns only
 // the id (or ggml's table) gets ggml's name, IQ4_NL_4_4. Same id: one type, two names.
-bool same_type_id_36(const Difference& d) {
-    return d.path.field == Field::tensor_type && d.ours == "I2_S" && d.theirs == "IQ4_NL_4_4";
+bool same_type_id_36(const Mismatch& m) {
+    return m.path.field == Field::tensor_type && m.ours == "I2_S" && m.reference == "IQ4_NL_4_4";
 }
 
 bool hf_unreported(const FieldPath& path) {
@@ -117,6 +122,7 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
         }
         std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
     }
+    for (std::size_t i = 0; i < files.size(); ++i) files[i].index = i;
     if (files.empty()) {
         return Error{Code::io_error, 0,
                      fmt::format("no files to run in '{}' ({})", dir.string(),
@@ -159,8 +165,7 @@ Cell run_ours(const fs::path& path, std::optional<describe::Description>& descri
 // A child-process reader's outcome as a cell; on acceptance, its description compared with ours.
 // ggml_quirks: the reader is llama.cpp, whose documented differences of definition compare() normalises
 // (0-tensor data offset, dropped trailing unit dims). For any other reader they are differences.
-Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::Description>& ours, bool ggml_quirks,
-               bool hf) {
+Cell cell_from(const reference::StageOutcome& o, const describe::Description* ours, bool ggml_quirks, bool hf) {
     Cell c;
     c.duration_ms = o.duration_ms;
     if (!o.ok) {
@@ -199,38 +204,71 @@ Cell cell_from(const reference::StageOutcome& o, const std::optional<describe::D
         // whose inner element type @huggingface/gguf does not return): a disagreement, shown as is.
         auto why = theirs.error().message;
         if (why.rfind("reference payload: ", 0) == 0) why.erase(0, 19);
-        c.mismatches.push_back({{Field::payload}, nullptr, "not representable in the neutral description: " + why});
+        c.mismatches.push_back({FieldPath{Field::payload, 0, {}}.render(), nullptr,
+                                "not representable in the neutral description: " + why});
         return c;
     }
     if (!ours) return c;  // we rejected the file: nothing to compare values with
     auto cmp = compare_descriptions(*ours, *theirs);
     for (auto& m : cmp.mismatches) {
         if (hf && hf_unreported(m.path)) continue;
-        Difference d{std::move(m.path), std::move(m.ours), std::move(m.reference)};
-        if (same_type_id_36(d)) {
+        if (same_type_id_36(m)) {
             c.notes.push_back({NoteKind::type_id_36,
                                fmt::format("{}: type id 36, which our reader names I2_S (bitnet.cpp) and ggml's "
                                            "table IQ4_NL_4_4: the same id, not a mismatch",
-                                           d.path.render())});
+                                           m.path.render())});
             continue;
         }
-        c.mismatches.push_back(std::move(d));
+        c.mismatches.push_back({m.path.render(), std::move(m.ours), std::move(m.reference)});
     }
     if (!ggml_quirks && !cmp.notes.empty()) {
         // compare() normalised a ggml quirk that this reader is not documented to have: report it.
         if (ours->data_offset != theirs->data_offset) {
-            c.mismatches.push_back({{Field::data_offset}, ours->data_offset, theirs->data_offset});
+            c.mismatches.push_back(
+                {FieldPath{Field::data_offset, 0, {}}.render(), ours->data_offset, theirs->data_offset});
         }
         for (std::size_t i = 0; i < std::min(ours->tensors.size(), theirs->tensors.size()); ++i) {
             const auto& a = ours->tensors[i];
             const auto& b = theirs->tensors[i];
-            if (a.dims != b.dims) c.mismatches.push_back({{Field::tensor_dims, i, a.name}, a.dims, b.dims});
+            if (a.dims != b.dims) {
+                c.mismatches.push_back({FieldPath{Field::tensor_dims, i, a.name}.render(), a.dims, b.dims});
+            }
         }
     } else {
         c.notes.insert(c.notes.end(), cmp.notes.begin(), cmp.notes.end());
     }
     return c;
 }
+
+// The path a peer is given for a file. Node decodes its arguments as UTF-8, so a path that is not
+// UTF-8 reached @huggingface/gguf changed (ENOENT, counted as a reject); such a file is given to the
+// peers through a symlink with an ASCII name in the temporary directory, removed afterwards (and on a
+// signal). If the symlink cannot be made, the path as it is.
+class PeerAlias {
+public:
+    // index and reader make the name unique within the run (two peers read one file at once).
+    PeerAlias(const fs::path& file, std::size_t index, std::size_t reader) : path_(file) {
+        if (is_valid_utf8(file.native())) return;
+        std::error_code ec;
+        const auto target = fs::absolute(file, ec);
+        if (ec) return;
+        auto alias = fs::temp_directory_path(ec) /
+                     fmt::format("gguf-crossval-matrix-{}-{}-{}.gguf", static_cast<long>(::getpid()), reader, index);
+        guard_ = std::make_unique<util::TempFileGuard>(alias);
+        fs::create_symlink(target, alias, ec);
+        if (ec) {
+            guard_->release();
+            return;
+        }
+        guard_->created();
+        path_ = alias;
+    }
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+    std::unique_ptr<util::TempFileGuard> guard_;
+};
 
 void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
     switch (c.verdict) {
@@ -256,6 +294,7 @@ void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
         if (c.verdict == ReaderVerdict::reject && !*f.valid) ++t.wrong_code;
     }
     if (!c.mismatches.empty()) ++t.value_disagreements;
+    t.duration_ms += c.duration_ms;
 }
 
 }  // namespace
@@ -293,6 +332,13 @@ bool Matrix::ours_right() const {
                         [](const MatrixFile& f) { return f.cells[kOurs].wrong.value_or(false); });
 }
 
+void count_totals(Matrix& m) {
+    m.totals.assign(m.readers.size(), {});
+    for (const auto& f : m.files) {
+        for (std::size_t r = 0; r < m.readers.size() && r < f.cells.size(); ++r) add_totals(m.totals[r], f, f.cells[r]);
+    }
+}
+
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     const auto start = Clock::now();
     Matrix m;
@@ -301,6 +347,10 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     auto listed = list_files(options.dir, m.has_manifest);
     if (!listed) return listed.error();
     m.files = std::move(listed).value();
+    if (options.shard) {
+        m.shard = options.shard;
+        std::erase_if(m.files, [&](const MatrixFile& f) { return !options.shard->takes(f.index); });
+    }
 
     // The readers.
     m.readers.resize(kReaderCount);
@@ -336,8 +386,12 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     // is finished, judged and reported when its three child-process readers are done.
     const reference::RunOptions run_options{options.timeout};
     const std::size_t n = m.files.size();
+    // Per file while it is in flight: our reader's description, made once by whichever reader finishes
+    // first, so that each child's outcome becomes its cell (and its payload, up to a few times the
+    // file's size, is freed) as soon as it arrives rather than once all four are in.
     struct Pending {
-        std::array<reference::StageOutcome, kReaderCount> outcome;
+        std::once_flag ours_once;
+        std::unique_ptr<describe::Description> ours;
         std::atomic<int> left{kReaderCount - 1};
     };
     std::vector<Pending> pending(n);
@@ -345,8 +399,23 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         std::size_t reader, begin, end;
     };
     std::vector<Task> tasks;
-    for (std::size_t b = 0; b < n; b += kPeerBatch) {
-        const auto e = std::min(n, b + kPeerBatch);
+    // Only regular files go to the child readers: opening a FIFO would block each of them until the
+    // timeout, twice for a batched peer. stat() does not open; our reader then says why (unavailable).
+    std::vector<char> regular(n);
+    std::vector<std::uintmax_t> size(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::error_code ec;
+        const auto path = options.dir / m.files[i].file;
+        regular[i] = fs::is_regular_file(path, ec);
+        if (regular[i]) size[i] = fs::file_size(path, ec);
+    }
+    for (std::size_t b = 0, e = 0; b < n; b = e) {
+        // A batch: up to kPeerBatch files and kPeerBatchBytes (a larger file goes alone), since a
+        // peer's answer for a batch is held whole (a vocabulary file's is larger than the file).
+        std::uintmax_t bytes = 0;
+        for (e = b; e < n && e - b < kPeerBatch && (e == b || bytes + size[e] <= kPeerBatchBytes); ++e) {
+            bytes += size[e];
+        }
         tasks.push_back({kGgufPy, b, e});
         tasks.push_back({kHfGguf, b, e});
         for (std::size_t i = b; i < e; ++i) {
@@ -357,30 +426,39 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     std::atomic<std::size_t> next{0};
     std::size_t done = 0;
     std::mutex progress_mutex;
+    std::mutex convert_mutex;
+    for (auto& f : m.files) f.cells.resize(kReaderCount);
+    // Our reader on file i, once; the cells of the child readers are theirs to write (one each).
+    auto ours_of = [&](std::size_t i) -> const describe::Description* {
+        auto& p = pending[i];
+        std::call_once(p.ours_once, [&] {
+            std::optional<describe::Description> d;
+            m.files[i].cells[kOurs] = run_ours(options.dir / m.files[i].file, d);
+            if (d) p.ours = std::make_unique<describe::Description>(std::move(*d));
+        });
+        return p.ours.get();
+    };
     auto finish = [&](std::size_t i) {
         auto& f = m.files[i];
-        const auto& o = pending[i].outcome;
-        f.cells.resize(kReaderCount);
-        std::optional<describe::Description> ours;
-        f.cells[kOurs] = run_ours(options.dir / f.file, ours);
         if (f.cells[kOurs].verdict == ReaderVerdict::unavailable) {
             // The file itself could not be read: what the others said is about its absence, not its bytes.
             for (std::size_t r = 1; r < kReaderCount; ++r) f.cells[r] = f.cells[kOurs];
-        } else {
-            f.cells[kLlamaCpp] = cell_from(o[kLlamaCpp], ours, true, false);
-            f.cells[kGgufPy] = cell_from(o[kGgufPy], ours, false, false);
-            f.cells[kHfGguf] = cell_from(o[kHfGguf], ours, false, true);
-            f.cells[kBitnetCpp] = cell_from(o[kBitnetCpp], ours, true, false);
         }
         for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
         auto& ref = f.cells[kLlamaCpp];
         if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {
             ref.documented = !f.reference_expect.empty() && f.reference_expect == reader_verdict_name(ref.verdict);
         }
-        pending[i].outcome = {};  // the payloads are no longer needed
+        pending[i].ours.reset();
         std::lock_guard<std::mutex> lock(progress_mutex);
         ++done;
         if (options.progress) options.progress(done, n, f.file);
+    };
+    const auto not_run = [](std::string why) {
+        reference::StageOutcome o;
+        o.failure = reference::FailureClass::reference_unavailable;
+        o.message = std::move(why);
+        return o;
     };
     auto worker = [&] {
         for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
@@ -389,25 +467,43 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
             if (task.reader == kLlamaCpp || task.reader == kBitnetCpp) {
                 const auto path = options.dir / m.files[task.begin].file;
                 const auto& ref = task.reader == kLlamaCpp ? located.ref : bitnet.ref;
-                if (ref) {
+                if (!regular[task.begin]) {
+                    results.push_back(not_run("not a regular file"));
+                } else if (ref) {
                     results.push_back(reference::run_header(*ref, path, run_options));
                 } else {
-                    results.emplace_back();
-                    results.back().failure = reference::FailureClass::reference_unavailable;
-                    results.back().message = m.readers[task.reader].why_unavailable;
+                    results.push_back(not_run(m.readers[task.reader].why_unavailable));
                 }
             } else {
                 std::vector<fs::path> paths;
-                for (auto i = task.begin; i < task.end; ++i) paths.push_back(options.dir / m.files[i].file);
-                results = reference::run_peer_batch(task.reader == kGgufPy ? gguf_py : hf, paths, run_options);
+                std::vector<std::unique_ptr<PeerAlias>> aliases;
+                std::vector<std::size_t> runs;  // the files of the batch that go to the peer
+                for (auto i = task.begin; i < task.end; ++i) {
+                    if (!regular[i]) continue;
+                    aliases.push_back(
+                        std::make_unique<PeerAlias>(options.dir / m.files[i].file, m.files[i].index, task.reader));
+                    paths.push_back(aliases.back()->path());
+                    runs.push_back(i);
+                }
+                auto ran = reference::run_peer_batch(task.reader == kGgufPy ? gguf_py : hf, paths, run_options);
+                results.resize(task.end - task.begin, not_run("not a regular file"));
+                for (std::size_t k = 0; k < runs.size(); ++k) results[runs[k] - task.begin] = std::move(ran[k]);
             }
             for (auto i = task.begin; i < task.end; ++i) {
-                pending[i].outcome[task.reader] = std::move(results[i - task.begin]);
+                const auto* ours = ours_of(i);
+                auto& outcome = results[i - task.begin];
+                // One conversion at a time: it costs several times the payload, which is itself larger
+                // than the file (a vocabulary's answer from the probe is 1.3 times the file).
+                std::lock_guard<std::mutex> one_at_a_time(convert_mutex);
+                m.files[i].cells[task.reader] = cell_from(
+                    outcome, ours, task.reader == kLlamaCpp || task.reader == kBitnetCpp, task.reader == kHfGguf);
+                outcome = {};  // its payload is no longer needed
                 if (pending[i].left.fetch_sub(1) == 1) finish(i);
             }
         }
     };
-    const auto jobs = static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, tasks.size()));
+    const auto jobs =
+        static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, std::max<std::size_t>(tasks.size(), 1)));
     std::vector<std::thread> threads;
     for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
     worker();
@@ -418,15 +514,12 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         const bool none_ran = std::all_of(m.files.begin(), m.files.end(), [r](const MatrixFile& f) {
             return f.cells[r].verdict == ReaderVerdict::unavailable;
         });
-        if (none_ran && m.readers[r].available) {
+        if (none_ran && !m.files.empty() && m.readers[r].available) {
             m.readers[r].available = false;
             m.readers[r].why_unavailable = m.files.front().cells[r].reason;
         }
     }
-    m.totals.resize(kReaderCount);
-    for (const auto& f : m.files) {
-        for (std::size_t r = 0; r < kReaderCount; ++r) add_totals(m.totals[r], f, f.cells[r]);
-    }
+    count_totals(m);
     m.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
     return m;
 }

@@ -15,6 +15,7 @@
 
 #include "compare.hpp"
 #include "gguf/error.hpp"
+#include "summary.hpp"
 #include "verdict.hpp"
 
 namespace gguf::crossval {
@@ -28,7 +29,7 @@ std::string_view reader_verdict_name(ReaderVerdict verdict);  // "accept", ...
 enum ReaderIndex : std::size_t { kOurs = 0, kLlamaCpp = 1, kGgufPy = 2, kHfGguf = 3, kBitnetCpp = 4, kReaderCount = 5 };
 
 struct Difference {
-    FieldPath path;  // compare_descriptions' field
+    std::string field;  // the field, rendered (FieldPath::render)
     nlohmann::json ours;
     nlohmann::json theirs;
 };
@@ -47,7 +48,8 @@ struct Cell {
 };
 
 struct MatrixFile {
-    std::string file;              // relative to the corpus directory
+    std::size_t index = 0;         // position in the whole corpus's list (what --shard splits on)
+    std::string file;              // relative to the corpus directory, as the bytes of its name
     std::optional<bool> valid;     // from the manifest; unset without one
     std::string expected_code;     // malformed files: the code our reader must report
     std::string reference_expect;  // "accept" / "reject" where the corpus documents llama.cpp's verdict
@@ -72,6 +74,7 @@ struct ReaderTotals {
     std::size_t wrongly_rejected = 0;     // valid files it rejected
     std::size_t wrong_code = 0;           // ours only: rejected with another code than the manifest's
     std::size_t value_disagreements = 0;  // files it and ours accepted whose values differ
+    double duration_ms = 0;               // its time over all files (a batch's time shared among its files)
 };
 
 struct Matrix {
@@ -82,6 +85,7 @@ struct Matrix {
     std::vector<ReaderInfo> readers;
     std::vector<MatrixFile> files;
     std::vector<ReaderTotals> totals;  // one per reader
+    std::optional<Shard> shard;        // set when this run took one shard of the corpus
 
     bool ours_right() const;  // our reader right on every file (the command's exit code)
 };
@@ -93,19 +97,32 @@ struct MatrixOptions {
         bitnet_dir;  // bitnet.cpp: --bitnet-dir, else BITNET_CPP_DIR, else fetch-bitnet's cache
     std::chrono::milliseconds timeout{20000};  // per child process
     unsigned jobs = 2;                         // files in flight (each runs its readers one after another)
+    std::optional<Shard> shard;                // run only the files whose index this shard takes
     // Called as each file finishes (from a worker thread, serialised): index (1-based), count, file.
     std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };
 
 // Run the matrix. Errors: the directory is missing, the manifest is unreadable or lists no files.
+// A shard may take no file of a small corpus: its matrix then has no files.
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options);
 
+// The totals, counted again from the files' cells (after a merge).
+void count_totals(Matrix& matrix);
+
 // matrix.json: {"schema": "gguf-crossval-matrix", "version": 1, "corpus", "timestamp", "duration_s",
-// "readers": [{name, version, available, why_unavailable?, normalisations}],
-// "totals": {reader: {wrongly_accepted, wrongly_rejected, crashes, timeouts, value_disagreements, ...}},
-// "files": [{name, valid, expected_code, category, description, readers: {reader: {verdict,
-// code_or_message, wrong, mismatches: [fields], details: [{field, ours, theirs}], notes, data_offset}}}]}
+// "shard"?: {index, count}, "readers": [{name, version, available, why_unavailable?, normalisations,
+// normalisation_kinds}], "totals": {reader: {wrongly_accepted, wrongly_rejected, crashes, timeouts,
+// value_disagreements, ...}}, "files": [{index, name, valid, expected_code, category, description,
+// readers: {reader: {verdict, code_or_message, wrong, mismatches: [fields], details: [{field, ours,
+// theirs}], notes, note_kinds, data_offset}}}]}. Names are describe::render_string'd (lossless).
 nlohmann::json to_json(const Matrix& matrix);
+
+// A matrix back from its matrix.json (what merge reads). Errors name the field.
+gguf::Result<Matrix, SummaryError> matrix_from_json(const nlohmann::json& json);
+
+// Shards' matrices into the one an unsharded run writes (but for times): files ordered by index, the
+// totals counted again. Errors: no shard, shards of different corpora or readers, a file in two shards.
+gguf::Result<Matrix, SummaryError> merge_matrices(std::vector<Matrix> shards);
 
 // matrix.md: the summary table, then the files where a reader is wrong or disagrees.
 std::string to_markdown(const Matrix& matrix);

@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "describe/description.hpp"
+#include "gguf/value.hpp"
 #include "matrix.hpp"
 #include "report.hpp"
 #include "util/atomic_file.hpp"
@@ -22,18 +24,35 @@ nlohmann::json notes_json(const std::vector<Note>& notes) {
     return out;
 }
 
+// A name from the file system under `key`, as describe renders strings (a byte outside UTF-8 as
+// \xNN); when it is not UTF-8, also its bytes in hex under key + "_hex", so that nothing is lost.
+void put_name(nlohmann::json& j, const std::string& key, const std::string& name) {
+    j[key] = describe::render_string(name);
+    if (gguf::is_valid_utf8(name)) return;
+    std::string hex;
+    for (const unsigned char c : name) hex += fmt::format("{:02x}", c);
+    j[key + "_hex"] = std::move(hex);
+}
+
+nlohmann::json note_kinds_json(const std::vector<Note>& notes) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : notes) out.push_back(note_kind_name(n.kind));
+    return out;
+}
+
 nlohmann::json cell_json(const Cell& c) {
     nlohmann::json j{{"verdict", reader_verdict_name(c.verdict)}, {"code_or_message", c.reason}};
     j["wrong"] = c.wrong ? nlohmann::json(*c.wrong) : nlohmann::json(nullptr);
     auto fields = nlohmann::json::array();
     auto details = nlohmann::json::array();
     for (const auto& m : c.mismatches) {
-        fields.push_back(m.path.render());
-        details.push_back({{"field", m.path.render()}, {"ours", m.ours}, {"theirs", m.theirs}});
+        fields.push_back(m.field);
+        details.push_back({{"field", m.field}, {"ours", m.ours}, {"theirs", m.theirs}});
     }
     j["mismatches"] = std::move(fields);
     j["details"] = std::move(details);
     j["notes"] = notes_json(c.notes);
+    j["note_kinds"] = note_kinds_json(c.notes);
     j["data_offset"] = c.data_offset ? nlohmann::json(*c.data_offset) : nlohmann::json(nullptr);
     if (c.documented) j["documented"] = true;
     j["duration_ms"] = static_cast<std::int64_t>(c.duration_ms + 0.5);
@@ -49,7 +68,8 @@ nlohmann::json totals_json(const ReaderTotals& t) {
             {"value_disagreements", t.value_disagreements},
             {"accepted", t.accepted},
             {"rejected", t.rejected},
-            {"unavailable", t.unavailable}};
+            {"unavailable", t.unavailable},
+            {"duration_ms", static_cast<std::int64_t>(t.duration_ms + 0.5)}};
 }
 
 // Text from a file in a table cell or list item: cut to 160 bytes (at a character boundary), then
@@ -88,14 +108,16 @@ nlohmann::json to_json(const Matrix& m) {
         nlohmann::json j{{"name", info.name},
                          {"version", info.version},
                          {"available", info.available},
-                         {"normalisations", notes_json(info.normalisations)}};
+                         {"normalisations", notes_json(info.normalisations)},
+                         {"normalisation_kinds", note_kinds_json(info.normalisations)}};
         if (!info.available) j["why_unavailable"] = info.why_unavailable;
         readers.push_back(std::move(j));
         totals[info.name] = totals_json(m.totals[r]);
     }
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : m.files) {
-        nlohmann::json j{{"name", f.file}};
+        nlohmann::json j{{"index", f.index}};
+        put_name(j, "name", f.file);
         j["valid"] = f.valid ? nlohmann::json(*f.valid) : nlohmann::json(nullptr);
         j["expected_code"] = f.expected_code.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.expected_code);
         j["category"] = f.category;
@@ -107,16 +129,18 @@ nlohmann::json to_json(const Matrix& m) {
         j["readers"] = std::move(cells);
         files.push_back(std::move(j));
     }
-    return {{"schema", "gguf-crossval-matrix"},
-            {"version", kMatrixSchemaVersion},
-            {"corpus", m.corpus_dir},
-            {"has_manifest", m.has_manifest},
-            {"timestamp", m.timestamp},
-            {"duration_s", static_cast<double>(static_cast<std::int64_t>(m.duration_s * 10 + 0.5)) / 10},
-            {"ours_right", m.ours_right()},
-            {"readers", std::move(readers)},
-            {"totals", std::move(totals)},
-            {"files", std::move(files)}};
+    nlohmann::json out{{"schema", "gguf-crossval-matrix"},
+                       {"version", kMatrixSchemaVersion},
+                       {"has_manifest", m.has_manifest},
+                       {"timestamp", m.timestamp},
+                       {"duration_s", static_cast<double>(static_cast<std::int64_t>(m.duration_s * 10 + 0.5)) / 10},
+                       {"ours_right", m.ours_right()},
+                       {"readers", std::move(readers)},
+                       {"totals", std::move(totals)},
+                       {"files", std::move(files)}};
+    put_name(out, "corpus", m.corpus_dir);
+    if (m.shard) out["shard"] = {{"index", m.shard->index}, {"count", m.shard->count}};
+    return out;
 }
 
 std::string to_markdown(const Matrix& m) {
@@ -127,9 +151,14 @@ std::string to_markdown(const Matrix& m) {
     };
     line("# Reader agreement matrix");
     line("");
-    line(fmt::format("Corpus `{}`: {} files{}; run {} in {:.0f} s. Generated by `gguf-crossval matrix`.", m.corpus_dir,
-                     m.files.size(), m.has_manifest ? " listed in manifest.json" : " (no manifest: no expectations)",
-                     m.timestamp, m.duration_s));
+    line(fmt::format("Corpus `{}`: {} files{}; run {} in {:.0f} s. Generated by `gguf-crossval matrix`.",
+                     util::markdown_code(m.corpus_dir), m.files.size(),
+                     m.has_manifest ? " listed in manifest.json" : " (no manifest: no expectations)", m.timestamp,
+                     m.duration_s));
+    line("");
+    line(
+        "time: the reader's time over all files, its processes' start included (a batch's time is shared among its "
+        "files).");
     line("");
     line(
         "A reader is **wrong** (✗) when it accepts a malformed file or rejects a valid one (the manifest's "
@@ -137,18 +166,18 @@ std::string to_markdown(const Matrix& m) {
     line("");
     line(
         "| reader | version | accepted | rejected | wrongly accepted | wrongly rejected | crashes | timeouts | "
-        "value disagreements |");
-    line("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        "value disagreements | time (s) |");
+    line("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (std::size_t r = 0; r < m.readers.size(); ++r) {
         const auto& info = m.readers[r];
         const auto& t = m.totals[r];
         if (!info.available) {
-            line(fmt::format("| {} | unavailable | - | - | - | - | - | - | - |", info.name));
+            line(fmt::format("| {} | unavailable | - | - | - | - | - | - | - | - |", info.name));
             continue;
         }
-        line(fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |", info.name, md(info.version), t.accepted,
-                         t.rejected, t.wrongly_accepted, t.wrongly_rejected, t.crashes, t.timeouts,
-                         t.value_disagreements));
+        line(fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1f} |", info.name, md(info.version),
+                         t.accepted, t.rejected, t.wrongly_accepted, t.wrongly_rejected, t.crashes, t.timeouts,
+                         t.value_disagreements, t.duration_ms / 1000));
     }
     if (m.totals[kOurs].wrong_code != 0) {
         line("");
@@ -209,8 +238,7 @@ std::string to_markdown(const Matrix& m) {
                 std::string fields;
                 for (std::size_t i = 0; i < c.mismatches.size() && i < kMaxFieldsPerCell; ++i) {
                     const auto& d = c.mismatches[i];
-                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ",
-                                          util::markdown_code(d.path.render()),
+                    fields += fmt::format("{}`{}` ours {} theirs {}", i == 0 ? "" : "; ", util::markdown_code(d.field),
                                           md(d.ours.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
                                           md(d.theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
                 }

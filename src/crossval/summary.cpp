@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "describe/description.hpp"
@@ -62,6 +63,22 @@ SummaryEntry summary_entry(const Report& r, std::size_t index, std::string key, 
     }
     e.findings = r.findings;
     return e;
+}
+
+std::optional<Shard> parse_shard(std::string_view text) {
+    const auto number = [](std::string_view digits) -> std::optional<std::size_t> {
+        std::size_t v = 0;
+        const auto* end = digits.data() + digits.size();
+        const auto [ptr, ec] = std::from_chars(digits.data(), end, v);
+        if (digits.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+        return v;
+    };
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    const auto i = number(text.substr(0, slash));
+    const auto n = number(text.substr(slash + 1));
+    if (!i || !n || *n == 0 || *i == 0 || *i > *n || *n > 100000) return std::nullopt;
+    return Shard{*i, *n};
 }
 
 int overall_exit_code(const std::vector<SummaryEntry>& entries) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "report.hpp"
@@ -52,6 +53,9 @@ struct Shard {
     std::size_t count = 1;
     bool takes(std::size_t model_index) const { return model_index % count == index - 1; }
 };
+
+// "I/N" with 1 <= I <= N <= 100000, both decimal; nullopt for anything else.
+std::optional<Shard> parse_shard(std::string_view text);
 
 // The exit code over many runs: the most severe one (disagree, reader rejected, reference failed).
 int overall_exit_code(const std::vector<SummaryEntry>& entries);

@@ -1,6 +1,8 @@
 // Names of the run vocabulary, as reports and terminal lines show them.
 #include "verdict.hpp"
 
+#include <utility>
+
 namespace gguf::crossval {
 
 std::string_view stage_name(StageId stage) {
@@ -92,6 +94,33 @@ std::string_view verdict_name(Verdict verdict) {
             return "usage_error";
     }
     return "unknown";
+}
+
+namespace {
+constexpr std::pair<NoteKind, std::string_view> kNoteKinds[] = {
+    {NoteKind::zero_tensor_data_offset, "zero_tensor_data_offset"},
+    {NoteKind::trailing_unit_dims, "trailing_unit_dims"},
+    {NoteKind::type_id_36, "type_id_36"},
+    {NoteKind::predicted_rejection, "predicted_rejection"},
+    {NoteKind::both_reject, "both_reject"},
+    {NoteKind::test_hook, "test_hook"},
+    {NoteKind::fields_not_reported, "fields_not_reported"},
+    {NoteKind::usage_error, "usage_error"},
+};
+}  // namespace
+
+std::string_view note_kind_name(NoteKind kind) {
+    for (const auto& [k, name] : kNoteKinds) {
+        if (k == kind) return name;
+    }
+    return "unknown";
+}
+
+std::optional<NoteKind> note_kind_from_name(std::string_view name) {
+    for (const auto& [k, n] : kNoteKinds) {
+        if (n == name) return k;
+    }
+    return std::nullopt;
 }
 
 }  // namespace gguf::crossval

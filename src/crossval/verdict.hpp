@@ -3,6 +3,7 @@
 // are rendered only where reports and terminal lines are written (verdict.cpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -73,6 +74,10 @@ enum class NoteKind {
     usage_error,              // why the run stopped before any stage
     vocab_only_load,          // a file without tensors loaded through the reference's vocabulary-only route
 };
+
+// "zero_tensor_data_offset", ...; and back (nullopt for a name that is none of them).
+std::string_view note_kind_name(NoteKind kind);
+std::optional<NoteKind> note_kind_from_name(std::string_view name);
 
 struct Note {
     NoteKind kind;

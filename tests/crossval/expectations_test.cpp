@@ -218,6 +218,9 @@ full = [c for c in calls if " full-crossval" in c]
 merge = [c for c in calls if " merge " in c]
 assert len(full) == 1 and len(merge) == 1, calls
 assert "--shard ${{ matrix.shard }}/3" in full[0]
+matrix = [c for c in calls if " matrix " in c]
+assert len(matrix) == 1 and "--shard ${{ matrix.shard }}/3" in matrix[0], calls
+assert "--out out/shard-${{ matrix.shard }}" in matrix[0] and "--out out/shard-${{ matrix.shard }}" in full[0]
 for call in calls:
     words = call.split()
     sub = words[words.index(next(w for w in words if w.endswith("bin/gguf-crossval"))) + 1]

@@ -2,17 +2,25 @@
 // conformance corpus, written by our writer, through the CLI as a user runs it. Needs the pinned
 // reference (scripts/fetch-reference) and the peers (scripts/fetch-peers); fails, never skips,
 // without them. Expected values come from docs/gguf-notes.md and the file layout, not from a run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fixtures/corpus.hpp"
+#include "reference/reference.hpp"
 #include "support/run.hpp"
 
 using namespace testing_support;
@@ -294,6 +302,166 @@ TEST(Matrix, WithoutAManifestEveryGgufRunsWithNoExpectation) {
     EXPECT_EQ(m["files"][0]["readers"]["ours"]["verdict"], "reject");
     EXPECT_EQ(m["files"][0]["readers"]["ours"]["code_or_message"], "invalid_bool");
     fs::remove_all(dir);
+}
+
+// matrix.json without what differs from one run to the next: the times, and which shard it was.
+json without_times(json m) {
+    m.erase("timestamp");
+    m.erase("duration_s");
+    m.erase("shard");
+    for (auto& [reader, totals] : m["totals"].items()) totals.erase("duration_ms");
+    for (auto& f : m["files"]) {
+        for (auto& [reader, cell] : f["readers"].items()) cell.erase("duration_ms");
+    }
+    return m;
+}
+
+// Shards 1/3, 2/3 and 3/3 of a corpus, merged, are what one unsharded run writes (but for times).
+TEST(Matrix, MergedShardsEqualTheUnshardedRun) {
+    const auto dir = fresh_dir("shards");
+    // Files on which the readers differ in every way the matrix records: verdicts some peers get wrong,
+    // values that differ (a non-UTF-8 value), normalisations (a 0-tensor file, trailing unit dims, type 36).
+    const auto cases = subset({"valid/header_only_v3.gguf", "valid/alignment_32.gguf", "malformed/bool_2.gguf",
+                               "valid/dims_5.gguf", "valid/tensor_type_36_I2_S.gguf", "valid/invalid_utf8_value.gguf",
+                               "malformed/empty_file.gguf", "valid/trailing_unit_dims.gguf"});
+    ASSERT_EQ(cases.size(), 8u);
+    ASSERT_TRUE(gguf::fixtures::write_corpus(dir / "corpus", cases).ok());
+    const auto corpus = quoted(dir / "corpus");
+    const auto whole = run_command(kBin + " matrix " + corpus + " --out " + quoted(dir / "whole"));
+    ASSERT_NE(whole.exit_code, 2) << whole.err;
+    std::string dirs;
+    std::set<std::size_t> seen;
+    for (int i = 1; i <= 3; ++i) {
+        const auto out = dir / ("shard" + std::to_string(i));
+        const auto r =
+            run_command(kBin + " matrix " + corpus + " --out " + quoted(out) + " --shard " + std::to_string(i) + "/3");
+        ASSERT_EQ(r.exit_code, whole.exit_code) << r.err;
+        const auto m = json::parse(slurp(out / "matrix.json"));
+        EXPECT_EQ(m["shard"]["index"], i);
+        EXPECT_EQ(m["shard"]["count"], 3);
+        // Shard i takes the files at positions i-1, i+2, ... of the manifest, and only those.
+        for (const auto& f : m["files"]) {
+            const auto index = f["index"].get<std::size_t>();
+            EXPECT_EQ(index % 3, static_cast<std::size_t>(i - 1)) << f["name"];
+            EXPECT_EQ(f["name"], cases.at(index).file);
+            EXPECT_TRUE(seen.insert(index).second) << "file " << index << " in two shards";
+        }
+        dirs += " " + quoted(out);
+    }
+    EXPECT_EQ(seen.size(), cases.size());  // every file in some shard
+    const auto merged = run_command(kBin + " merge --out " + quoted(dir / "merged") + dirs);
+    EXPECT_EQ(merged.exit_code, whole.exit_code) << merged.out << merged.err;
+    const auto a = json::parse(slurp(dir / "whole" / "matrix.json"));
+    const auto b = json::parse(slurp(dir / "merged" / "matrix.json"));
+    EXPECT_FALSE(b.contains("shard"));
+    EXPECT_EQ(without_times(b).dump(1), without_times(a).dump(1));
+    // matrix.md differs only where it gives the time and date of the run
+    // and in the readers' times (the last column of the summary table).
+    const std::regex when(R"(; run [0-9TZ:.-]+ in [0-9]+ s\.|\| [0-9]+\.[0-9] \|\n)");
+    EXPECT_EQ(std::regex_replace(slurp(dir / "merged" / "matrix.md"), when, ""),
+              std::regex_replace(slurp(dir / "whole" / "matrix.md"), when, ""));
+    // A file in two shards is a usage error.
+    EXPECT_EQ(run_command(kBin + " merge --out " + quoted(dir / "twice") + " " + quoted(dir / "shard1") + " " +
+                          quoted(dir / "shard1"))
+                  .exit_code,
+              2);
+    fs::remove_all(dir);
+}
+
+TEST(Matrix, BadShardSpecificationsAreUsageErrors) {
+    const auto dir = fresh_dir("bad_shards");
+    ASSERT_TRUE(gguf::fixtures::write_corpus(dir, subset({"valid/alignment_32.gguf"})).ok());
+    for (const char* bad : {"0/3", "4/3", "1/0", "x/3", "1/3x", "13", "' 1/3'", "-1/3", "''", "1/100001"}) {
+        const auto r = run_command(kBin + " matrix " + quoted(dir) + " --shard " + bad);
+        EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.err;
+        EXPECT_FALSE(fs::exists(dir / "matrix.json")) << bad;
+    }
+    fs::remove_all(dir);
+}
+
+// A file whose name is not UTF-8: every reader opens it (Node gets it through an ASCII-named symlink;
+// it once answered ENOENT, counted as a reject), and matrix.json names it losslessly: rendered with
+// \xNN for the bytes outside UTF-8 (as describe renders strings) and its bytes in hex.
+TEST(Matrix, ANonUtf8FileNameIsReadByEveryReaderAndNamedLosslessly) {
+    const auto dir = fresh_dir("non_utf8");
+    ASSERT_TRUE(gguf::fixtures::write_corpus(dir / "made", subset({"valid/alignment_32.gguf"})).ok());
+    const auto corpus = dir / "corpus";
+    fs::create_directories(corpus);
+    const std::string name = "w\xff\xfe.gguf";
+    fs::copy_file(dir / "made" / "valid" / "alignment_32.gguf", corpus / name);
+    const auto r = run_command(kBin + " matrix " + quoted(corpus));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto m = json::parse(slurp(corpus / "matrix.json"));
+    ASSERT_EQ(m["files"].size(), 1u);
+    const auto& f = m["files"][0];
+    EXPECT_EQ(f["name"], "w\\xff\\xfe.gguf");
+    EXPECT_EQ(f["name_hex"], "77fffe2e67677566");  // w 0xff 0xfe . g g u f
+    for (const auto& reader : kReaders) {
+        const auto& cell = f["readers"][reader];
+        EXPECT_EQ(cell["verdict"], "accept") << reader << ": " << cell["code_or_message"];
+    }
+    // No symlink is left behind in the temporary directory.
+    for (const auto& e : fs::directory_iterator(fs::temp_directory_path())) {
+        EXPECT_NE(e.path().filename().string().rfind("gguf-crossval-matrix-", 0), 0u) << e.path();
+    }
+    fs::remove_all(dir);
+}
+
+// The peak resident memory (VmHWM, KiB) of the process running argv, itself only (not its children),
+// sampled every 10 ms until it exits; and its exit status.
+long own_peak_kib(const std::vector<std::string>& argv, int& exit_code) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    long peak = 0;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("VmHWM:", 0) == 0) peak = std::max(peak, std::stol(line.substr(6)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return peak;
+}
+
+// The vocabulary files of the pinned bundle (the largest 15.8 MB): the matrix process once peaked at
+// 368 MB for the largest alone and 1.17 GB for all 19 (all four readers' answers held per file, 16
+// files' answers per peer batch). Its own memory stays within 32 times the largest file (measured: 26;
+// each answer's JSON tree is still held whole); the readers' processes are theirs, not counted here.
+TEST(MatrixMemory, VocabularyFilesCostOurProcessASmallMultipleOfTheLargest) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "memory bounds are measured in the plain build: ASan's shadow memory and quarantine add to it";
+#endif
+    const auto located = gguf::reference::locate(std::nullopt);
+    ASSERT_TRUE(located.ref) << located.error << " (run scripts/fetch-reference)";
+    const auto models = located.ref->dir / "src" / "models";
+    const auto corpus = fresh_dir("vocab");
+    std::uintmax_t largest = 0;
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(models)) {
+        if (e.path().extension() != ".gguf") continue;
+        fs::copy_file(e.path(), corpus / e.path().filename());
+        largest = std::max(largest, e.file_size());
+        ++files;
+    }
+    ASSERT_GE(files, 19u) << models;
+    int code = -1;
+    const long kib = own_peak_kib({kBin, "matrix", corpus.string()}, code);
+    EXPECT_EQ(code, 0);
+    EXPECT_GT(kib, 0);
+    EXPECT_LT(static_cast<double>(kib) * 1024, 32.0 * static_cast<double>(largest))
+        << kib / 1024 << " MiB for a largest file of " << largest / 1000000 << " MB";
+    fs::remove_all(corpus);
 }
 
 TEST(Matrix, AMissingDirectoryIsAUsageError) {

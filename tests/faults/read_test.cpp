@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -119,6 +121,28 @@ TEST_F(ReadFaults, FifoIsRefusedWithoutBlocking) {
     const auto r = run_command("timeout 10 " + kBin + " crossval --report " + quoted(dir_ / "r.json") + " --model " +
                                quoted(fifo));
     EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+// A manifest entry that is a FIFO goes to no reader (each would block in its open until --timeout,
+// twice for a batched peer): our reader refuses it without opening it for good, and every column
+// says unavailable, not a verdict. `timeout 9` bounds what the old behaviour took: four readers
+// waiting out --timeout 5, two at a time, is 10 s or more.
+TEST_F(ReadFaults, FifoInAMatrixManifestIsUnavailableAndDoesNotWaitForTheTimeout) {
+    const auto corpus = dir_ / "corpus";
+    fs::create_directories(corpus);
+    ASSERT_EQ(::mkfifo((corpus / "pipe.gguf").c_str(), 0600), 0);
+    { std::ofstream(corpus / "manifest.json") << R"({"files": [{"file": "pipe.gguf", "valid": true}]})"; }
+    const auto r = run_command("timeout 9 " + kBin + " matrix " + quoted(corpus) + " --timeout 5");
+    ASSERT_EQ(r.exit_code, 0) << r.err;  // 124: it waited for the timeout
+    std::ifstream in(corpus / "matrix.json");
+    const auto m = nlohmann::json::parse(in, nullptr, false);
+    ASSERT_TRUE(m.is_object());
+    ASSERT_EQ(m["files"].size(), 1u);
+    for (const auto& [reader, cell] : m["files"][0]["readers"].items()) {
+        EXPECT_EQ(cell["verdict"], "unavailable") << reader;
+        EXPECT_TRUE(cell["wrong"].is_null()) << reader;
+        EXPECT_NE(cell["code_or_message"].get<std::string>().find("FIFO"), std::string::npos) << reader;
+    }
 }
 
 TEST_F(ReadFaults, DirectoryIsRefused) {

@@ -101,6 +101,21 @@ TEST_F(SignalFaults, SigtermDuringMatrixKillsTheReadersAndExits143) {
     EXPECT_FALSE(fs::exists(corpus / "matrix.md"));
 }
 
+TEST_F(SignalFaults, SigtermDuringMatrixLeavesNoStaleMatrix) {
+    const auto corpus = dir_ / "corpus";
+    ASSERT_EQ(run_command(kBin + " gen-corpus --out " + quoted(corpus)).exit_code, 0);
+    const auto out = dir_ / "out";
+    fs::create_directories(out);
+    { std::ofstream(out / "matrix.json") << "{\"stale\": true}\n"; }
+    { std::ofstream(out / "matrix.md") << "# stale\n"; }
+    const int code = interrupt_once_children_run({kBin, "matrix", corpus.string(), "--out", out.string()}, SIGTERM);
+    EXPECT_EQ(code, 143);
+    expect_no_children_left();
+    EXPECT_EQ(temp_files_left(), 0u);
+    EXPECT_FALSE(fs::exists(out / "matrix.json")) << "a previous run's matrix stands for an interrupted one";
+    EXPECT_FALSE(fs::exists(out / "matrix.md"));
+}
+
 TEST_F(SignalFaults, SigintDuringFullCrossvalKillsTheProbeAndLeavesNoStaleSummary) {
     const auto out = dir_ / "out";
     fs::create_directories(out);
