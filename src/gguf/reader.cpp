@@ -426,7 +426,8 @@ private:
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
             }
             if (!is_valid_utf8(t.name)) {
-                warn(Code::invalid_utf8, t.info_offset, fmt::format("the name of tensor '{}' is not valid UTF-8", t.name));
+                warn(Code::invalid_utf8, t.info_offset,
+                     fmt::format("the name of tensor '{}' is not valid UTF-8", t.name));
             }
             if (!tensor_shape(t) || !tensor_type(t)) return false;
             if (!read(t.offset, [&] { return fmt::format("the offset of tensor '{}'", t.name); })) return false;
