@@ -176,6 +176,11 @@ private:
                         "it: convert the model again with a current converter");
         }
         file_.version_ = v;
+        if (file_.swapped_) {
+            warn(Code::byte_swapped, 4,
+                 "the file is byte-swapped (big-endian): valid GGUF, but llama.cpp reads only files in the host's "
+                 "byte order");
+        }
         if (!read(n_tensors_, "the tensor count") || !read(n_kv_, "the key-value count")) return false;
         if (n_tensors_ >= kPlausibleBytes) {
             return fail(Code::count_too_large, 8,
