@@ -3,7 +3,7 @@
 # Debian packages the build and tests need (pinned to Debian 12's versions by the distribution).
 GGUF_CROSSVAL_PACKAGES=(cmake ninja-build g++ clang libclang-rt-14-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libxxhash-dev xxhash libssl-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-jsonschema python3-yaml
-  nodejs npm git libxml2-utils time)
+  nodejs npm git libxml2-utils time util-linux)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

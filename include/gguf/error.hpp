@@ -47,9 +47,10 @@ enum class Code : std::uint16_t {
     tensor_name_at_limit,     // a 64-byte name: the specification allows it, llama.cpp needs < 64
     offsets_not_contiguous,   // gaps or reordering; llama.cpp requires the exact running sum
     alignment_below_spec,     // a power of two below 8: llama.cpp accepts it, the spec says multiple of 8
-    invalid_utf8,             // a key or string value that is not valid UTF-8
+    invalid_utf8,             // a key, string value or tensor name that is not valid UTF-8
     bitnet_i2_s,              // type 36 read as bitnet.cpp's I2_S; upstream calls it removed IQ4_NL_4_4
     zero_tensor_data_offset,  // 0 tensors: readers disagree on whether the data offset is padded
+    byte_swapped,             // a big-endian file: valid GGUF, but llama.cpp reads only the host's byte order
 };
 
 // The snake_case name of a code ("bad_magic").

@@ -26,7 +26,7 @@ double ms_since(Clock::time_point start) {
 // file, the disagreement was predicted and explained: it is a known reference limitation.
 bool predicts_reference_rejection(Code code) {
     return code == Code::array_of_arrays || code == Code::dims_over_ggml_max || code == Code::tensor_name_at_limit ||
-           code == Code::offsets_not_contiguous || code == Code::bitnet_i2_s;
+           code == Code::offsets_not_contiguous || code == Code::bitnet_i2_s || code == Code::byte_swapped;
 }
 
 Stage stage_from(StageId id, const reference::StageOutcome& o) {

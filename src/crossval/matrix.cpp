@@ -47,6 +47,62 @@ bool hf_unreported(const FieldPath& path) {
     return path.field == Field::alignment || path.field == Field::tensor_size;
 }
 
+}  // namespace
+
+gguf::Result<std::vector<MatrixFile>> parse_manifest(std::string_view text, const std::string& name) {
+    std::vector<MatrixFile> files;
+    if (!util::json_depth_within(text)) {
+        return Error{Code::io_error, 0,
+                     fmt::format("'{}' nests arrays or objects deeper than {} levels: not a corpus manifest", name,
+                                 util::kMaxJsonDepth)};
+    }
+    const auto m = nlohmann::json::parse(text, nullptr, false);
+    if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_array()) {
+        return Error{Code::io_error, 0, fmt::format("'{}' is not a corpus manifest (no \"files\" array)", name)};
+    }
+    for (const auto& f : m["files"]) {
+        if (!f.is_object() || !f.contains("file") || !f["file"].is_string()) {
+            return Error{Code::io_error, 0, fmt::format("'{}': an entry without a \"file\" name", name)};
+        }
+        MatrixFile mf;
+        mf.file = f["file"].get<std::string>();
+        // Confined to the corpus: a relative path that stays inside DIR once normalised.
+        const auto rel = fs::path(mf.file).lexically_normal();
+        if (mf.file.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
+            return Error{Code::io_error, 0,
+                         fmt::format("'{}': entry '{}' is not a path inside the corpus directory", name,
+                                     describe::render_string(mf.file))};
+        }
+        const auto text_field = [&](const char* key, std::string& out) {
+            const auto it = f.find(key);
+            if (it == f.end() || it->is_null()) return true;
+            if (!it->is_string()) return false;
+            out = it->get<std::string>();
+            return true;
+        };
+        const auto valid = f.find("valid");
+        if (valid != f.end() && !valid->is_boolean()) {
+            return Error{Code::io_error, 0,
+                         fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean", name,
+                                     describe::render_string(mf.file))};
+        }
+        if (valid != f.end()) mf.valid = valid->get<bool>();
+        for (auto [key, out] :
+             {std::pair{"expected_code", &mf.expected_code}, std::pair{"reference_expect", &mf.reference_expect},
+              std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
+            if (!text_field(key, *out)) {
+                return Error{Code::io_error, 0,
+                             fmt::format("'{}': entry '{}' has a \"{}\" that is not a string", name,
+                                         describe::render_string(mf.file), key)};
+            }
+        }
+        files.push_back(std::move(mf));
+    }
+    return files;
+}
+
+namespace {
+
 // The corpus: manifest.json's files, or every *.gguf under dir (no expectation).
 gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_manifest) {
     std::error_code ec;
@@ -62,55 +118,9 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
         }
         std::ifstream in(manifest_path, std::ios::binary);
         const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-        if (!util::json_depth_within(text)) {
-            return Error{Code::io_error, 0,
-                         fmt::format("'{}' nests arrays or objects deeper than {} levels: not a corpus manifest",
-                                     manifest_path.string(), util::kMaxJsonDepth)};
-        }
-        const auto m = nlohmann::json::parse(text, nullptr, false);
-        if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_array()) {
-            return Error{Code::io_error, 0,
-                         fmt::format("'{}' is not a corpus manifest (no \"files\" array)", manifest_path.string())};
-        }
-        for (const auto& f : m["files"]) {
-            if (!f.is_object() || !f.contains("file") || !f["file"].is_string()) {
-                return Error{Code::io_error, 0,
-                             fmt::format("'{}': an entry without a \"file\" name", manifest_path.string())};
-            }
-            MatrixFile mf;
-            mf.file = f["file"].get<std::string>();
-            // Confined to the corpus: a relative path that stays inside DIR once normalised.
-            const auto rel = fs::path(mf.file).lexically_normal();
-            if (mf.file.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
-                return Error{Code::io_error, 0,
-                             fmt::format("'{}': entry '{}' is not a path inside the corpus directory",
-                                         manifest_path.string(), describe::render_string(mf.file))};
-            }
-            const auto text_field = [&](const char* key, std::string& out) {
-                const auto it = f.find(key);
-                if (it == f.end() || it->is_null()) return true;
-                if (!it->is_string()) return false;
-                out = it->get<std::string>();
-                return true;
-            };
-            const auto valid = f.find("valid");
-            if (valid != f.end() && !valid->is_boolean()) {
-                return Error{Code::io_error, 0,
-                             fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean",
-                                         manifest_path.string(), describe::render_string(mf.file))};
-            }
-            if (valid != f.end()) mf.valid = valid->get<bool>();
-            for (auto [key, out] :
-                 {std::pair{"expected_code", &mf.expected_code}, std::pair{"reference_expect", &mf.reference_expect},
-                  std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
-                if (!text_field(key, *out)) {
-                    return Error{Code::io_error, 0,
-                                 fmt::format("'{}': entry '{}' has a \"{}\" that is not a string",
-                                             manifest_path.string(), describe::render_string(mf.file), key)};
-                }
-            }
-            files.push_back(std::move(mf));
-        }
+        auto listed = parse_manifest(text, manifest_path.string());
+        if (!listed) return listed.error();
+        files = std::move(*listed);
     } else {
         for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
              it.increment(ec)) {

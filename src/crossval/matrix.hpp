@@ -102,6 +102,11 @@ struct MatrixOptions {
     std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };
 
+// The entries of a corpus manifest (gen-corpus's manifest.json), `name` naming it in messages. Errors
+// (io_error): not JSON, nested too deep, no "files" array, an entry without a "file" name or with one
+// outside the corpus directory, a field of the wrong type. The files are not looked at.
+gguf::Result<std::vector<MatrixFile>> parse_manifest(std::string_view text, const std::string& name);
+
 // Run the matrix. Errors: the directory is missing, the manifest is unreadable or lists no files.
 // A shard may take no file of a small corpus: its matrix then has no files.
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options);

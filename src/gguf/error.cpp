@@ -74,6 +74,8 @@ std::string_view code_name(Code code) {
             return "bitnet_i2_s";
         case Code::zero_tensor_data_offset:
             return "zero_tensor_data_offset";
+        case Code::byte_swapped:
+            return "byte_swapped";
     }
     return "unknown";
 }

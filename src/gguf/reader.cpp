@@ -176,6 +176,11 @@ private:
                         "it: convert the model again with a current converter");
         }
         file_.version_ = v;
+        if (file_.swapped_) {
+            warn(Code::byte_swapped, 4,
+                 "the file is byte-swapped (big-endian): valid GGUF, but llama.cpp reads only files in the host's "
+                 "byte order");
+        }
         if (!read(n_tensors_, "the tensor count") || !read(n_kv_, "the key-value count")) return false;
         if (n_tensors_ >= kPlausibleBytes) {
             return fail(Code::count_too_large, 8,
@@ -424,6 +429,10 @@ private:
             }
             if (!seen.insert(t.name)) {
                 return fail(Code::duplicate_tensor, t.info_offset, fmt::format("tensor '{}' appears twice", t.name));
+            }
+            if (!is_valid_utf8(t.name)) {
+                warn(Code::invalid_utf8, t.info_offset,
+                     fmt::format("the name of tensor '{}' is not valid UTF-8", t.name));
             }
             if (!tensor_shape(t) || !tensor_type(t)) return false;
             if (!read(t.offset, [&] { return fmt::format("the offset of tensor '{}'", t.name); })) return false;

@@ -120,6 +120,13 @@ StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model
 // (logits, quantize). Put file names after a "--" in REST: the probe then takes them as positionals.
 StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options);
 
+// What a probe that exited normally printed, read into `o`: its JSON object as the payload, ok, and
+// for a failure the class and message (classified from the answer's log, `err` and its error). An
+// answer that is not a JSON object with a boolean "ok" and string "log"/"error" (when present) is a
+// failure of class other with a null payload. `mode` and `exit_code` only name the run in messages.
+void read_probe_answer(const std::string& mode, int exit_code, std::string_view out, std::string_view err,
+                       StageOutcome& o);
+
 // The reference's header payload (run_header's) as our neutral Description: each value is rebuilt
 // as a gguf::Value, encoded canonically and rendered by gguf::describe::describe_kv, so ours and
 // theirs go through one renderer. Tensor type names come from gguf::ggml_type(id).

@@ -53,6 +53,46 @@ ProcessResult run_child(std::filesystem::path program, std::vector<std::string> 
     return r;
 }
 
+void read_probe_answer(const std::string& mode, int exit_code, std::string_view out, std::string_view err,
+                       StageOutcome& o) {
+    o.payload = util::json_depth_within(out) ? nlohmann::json::parse(out, nullptr, false)
+                                             : nlohmann::json(nlohmann::json::value_t::discarded);
+    if (o.payload.is_discarded() || !o.payload.is_object() || !o.payload.contains("ok")) {
+        o.payload = nullptr;
+        o.failure = FailureClass::other;
+        o.message = fmt::format("ref-probe {} exited with {} and printed no JSON object", mode, exit_code);
+        return;
+    }
+    // The probe may be a user's own build (--cpp-dir): every field is checked for its type before use.
+    const auto text_field = [&](const char* key, std::string fallback) -> std::optional<std::string> {
+        const auto it = o.payload.find(key);
+        if (it == o.payload.end() || it->is_null()) return fallback;
+        if (!it->is_string()) return std::nullopt;
+        return it->get<std::string>();
+    };
+    const auto log = text_field("log", "");
+    const auto error_text = text_field("error", "failed");
+    if (!o.payload["ok"].is_boolean() || !log || !error_text) {
+        o.payload = nullptr;
+        o.failure = FailureClass::other;
+        o.message = fmt::format(
+            "ref-probe {} printed a JSON object whose \"ok\", \"log\" or \"error\" has the "
+            "wrong type",
+            mode);
+        return;
+    }
+    if (o.log_excerpt.empty()) o.log_excerpt = log_tail(*log);
+    if (o.payload["ok"].get<bool>()) {
+        o.ok = true;
+        return;
+    }
+    const std::string& error = *error_text;
+    // stderr holds the log too (echoed) plus what ggml prints with fprintf (NaN checks, asserts).
+    const auto why = classify_text(*log + "\n" + std::string(err) + "\n" + error);
+    o.failure = why.failure;
+    o.message = why.line.empty() ? error : fmt::format("{}: {}", error, why.line);
+}
+
 StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options) {
     StageOutcome o;
     // MODE --libdir LIB_DIR ARGS...: the options go before any "--" that ARGS may hold.
@@ -89,42 +129,7 @@ StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& arg
                                 why.line.empty() ? "" : ": " + why.line);
         return o;
     }
-    o.payload = util::json_depth_within(r.out) ? nlohmann::json::parse(r.out, nullptr, false)
-                                               : nlohmann::json(nlohmann::json::value_t::discarded);
-    if (o.payload.is_discarded() || !o.payload.is_object() || !o.payload.contains("ok")) {
-        o.payload = nullptr;
-        o.failure = FailureClass::other;
-        o.message = fmt::format("ref-probe {} exited with {} and printed no JSON object", mode, r.exit_code);
-        return o;
-    }
-    // The probe may be a user's own build (--cpp-dir): every field is checked for its type before use.
-    const auto text_field = [&](const char* key, std::string fallback) -> std::optional<std::string> {
-        const auto it = o.payload.find(key);
-        if (it == o.payload.end() || it->is_null()) return fallback;
-        if (!it->is_string()) return std::nullopt;
-        return it->get<std::string>();
-    };
-    const auto log = text_field("log", "");
-    const auto error_text = text_field("error", "failed");
-    if (!o.payload["ok"].is_boolean() || !log || !error_text) {
-        o.payload = nullptr;
-        o.failure = FailureClass::other;
-        o.message = fmt::format(
-            "ref-probe {} printed a JSON object whose \"ok\", \"log\" or \"error\" has the "
-            "wrong type",
-            mode);
-        return o;
-    }
-    if (o.log_excerpt.empty()) o.log_excerpt = log_tail(*log);
-    if (o.payload["ok"].get<bool>()) {
-        o.ok = true;
-        return o;
-    }
-    const std::string& error = *error_text;
-    // stderr holds the log too (echoed) plus what ggml prints with fprintf (NaN checks, asserts).
-    const auto why = classify_text(*log + "\n" + r.err + "\n" + error);
-    o.failure = why.failure;
-    o.message = why.line.empty() ? error : fmt::format("{}: {}", error, why.line);
+    read_probe_answer(mode, r.exit_code, r.out, r.err, o);
     return o;
 }
 

@@ -192,6 +192,44 @@ TEST_F(Crossval, PredictedRejectionIsAReferenceFailureNotASilentPass) {
     EXPECT_TRUE(noted) << report["notes"].dump();
 }
 
+// llama.cpp reads only files in the host's byte order (it asks whether the endianness differs): our
+// byte_swapped warning predicts that, so a valid big-endian file is a reference failure (4), an XFAIL
+// under the soft-fail policy or a matching expectation, never an unexplained disagreement (3).
+TEST_F(Crossval, ByteSwappedFileIsAPredictedRejection) {
+    gguf::Writer w(gguf::WriterOptions{.version = 3, .big_endian = true});
+    w.add("general.architecture", Value::string("test"));
+    ASSERT_TRUE(w.add_tensor("t", 0, {4}, f32_data(4)).ok());
+    const auto model = write("big-endian.gguf", w.to_bytes());
+    auto [strict, strict_report] = crossval(model, kStrict);
+    EXPECT_EQ(strict.exit_code, 4) << strict.out << strict.err;
+    EXPECT_EQ(strict_report["verdict"], "reference_failed");
+    EXPECT_TRUE(strict_report["findings"].empty()) << strict_report["findings"].dump();
+    const auto& reader = stage(strict_report, "reader");
+    EXPECT_EQ(reader["ok"], true);
+    bool warned = false;
+    for (const auto& x : reader["details"]["warnings"]) warned = warned || x["code"] == "byte_swapped";
+    EXPECT_TRUE(warned) << reader.dump();
+    EXPECT_EQ(stage(strict_report, "cpp_header")["failure_class"], "unsupported_version");
+
+    auto [soft, report] = crossval(model, kSoft);
+    EXPECT_EQ(soft.exit_code, 0) << soft.out << soft.err;
+    EXPECT_EQ(report["verdict"], "pass_xfail");
+    EXPECT_EQ(stage(report, "cpp_header")["xfail"], true);
+    bool noted = false;
+    for (const auto& n : report["notes"])
+        noted = noted || n.get<std::string>().find("byte_swapped") != std::string::npos;
+    EXPECT_TRUE(noted) << report["notes"].dump();
+
+    // An expectation declaring exactly that failure allows it without the policy.
+    const auto expect = dir_ / "expect.json";
+    std::ofstream(expect) << R"({"schema_version": 1, "expectations": [
+        {"model": "big-endian.gguf", "stage": "cpp_header", "failure": "unsupported_version", "reason": "byte order"},
+        {"model": "big-endian.gguf", "stage": "cpp_full", "failure": "unsupported_version", "reason": "byte order"}]})";
+    auto [declared, declared_report] = crossval(model, kStrict, "--expect " + testing_support::quoted(expect));
+    EXPECT_EQ(declared.exit_code, 0) << declared.out << declared.err;
+    EXPECT_EQ(declared_report["verdict"], "pass_xfail");
+}
+
 TEST_F(Crossval, ReferenceAbortDoesNotTakeUsDown) {
     const auto model = write("zero-blocks.gguf", llama_with_zero_blocks());
     auto [r, report] = crossval(model, kSoft);

@@ -79,6 +79,25 @@ TEST_F(Injection, ValidateDataJsonCarriesANonUtf8TensorName) {
     EXPECT_NE(text.out.find("w\\xff\\xfe"), std::string::npos) << text.out;
 }
 
+TEST_F(Injection, PlainValidateWarnsOfANonUtf8TensorName) {
+    gguf::Writer w;
+    std::vector<std::byte> data(16);
+    ASSERT_TRUE(w.add_tensor("w\xff\xfe", 0, {4}, data).ok());
+    const auto path = write(w, "name.gguf");
+    const auto text = run_command(kBin + " validate " + quoted(path));
+    EXPECT_EQ(text.exit_code, 0) << text.err;  // a warning, not an error
+    EXPECT_NE(text.out.find("invalid_utf8"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("w\\xff\\xfe"), std::string::npos) << text.out;
+    EXPECT_FALSE(has_raw_control(text.out)) << text.out;
+    const auto json = run_command(kBin + " validate --json " + quoted(path));
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    const auto j = nlohmann::json::parse(json.out);
+    ASSERT_EQ(j["warnings"].size(), 1u) << json.out;
+    EXPECT_EQ(j["warnings"][0]["code"], "invalid_utf8");
+    // The name's info starts right after the 24-byte header: there is no key-value.
+    EXPECT_EQ(j["warnings"][0]["offset"], 24);
+}
+
 TEST_F(Injection, FullCrossvalJunitPassesXmllintAndTerminalShowsNoFakeLines) {
     const auto models = dir_ / "models";
     fs::create_directories(models);

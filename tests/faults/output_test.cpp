@@ -120,11 +120,37 @@ TEST_F(OutputFaults, FileTooLargeFailsWithReasonOldFileIntactNoTempFile) {
     EXPECT_EQ(temp_files_left(dir_), 0u);
 }
 
+// A full disk (ENOSPC), beside RLIMIT_FSIZE's EFBIG above: a 64 KiB tmpfs, mounted in a private mount
+// namespace so that nothing outside the command sees it (as root `unshare -m`; otherwise `unshare -rm`,
+// a user namespace, where the kernel allows those), and the same 117,792-byte model. The tmpfs vanishes
+// with the namespace, so the shell inside reports the exit code and what the directory holds after.
+TEST_F(OutputFaults, FullDiskFailsWithReasonOldFileIntactNoTempFile) {
+    const auto disk = dir_ / "disk";
+    fs::create_directories(disk);
+    const auto d = quoted(disk);
+    const std::string ns = testing_support::running_as_root() ? "unshare -m" : "unshare -rm";
+    const auto mount = ns + " sh -c \"mount -t tmpfs -o size=64k tmpfs " + d + "\"";
+    if (const auto m = run_command(mount); m.exit_code != 0) {
+        GTEST_SKIP() << "this machine forbids mounting a tmpfs (" << mount << ": " << m.err
+                     << "); FileTooLargeFailsWithReasonOldFileIntactNoTempFile covers the failed write";
+    }
+    const auto r = run_command(ns + " sh -c \"mount -t tmpfs -o size=64k tmpfs " + d + " && printf old > " + d +
+                               "/model.gguf && { " + kBin + " gen-model --arch llama --type f32 -o " + d +
+                               "/model.gguf; echo exit=\\$?; cat " + d + "/model.gguf; echo; ls -A " + d + "; }\"");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("exit=5\n"), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    // After the exit line: the old content, then the listing: model.gguf alone, no temp file.
+    EXPECT_NE(r.out.find("exit=5\nold\nmodel.gguf\n"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::is_empty(disk)) << "the tmpfs was private to the command";
+}
+
 TEST_F(OutputFaults, UnwritableDirectoryFailsWithReason) {
-    if (::geteuid() == 0) GTEST_SKIP() << "root writes anywhere";
+    // As root the command runs as nobody, who owns the directory: only the missing write bit stops it.
     fs::create_directories(dir_ / "ro");
+    ASSERT_TRUE(testing_support::give_to_unprivileged(dir_ / "ro"));
     fs::permissions(dir_ / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-    const auto r = run_command(gen_mini(dir_ / "ro" / "mini.gguf"));
+    const auto r = run_command(testing_support::unprivileged(gen_mini(dir_ / "ro" / "mini.gguf")));
     fs::permissions(dir_ / "ro", fs::perms::owner_all);
     EXPECT_EQ(r.exit_code, 5);
     EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;

@@ -223,6 +223,26 @@ TEST(Reader, InvalidUtf8IsAcceptedWithWarning) {
     EXPECT_EQ(f.find("k")->value.as_string(), std::string("a\xff") + "b");
 }
 
+TEST(Reader, NonUtf8TensorNameIsAcceptedWithWarningAtItsInfo) {
+    gguf::Writer w;
+    std::vector<std::byte> data(16);
+    ASSERT_TRUE(w.add_tensor("ok", 0, {4}, data).ok());
+    ASSERT_TRUE(w.add_tensor("w\xff\xfe", 0, {4}, data).ok());
+    auto b = w.to_bytes();
+    auto f = must_parse(b);
+    const auto& bad = f.tensors()[1];
+    EXPECT_EQ(bad.name, "w\xff\xfe");  // the name as stored: nothing replaced
+    std::vector<gguf::Issue> found;
+    for (const auto& issue : f.warnings()) {
+        if (issue.code == Code::invalid_utf8) found.push_back(issue);
+    }
+    ASSERT_EQ(found.size(), 1u) << "one warning, for the second tensor only";
+    // 24 (header) + 8 + 2 ("ok") + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset): the second info.
+    EXPECT_EQ(found[0].offset, 58u);
+    EXPECT_EQ(bad.info_offset, 58u);
+    EXPECT_NE(found[0].message.find("w\\xff\\xfe"), std::string::npos) << found[0].message;
+}
+
 TEST(Reader, ZeroTensorsUnpaddedMetadataIsNoted) {
     gguf::Writer w;
     w.add("k", Value::u8(1));

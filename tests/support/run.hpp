@@ -49,4 +49,27 @@ inline std::string quoted(const std::filesystem::path& p) {
     return "'" + p.string() + "'";
 }
 
+// Root reads and writes anything, so a test of a permission fault runs its command as nobody
+// (uid/gid 65534) when the tests run as root, as CI does: `setpriv` (util-linux) drops the ids and
+// every supplementary group before exec. Paths the command must reach are the test's to grant
+// (give_to_unprivileged); the ones it must not, the test leaves root's with no permission bits.
+constexpr unsigned kUnprivilegedId = 65534;
+
+inline bool running_as_root() {
+    return ::geteuid() == 0;
+}
+
+// `command` (a program and its arguments, no leading VAR=value) as nobody when root, else as is.
+inline std::string unprivileged(const std::string& command) {
+    if (!running_as_root()) return command;
+    return "setpriv --reuid=" + std::to_string(kUnprivilegedId) + " --regid=" + std::to_string(kUnprivilegedId) +
+           " --clear-groups " + command;
+}
+
+// Make `p` the unprivileged user's when root (so that `unprivileged` commands may write there); a
+// no-op otherwise, where the test's own user owns it already. Returns false when chown fails.
+inline bool give_to_unprivileged(const std::filesystem::path& p) {
+    return !running_as_root() || ::chown(p.c_str(), kUnprivilegedId, kUnprivilegedId) == 0;
+}
+
 }  // namespace testing_support
