@@ -36,8 +36,26 @@ void BM_reference_init_from_buffer(benchmark::State& state, const char* name) {
     }
 }
 
+void BM_reference_init_from_file_real_vocab(benchmark::State& state) {
+    const auto path = bench::real_vocab(state);
+    if (path.empty()) return;
+    for (auto _ : state) {
+        gguf_context* ctx = gguf_init_from_file(path.c_str(), gguf_init_params{true, nullptr});
+        if (ctx == nullptr) {
+            state.SkipWithError("gguf_init_from_file failed");
+            break;
+        }
+        benchmark::DoNotOptimize(gguf_get_n_kv(ctx) + gguf_get_n_tensors(ctx));
+        gguf_free(ctx);
+    }
+}
+
 }  // namespace
 
+BENCHMARK(BM_reference_init_from_file_real_vocab)
+    ->Name("BM_reference_init_from_file/real_vocab")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_reference_init_from_file, large_vocab, bench::kLargeVocab)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -19,6 +20,17 @@ inline std::string input(benchmark::State& state, const char* name) {
         return {};
     }
     return path.string();
+}
+
+// The real Llama 3 tokenizer of the pinned bundle (models/ggml-vocab-llama-bpe.gguf), named by
+// $GGUF_BENCH_REAL_VOCAB (scripts/bench sets it), or an empty path (and the benchmark skipped).
+inline std::string real_vocab(benchmark::State& state) {
+    const char* env = std::getenv("GGUF_BENCH_REAL_VOCAB");
+    if (env == nullptr || !std::filesystem::exists(env)) {
+        state.SkipWithError("no real vocabulary: set GGUF_BENCH_REAL_VOCAB (scripts/bench does)");
+        return {};
+    }
+    return env;
 }
 
 inline std::vector<char> slurp(const std::string& path) {

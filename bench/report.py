@@ -80,6 +80,28 @@ def interleaved_hashing(gguf_bench, data_path, rounds):
     return {k: statistics.median(v) for k, v in series.items()}
 
 
+def interleaved_processes(cmds, rounds):
+    """Each command of `cmds` ({label: argv}) run once per round, in turns, `rounds` rounds.
+    Returns {label: (median wall ms, median CPU ms)}: CPU = user + system time of the process, which a
+    loaded machine inflates less than the wall time."""
+    wall = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
+    for _ in range(rounds):
+        for label, cmd in cmds.items():
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, _, usage = os.wait4(proc.pid, 0)
+            wall[label].append((time.perf_counter() - start) * 1e3)
+            cpu[label].append((usage.ru_utime + usage.ru_stime) * 1e3)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in cmds}
+
+
+def cpu_ms(b):
+    """CPU time of a benchmark entry in milliseconds."""
+    factor = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["cpu_time"] * factor
+
+
 def max_rss_kib(cmd):
     """Peak resident set of `cmd` in KiB, from GNU time."""
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, stdout=subprocess.DEVNULL,
@@ -114,6 +136,8 @@ def main():
     ap.add_argument("--hf-gguf", required=True, help="the installed @huggingface/gguf package directory")
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--work", required=True, help="scratch directory")
+    ap.add_argument("--real-vocab", required=True, help="the pinned bundle's models/ggml-vocab-llama-bpe.gguf")
+    ap.add_argument("--ggml-gguf-init", required=True, help="ggml's gguf_init_from_file as a whole process")
     args = ap.parse_args()
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -146,6 +170,16 @@ def main():
     validate_rss = max_rss_kib(validate_cmd)
     xxhsum_rss = max_rss_kib(["xxhsum", "-H3", files["data_1g"]])
 
+    log("whole processes on the real Llama 3 tokenizer: validate and ggml's reader, in turns (21 rounds)")
+    procs = interleaved_processes({"validate": [args.gguf_crossval, "validate", args.real_vocab],
+                                   "ggml": [args.ggml_gguf_init, args.real_vocab]}, 21)
+    mini = os.path.join(args.work, "mini.gguf")
+    subprocess.run([args.gguf_crossval, "gen-mini-gguf", "--output", mini], check=True, stdout=subprocess.DEVNULL)
+    log("crossval on the mini fixture, both reference stages (1 warm-up, then 15 runs)")
+    crossval_cmd = [args.gguf_crossval, "crossval", "--model", mini, "--report", os.path.join(args.work, "r.json")]
+    subprocess.run(crossval_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    crossval_mini = interleaved_processes({"crossval": crossval_cmd}, 15)["crossval"]
+
     log("crossval stages (full-crossval on the fixture set)")
     stages = crossval_stages(args.gguf_crossval, args.work)
 
@@ -173,6 +207,27 @@ def main():
         ratio = lambda v: f"{v / o:.1f}x" if v else "n/a"  # noqa: E731
         p(f"| {name} | {fmt_ms(o)} | {fmt_ms(ms(ours_buf))} | {fmt_ms(r)} | {fmt_ms(ms(ref_buf) if ref_buf else None)}"
           f" | {fmt_ms(py)} | {fmt_ms(hf)} | {ratio(r)} | {ratio(py)} | {ratio(hf)} |")
+    p("")
+    p("## The real Llama 3 tokenizer (models/ggml-vocab-llama-bpe.gguf of the pinned bundle, 7.8 MB)")
+    p("")
+    p("In-process: Google Benchmark medians of 5 repetitions, wall and CPU time. The lower bound maps the file and"
+      " walks every length-prefixed field with no check at all. Whole processes: 21 runs each, in turns, medians.")
+    p("")
+    p("| what | wall | CPU | vs lower bound (wall) | ggml / ours (wall) | ggml / ours (CPU) |")
+    p("|---|---|---|---|---|---|")
+    lb = find(med, "BM_lower_bound_walk/real_vocab")
+    rv_open = find(med, "BM_ours_open/real_vocab")
+    rv_buf = find(med, "BM_ours_parse_buffer/real_vocab")
+    rv_ref = find(med, "BM_reference_init_from_file/real_vocab")
+    for label, b in (("lower bound: map + walk, no checks", lb), ("ours: gguf::open (every check)", rv_open),
+                     ("ours: gguf::parse of a buffer", rv_buf), ("ggml: gguf_init_from_file", rv_ref)):
+        vs_ggml = (f"{ms(rv_ref) / ms(b):.1f}x | {cpu_ms(rv_ref) / cpu_ms(b):.1f}x"
+                   if b is not rv_ref and b is not lb else "| ")
+        p(f"| {label} | {ms(b):.2f} ms | {cpu_ms(b):.2f} ms | {ms(b) / ms(lb):.2f}x | {vs_ggml} |")
+    vw, vc = procs["validate"]
+    gw, gc = procs["ggml"]
+    p(f"| whole process: gguf-crossval validate | {vw:.2f} ms | {vc:.2f} ms | | {gw / vw:.1f}x | {gc / vc:.1f}x |")
+    p(f"| whole process: ggml gguf_init_from_file (bench/peers/ggml_gguf_init.c) | {gw:.2f} ms | {gc:.2f} ms | | | |")
     p("")
     p("## Hashing the 1 GiB file (page cache warm for every run)")
     p("")
@@ -213,6 +268,45 @@ def main():
         if not stages:
             p("not measured: full-crossval wrote no reports")
     p("")
+    p("## crossval on the mini fixture, both reference stages (whole process, 15 runs after a warm-up)")
+    p("")
+    p(f"median wall {crossval_mini[0]:.1f} ms, median CPU (ours and the probe's children) {crossval_mini[1]:.1f} ms")
+    p("")
+    p("## Built-in forward pass and trace capture (tiny llama f32, 8 tokens; tiny models of the fixtures)")
+    p("")
+    p("Built-in: Google Benchmark, the pass in this process. llama.cpp: the probe's decode time (`decode_us`,"
+      " llama_decode alone, one thread), 10 runs. Trace: the probe's trace mode with the eval callback capturing"
+      " every node (on) or answering \"not needed\" (off); built-in with a sink copying every tensor.")
+    p("")
+    p("| what | ms per decode | tokens/s |")
+    p("|---|---|---|")
+    fw_rows = [("built-in forward, llama f32", "BM_builtin_forward/llama_f32"),
+               ("built-in forward, llama q8_0", "BM_builtin_forward/llama_q8_0"),
+               ("built-in forward, bitnet tq2_0", "BM_builtin_forward/bitnet_tq2_0"),
+               ("llama.cpp decode, llama f32", "BM_reference_decode/llama_f32"),
+               ("llama.cpp decode, llama q8_0", "BM_reference_decode/llama_q8_0"),
+               ("llama.cpp decode, bitnet tq2_0", "BM_reference_decode/bitnet_tq2_0"),
+               ("built-in forward + trace sink, llama f32", "BM_builtin_trace/llama_f32"),
+               ("llama.cpp trace, capture on, llama f32", "BM_reference_trace/llama_f32_capture_on"),
+               ("llama.cpp trace, capture off, llama f32", "BM_reference_trace/llama_f32_capture_off")]
+    fw = {}
+    for label, name in fw_rows:
+        b = find(med, name)
+        fw[name] = ms(b) if b else None
+        if b:
+            p(f"| {label} | {ms(b):.3f} | {b.get('tokens_per_s', 0):.0f} |")
+        else:
+            p(f"| {label} | not measured | |")
+    on, off = fw.get("BM_reference_trace/llama_f32_capture_on"), fw.get("BM_reference_trace/llama_f32_capture_off")
+    bt, bf = fw.get("BM_builtin_trace/llama_f32"), fw.get("BM_builtin_forward/llama_f32")
+    ref_f32 = fw.get("BM_reference_decode/llama_f32")
+    if on and off:
+        p("")
+        p(f"Trace capture overhead: llama.cpp {on / off:.1f}x a plain decode ({on - off:+.3f} ms);"
+          + (f" built-in {bt / bf:.2f}x ({bt - bf:+.3f} ms)." if bt and bf else ""))
+    if bf and ref_f32:
+        p(f"Built-in forward pass vs llama.cpp's decode (llama f32): {ref_f32 / bf:.2f}x llama.cpp's speed.")
+    p("")
     p("## Targets")
     p("")
     targets = []
@@ -223,6 +317,16 @@ def main():
     h1 = hashing["one_thread"] / xxhsum_gbps
     targets.append(("hashing >= 80% of xxhsum's throughput (default: read-ahead thread)", hx >= 0.8,
                     f"{hx * 100:.0f}% (one thread: {h1 * 100:.0f}%)"))
+    lb_ratio = ms(rv_open) / ms(lb)
+    targets.append(("real Llama 3 tokenizer: gguf::open within 2x of the lower bound", lb_ratio <= 2.0,
+                    f"{lb_ratio:.2f}x (CPU {cpu_ms(rv_open) / cpu_ms(lb):.2f}x; buffer parse {ms(rv_buf) / ms(lb):.2f}x)"))
+    rv_ratio = ms(rv_ref) / ms(rv_open)
+    targets.append(("real Llama 3 tokenizer: >= 20x faster than ggml's reader in-process", rv_ratio >= 20,
+                    f"{rv_ratio:.1f}x (CPU {cpu_ms(rv_ref) / cpu_ms(rv_open):.1f}x)"))
+    targets.append(("whole-process validate >= 8x faster than ggml's whole process", gw / vw >= 8,
+                    f"{gw / vw:.1f}x (CPU {gc / vc:.1f}x)"))
+    targets.append(("crossval on the mini fixture <= 35 ms wall median", crossval_mini[0] <= 35,
+                    f"{crossval_mini[0]:.1f} ms"))
     rss_mib = validate_rss / 1024
     targets.append(("peak RSS < 64 MiB for validate --data on 1 GiB", rss_mib < 64, f"{rss_mib:.1f} MiB"))
     p("| target | result | measured |")

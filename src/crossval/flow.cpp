@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 
 #include "gguf/data/hash.hpp"
 #include "reference/reference.hpp"
@@ -227,9 +228,8 @@ Result<File> reader_stage(const std::filesystem::path& model, Report& r, std::op
 }
 
 // Stage 2: the reference's GGUF reader, compared field by field with ours when both accept.
-void header_stage(const reference::Reference& ref, const Options& o, const reference::RunOptions& run,
-                  std::optional<describe::Description>& ours, Report& r) {
-    auto outcome = reference::run_header(ref, o.model, run);
+void header_stage(const reference::StageOutcome& outcome, const Options& o, std::optional<describe::Description>& ours,
+                  Report& r) {
     Stage header = stage_from(StageId::cpp_header, outcome);
     if (header.ok) {
         auto theirs = reference::description_from_header(outcome.payload);
@@ -256,10 +256,7 @@ bool vocabulary_only(const File* file) {
 
 // Stage 3: the reference's full model load (for a vocabulary-only file, its vocabulary-only route);
 // its tensor count and vocabulary size compared with ours.
-void full_load_stage(const reference::Reference& ref, const Options& o, const reference::RunOptions& run,
-                     const File* file, Report& r) {
-    const bool vocab_only = vocabulary_only(file);
-    auto outcome = reference::run_load(ref, o.model, run, vocab_only);
+void full_load_stage(const reference::StageOutcome& outcome, bool vocab_only, const File* file, Report& r) {
     Stage full = stage_from(StageId::cpp_full, outcome);
     if (vocab_only) {
         full.details["route"] = "vocab_only";
@@ -354,8 +351,14 @@ Report run(const Options& o) {
     } else {
         const auto& ref = *located.ref;
         r.reference = {ref.name, ref.version, ref.dir.string()};
-        header_stage(ref, o, run_options, ours, r);
-        full_load_stage(ref, o, run_options, parsed, r);
+        // The two stages are independent: their children run at the same time (each its own process,
+        // as before), and their answers are then taken in stage order.
+        const bool vocab_only = vocabulary_only(parsed);
+        auto header_run =
+            std::async(std::launch::async, [&] { return reference::run_header(ref, o.model, run_options); });
+        const auto load_outcome = reference::run_load(ref, o.model, run_options, vocab_only);
+        header_stage(header_run.get(), o, ours, r);
+        full_load_stage(load_outcome, vocab_only, parsed, r);
         decode_stages(ref, o, run_options, r);
         if (o.dequant) r.stages.push_back(dequant_stage(ref, o.model, run_options));
         if (o.tokenize.enabled) r.stages.push_back(tokenize_stage(ref, o.model, o.tokenize, run_options));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "gguf/reader.hpp"
@@ -61,6 +62,39 @@ std::size_t fill(int fd, std::byte* base, std::size_t from, std::size_t to, int&
     return from;
 }
 
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+// An anonymous mapping of `size` bytes. From 2 MiB on it starts on a 2 MiB boundary (mapped larger,
+// the excess unmapped again), so that transparent huge pages can back it; the kernel only aligns
+// mappings whose length is a multiple of that.
+void* map_anonymous(std::size_t size) {
+    constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    if (size < kHugePage) return mmap(nullptr, size, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+    void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+    if (raw == MAP_FAILED) return raw;
+    const auto start = reinterpret_cast<std::uintptr_t>(raw);
+    const auto aligned = (start + kHugePage - 1) & ~(std::uintptr_t{kHugePage} - 1);
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto end = (aligned + size + page - 1) & ~(page - 1);
+    if (aligned > start) munmap(raw, aligned - start);
+    if (start + size + kHugePage > end) munmap(reinterpret_cast<void*>(end), start + size + kHugePage - end);
+    return reinterpret_cast<void*>(aligned);
+}
+
+// Make [from, to) of the anonymous mapping ready to be read into, at a fraction of the cost of one
+// page fault per 4 KiB page during the copy (which dominated opening a large vocabulary): transparent
+// huge pages where the kernel offers them, and the pages allocated in one call. Both are hints; a
+// kernel that refuses them leaves the faults to happen as before.
+void prepare(std::byte* base, std::size_t from, std::size_t to) {
+    if (from >= to) return;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(base, to, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(base + from, to - from, MADV_POPULATE_WRITE);
+#endif
+}
+
 }  // namespace
 
 Result<File> open(const std::filesystem::path& path) {
@@ -87,7 +121,7 @@ Result<File> open(const std::filesystem::path& path) {
     if (size == 0) return parse({});
 
     auto mapping = std::make_shared<Mapping>();
-    void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* addr = map_anonymous(size);
     if (addr == MAP_FAILED) return io_error(path, "map", errno);
     mapping->addr = addr;
     mapping->size = size;
@@ -95,6 +129,7 @@ Result<File> open(const std::filesystem::path& path) {
 
     std::size_t read_end = 0;
     for (std::size_t want = std::min(size, kFirstRead);; want = std::min(size, want * 2)) {
+        prepare(base, read_end, want);
         int err = 0;
         read_end = fill(fd.get(), base, read_end, want, err);
         if (err != 0) return io_error(path, "read", err);

@@ -329,23 +329,42 @@ private:
     // as one byte range, length fields included. Such a length encodes as eight bytes below 0x80
     // (in either byte order), which leave a decoder that is between characters there and make one
     // that is inside a sequence fail, so the range is valid exactly when each string in it is.
+    //
+    // The walk keeps the cursor in a local and reads each length directly; an element that does not
+    // fit in the buffer goes through read_string, which reports it exactly as for any other string.
     bool string_elements(std::string_view key, std::uint64_t n) {
         std::uint64_t run_start = pos_;
         std::uint64_t run_first = 0;
+        const std::uint64_t end = b_.size();
+        const bool swapped = file_.swapped_;
+        std::uint64_t pos = pos_;
         for (std::uint64_t i = 0; i < n; ++i) {
-            const std::uint64_t at = pos_;
-            std::string_view s;
-            if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
-            if (s.size() >= 128) [[unlikely]] {
+            const std::uint64_t at = pos;
+            std::uint64_t len = 0;
+            if (end - at >= 8) [[likely]] {
+                len = wire::load<std::uint64_t>(b_.data() + at, swapped);
+                if (len <= end - at - 8) [[likely]]
+                    pos = at + 8 + len;
+            }
+            if (pos == at) [[unlikely]] {
+                pos_ = at;
+                std::string_view s;
+                if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
+                len = s.size();
+                pos = pos_;
+            }
+            if (len >= 128) [[unlikely]] {
+                const std::string_view s(reinterpret_cast<const char*>(b_.data() + at + 8), len);
                 check_utf8_run(key, run_start, at, run_first);
                 if (!utf8_warned_ && !is_valid_utf8(s)) {
                     utf8_warned_ = true;
                     warn(Code::invalid_utf8, at, fmt::format("element {} of '{}' is not valid UTF-8", i, key));
                 }
-                run_start = pos_;
+                run_start = pos;
                 run_first = i + 1;
             }
         }
+        pos_ = pos;
         check_utf8_run(key, run_start, pos_, run_first);
         return true;
     }

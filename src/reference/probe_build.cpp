@@ -212,12 +212,116 @@ std::optional<Layout> find_layout(const fs::path& dir, std::string& error) {
     return layout;
 }
 
+namespace {
+
+// Size and modification time of a file, hashed: how the stamp below notices a change.
+void add_stat(Hasher& h, const fs::path& p) {
+    std::error_code ec;
+    h.add(p.string());
+    h.add(std::to_string(fs::file_size(p, ec)));
+    h.add(std::to_string(fs::last_write_time(p, ec).time_since_epoch().count()));
+}
+
+// The compiler's file: `cxx` itself when it names a path, else the first match on $PATH, resolved.
+std::optional<fs::path> compiler_file(const std::string& cxx) {
+    std::error_code ec;
+    if (cxx.find('/') != std::string::npos) return fs::canonical(cxx, ec);
+    const char* path = std::getenv("PATH");
+    std::string_view rest = path != nullptr ? path : "";
+    while (!rest.empty()) {
+        const auto colon = rest.find(':');
+        const auto dir = rest.substr(0, colon);
+        const auto candidate = fs::path(dir.empty() ? "." : std::string(dir)) / cxx;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            const auto resolved = fs::canonical(candidate, ec);
+            if (!ec) return resolved;
+        }
+        rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+    }
+    return std::nullopt;
+}
+
+// The cheap key of a probe build: every input by name, size and modification time instead of by
+// content, and the compiler by its resolved file instead of by running `--version`. A stamp file
+// named after it records the content hash that a full check found for the same inputs, so that a
+// run whose inputs have not changed reads no header, runs no compiler and goes straight to the
+// probe. Any change of a size, a time or a path gives another key: the full check then runs again.
+std::optional<std::string> stamp_key(const Layout& layout, const fs::path& source_dir, const std::string& cxx) {
+    const auto compiler = compiler_file(cxx);
+    if (!compiler) return std::nullopt;
+    Hasher h;
+    h.add(kProbeFormat);
+    h.add(cxx);
+    add_stat(h, *compiler);
+    for (const auto& f : kCompileFlags) h.add(f);
+    for (const auto& f : files_in(source_dir, {".cpp", ".hpp", ".def"})) add_stat(h, f);
+    for (const auto& inc : layout.include_dirs) {
+        h.add(inc.string());
+        for (const auto& f : files_in(inc, {".h"})) add_stat(h, f);
+    }
+    for (const auto& lib : layout.libraries) {
+        std::error_code ec;
+        const auto canonical = fs::canonical(lib, ec);
+        add_stat(h, ec ? lib : canonical);
+    }
+    return h.hex();
+}
+
+fs::path stamp_path(const std::string& key) {
+    return cache_root() / "probe" / "stamps" / key;
+}
+
+// The probe a stamp points to, if both are still there.
+std::optional<fs::path> stamped_probe(const std::string& key) {
+    std::ifstream in(stamp_path(key));
+    std::string content_hash;
+    if (!(in >> content_hash) || content_hash.empty() ||
+        !std::all_of(content_hash.begin(), content_hash.end(), [](char c) { return std::isxdigit(c) != 0; })) {
+        return std::nullopt;
+    }
+    auto probe = cache_root() / "probe" / content_hash / "ref-probe";
+    if (!exists_file(probe) || ::access(probe.c_str(), X_OK) != 0) return std::nullopt;
+    return probe;
+}
+
+// Best effort: written to a temporary name and renamed, so a reader never sees half a stamp.
+void write_stamp(const std::string& key, const fs::path& probe) {
+    std::error_code ec;
+    const auto path = stamp_path(key);
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) return;
+    const auto tmp = fs::path(path.string() + fmt::format(".tmp.{}", ::getpid()));
+    {
+        std::ofstream out(tmp);
+        out << probe.parent_path().filename().string() << "\n";
+        if (!out) return;
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) fs::remove(tmp, ec);
+}
+
+ProbeBuild ensure_probe_by_content(const Layout& layout, const fs::path& source_dir, const std::string& cxx);
+
+}  // namespace
+
 ProbeBuild ensure_probe(const Layout& layout) {
     const fs::path source_dir = GGUF_REFERENCE_PROBE_SOURCE_DIR;
+    const auto cxx = compiler();
+    const auto key = stamp_key(layout, source_dir, cxx);
+    if (key) {
+        if (auto probe = stamped_probe(*key)) return {*probe, {}};
+    }
+    auto built = ensure_probe_by_content(layout, source_dir, cxx);
+    if (key && built.probe) write_stamp(*key, *built.probe);
+    return built;
+}
+
+namespace {
+
+ProbeBuild ensure_probe_by_content(const Layout& layout, const fs::path& source_dir, const std::string& cxx) {
     const auto sources = files_in(source_dir, {".cpp"});
     if (sources.empty()) return {std::nullopt, fmt::format("no probe sources in {}", source_dir.string())};
 
-    const auto cxx = compiler();
     ProcessSpec version_spec{cxx, {"--version"}, {}, std::chrono::seconds(30)};
     const auto version = run_process(version_spec);
     if (!version.exited_normally() || version.exit_code != 0) {
@@ -301,5 +405,7 @@ ProbeBuild ensure_probe(const Layout& layout) {
     }
     return {probe, {}};
 }
+
+}  // namespace
 
 }  // namespace gguf::reference::detail

@@ -2,6 +2,8 @@
 // written out here as plainly as possible, over every string of up to three bytes and a dense
 // sample of four-byte ones, alone and embedded in ASCII of every length around the 8-byte fast path.
 #include <gtest/gtest.h>
+#include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "gguf/value.hpp"
@@ -105,6 +107,76 @@ TEST(Utf8, SequencesInsideAsciiAtEveryPosition) {
                 expect_same(std::string(before, 'a') + seq + seq + std::string(after, 'z'));
             }
         }
+    }
+}
+
+// The 32-byte blocks (AVX2 where the CPU has it): each sequence, valid or not, at every position of
+// strings of 32 to 100 bytes, so that it sits inside a block, straddles two blocks or the two halves
+// of one, or ends the string inside the zero-padded tail; ASCII and two-byte text around it.
+TEST(Utf8, SequencesAtEveryPositionOfLongStrings) {
+    const std::string seqs[] = {"\xc3\xa9",
+                                "\xe2\x82\xac",
+                                "\xf0\x9f\x98\x80",
+                                "\xc0\xaf",
+                                "\xc1\xbf",
+                                "\xe0\x9f\xbf",
+                                "\xe0\xa0\x80",
+                                "\xed\x9f\xbf",
+                                "\xed\xa0\x80",
+                                "\xf0\x8f\xbf\xbf",
+                                "\xf0\x90\x80\x80",
+                                "\xf4\x8f\xbf\xbf",
+                                "\xf4\x90\x80\x80",
+                                "\xf5\x80\x80\x80",
+                                "\xe2\x82",
+                                "\xf0\x9f\x98",
+                                "\xc3",
+                                "\x80",
+                                "\xbf",
+                                "\xc3\xa9\x80",
+                                "\xff",
+                                "\xfe"};
+    const std::string fillers[] = {"a", "\xc4\xa0"};  // ASCII, and U+0120 as in GPT-2 vocabularies
+    for (const auto& filler : fillers) {
+        for (std::size_t len = 32; len <= 100; ++len) {
+            for (const auto& seq : seqs) {
+                for (std::size_t at = 0; at + seq.size() <= len; ++at) {
+                    std::string s;
+                    while (s.size() < at) s += s.size() + filler.size() <= at ? filler : "b";
+                    s += seq;
+                    while (s.size() < len) s += s.size() + filler.size() <= len ? filler : "z";
+                    expect_same(s);
+                }
+            }
+        }
+    }
+}
+
+TEST(Utf8, RandomMixturesOfValidAndBrokenText) {
+    const std::string pieces[] = {"a",
+                                  "Z",
+                                  "\xc4\xa0",
+                                  "\xc3\xa9",
+                                  "\xe2\x82\xac",
+                                  "\xe4\xb8\xad",
+                                  "\xf0\x9f\x98\x80",
+                                  "\xed\x9f\xbf",
+                                  "\xf4\x8f\xbf\xbf",
+                                  "\xee\x80\x80"};
+    std::uint64_t x = 0x9E3779B97F4A7C15ULL;  // xorshift: the same strings every run
+    const auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (int round = 0; round < 20000; ++round) {
+        std::string s;
+        const auto len = 32 + next() % 300;
+        while (s.size() < len) s += pieces[next() % std::size(pieces)];
+        expect_same(s);
+        s[next() % s.size()] = static_cast<char>(next() & 0xFF);  // one byte replaced: often invalid
+        expect_same(s);
     }
 }
 

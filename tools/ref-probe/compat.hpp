@@ -51,6 +51,10 @@
 #endif
 #include "ggml-backend.h"
 
+#if PROBE_HAS_ggml_backend_load_all_from_path
+#include "cpu_backend.hpp"
+#endif
+
 namespace probe::compat {
 
 // Memory-mapped loading: older releases have `bool use_mmap`, newer ones `load_mode` (1 = mmap).
@@ -156,9 +160,12 @@ inline Tokenizer tokenizer(const llama_model* model) {
 
 // Make the CPU backend available: load the backend variants beside libggml where the release has a
 // dynamic registry; a no-op (false) where the CPU backend is linked into libggml.
+// Only the variant this CPU uses is opened when an earlier run has found it (cpu_backend.hpp).
 inline bool load_backends(const char* libdir) {
 #if PROBE_HAS_ggml_backend_load_all_from_path
+    if (cpu_backend::load_remembered(libdir)) return true;
     ggml_backend_load_all_from_path(libdir);
+    cpu_backend::remember(libdir);
     return true;
 #else
     (void)libdir;
