@@ -226,9 +226,8 @@ int finish_report(const gguf::crossval::Report& report, const std::string& path)
     for (const auto& s : report.stages) {
         const std::string failure = failure_name(s.failure);
         const std::string message = s.message.empty() ? "" : safe(s.message.substr(0, 200));
-        fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}{}\n", stage_name(s.id),
-                   s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"), s.duration_ms, failure,
-                   failure.empty() || message.empty() ? "" : ": ", message);
+        fmt::print("  {:<10} {:<5} {:>9.1f} ms  {}{}{}\n", stage_name(s.id), s.ok ? "ok" : (s.xfail ? "xfail" : "FAIL"),
+                   s.duration_ms, failure, failure.empty() || message.empty() ? "" : ": ", message);
     }
     for (const auto& m : report.comparison.mismatches) {
         fmt::print("  mismatch {}: ours {} reference {}\n", safe(m.path.render()), safe(m.ours.dump()),
