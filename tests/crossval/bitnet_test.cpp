@@ -222,4 +222,47 @@ TEST_F(BitnetCpp, SameTernaryWeightsThreeWaysAgreeWithinActivationQuantization) 
     crossval(files["tq2_0"], pinned, "--logits --logits-out " + quoted(tq2_logits), 0);
     const auto f16_vs_tq2 = crossval(files["f16"], pinned, "--logits --against " + quoted(tq2_logits) + thresholds, 0);
     EXPECT_EQ(f16_vs_tq2["verdict"], "pass") << f16_vs_tq2["stages"].dump(2).substr(0, 3000);
+    // The third engine is our own: the built-in forward pass on the I2_S file (exact f32
+    // activations) against bitnet.cpp on it, and against llama.cpp on TQ2_0, within the same margins.
+    const auto bitnet_vs_builtin =
+        crossval(files["i2_s"], "",
+                 "--cpp-dir " + quoted(fs::path(bitnet_dir())) + " --logits --against builtin" + thresholds, 0);
+    EXPECT_EQ(bitnet_vs_builtin["verdict"], "pass") << bitnet_vs_builtin["stages"].dump(2).substr(0, 3000);
+    const auto* leg = stage(bitnet_vs_builtin, "logits");
+    ASSERT_NE(leg, nullptr);
+    EXPECT_EQ((*leg)["details"]["against"]["kind"], "builtin");
+    const auto tq2_vs_builtin = crossval(files["tq2_0"], pinned, "--logits --against builtin" + thresholds, 0);
+    EXPECT_EQ(tq2_vs_builtin["verdict"], "pass") << tq2_vs_builtin["stages"].dump(2).substr(0, 3000);
+}
+
+// The trace mode on bitnet.cpp: its decode of the I2_S model captured node by node, and compared with
+// itself (a second run of the same build) tensor for tensor without a difference.
+TEST_F(BitnetCpp, TraceModeCapturesItsDecodeAndAgreesWithItself) {
+    REQUIRE_BITNET();
+    const auto model = gen("i2_s");
+    const std::string cpp = "--cpp-dir " + quoted(fs::path(bitnet_dir()));
+    const auto report = crossval(model, "", cpp + " --trace --against " + quoted(fs::path(bitnet_dir())), 0);
+    EXPECT_EQ(report["verdict"], "pass") << report.dump(2).substr(0, 4000);
+    const auto* trace = stage(report, "trace");
+    ASSERT_NE(trace, nullptr);
+    EXPECT_TRUE((*trace)["ok"].get<bool>()) << trace->dump(2).substr(0, 3000);
+    EXPECT_GE((*trace)["details"]["n_compared"].get<int>(), 20) << "the graph's named nodes were compared";
+    EXPECT_EQ((*trace)["details"]["n_diverging"], 0);
+}
+
+// The dequant mode on bitnet.cpp: ggml's to_float of its fork against our dequantizer, bit for bit,
+// on a Q8_0 model; I2_S, which has no to_float there, is named as not compared, never passed.
+TEST_F(BitnetCpp, DequantModeAgreesBitForBitAndNamesI2sAsNotCompared) {
+    REQUIRE_BITNET();
+    const std::string cpp = "--cpp-dir " + quoted(fs::path(bitnet_dir()));
+    const auto q8 = crossval(gen("q8_0"), "", cpp + " --dequant", 0);
+    EXPECT_EQ(q8["verdict"], "pass") << q8.dump(2).substr(0, 4000);
+    const auto* d = stage(q8, "dequant");
+    ASSERT_NE(d, nullptr);
+    EXPECT_TRUE((*d)["ok"].get<bool>()) << d->dump(2).substr(0, 3000);
+    const auto i2s = crossval(gen("i2_s"), "", cpp + " --dequant", 4);
+    const auto* di = stage(i2s, "dequant");
+    ASSERT_NE(di, nullptr);
+    EXPECT_FALSE((*di)["ok"].get<bool>()) << di->dump(2).substr(0, 3000);
+    EXPECT_EQ((*di)["failure_class"], "dequant_unsupported") << di->dump(2).substr(0, 3000);
 }

@@ -64,7 +64,13 @@ bool mode_dequant(const Args& args, Json& out, std::string& error) {
         const std::size_t type_size = ggml_type_size(type);
         const std::int64_t block = ggml_blck_size(type);
         const std::uint64_t n_blocks = type_size ? size / type_size : 0;
-        const std::uint64_t n_elements = n_blocks * static_cast<std::uint64_t>(block);
+        // From the shape: the byte size over the type size counts elements only for block types
+        // (bitnet.cpp's I2_S has a block of 1 byte and a per-tensor scale after the codes).
+        std::uint64_t n_elements = n_blocks * static_cast<std::uint64_t>(block);
+        if (const std::int64_t* ne = header.ne(i)) {
+            n_elements = 1;
+            for (int d = 0; d < GGML_MAX_DIMS; ++d) n_elements *= static_cast<std::uint64_t>(ne[d]);
+        }
         const ggml_to_float_t to_float = compat::to_float(type);
         const bool copy = type == GGML_TYPE_F32;
         out.begin_object();
