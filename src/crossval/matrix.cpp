@@ -172,10 +172,23 @@ Cell run_ours(const fs::path& path, std::optional<describe::Description>& descri
     return c;
 }
 
+// What a child-process reader is known to do differently, so that its cell is judged fairly.
+enum class ReaderProfile {
+    ggml,     // llama.cpp and bitnet.cpp: compare() normalises their documented differences of definition
+              // (0-tensor data offset, dropped trailing unit dims)
+    hf_gguf,  // @huggingface/gguf: a documented variant of the neutral form (fields it does not return)
+    plain,    // gguf-py: no known difference; anything normalised for ggml is a difference here
+};
+
+ReaderProfile profile_of(std::size_t reader) {
+    if (reader == kLlamaCpp || reader == kBitnetCpp) return ReaderProfile::ggml;
+    return reader == kHfGguf ? ReaderProfile::hf_gguf : ReaderProfile::plain;
+}
+
 // A child-process reader's outcome as a cell; on acceptance, its description compared with ours.
-// ggml_quirks: the reader is llama.cpp, whose documented differences of definition compare() normalises
-// (0-tensor data offset, dropped trailing unit dims). For any other reader they are differences.
-Cell cell_from(const reference::StageOutcome& o, const describe::Description* ours, bool ggml_quirks, bool hf) {
+Cell cell_from(const reference::StageOutcome& o, const describe::Description* ours, ReaderProfile profile) {
+    const bool ggml_quirks = profile == ReaderProfile::ggml;
+    const bool hf = profile == ReaderProfile::hf_gguf;
     Cell c;
     c.duration_ms = o.duration_ms;
     if (!o.ok) {
@@ -505,8 +518,7 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
                 // One conversion at a time: it costs several times the payload, which is itself larger
                 // than the file (a vocabulary's answer from the probe is 1.3 times the file).
                 std::lock_guard<std::mutex> one_at_a_time(convert_mutex);
-                m.files[i].cells[task.reader] = cell_from(
-                    outcome, ours, task.reader == kLlamaCpp || task.reader == kBitnetCpp, task.reader == kHfGguf);
+                m.files[i].cells[task.reader] = cell_from(outcome, ours, profile_of(task.reader));
                 outcome = {};  // its payload is no longer needed
                 if (pending[i].left.fetch_sub(1) == 1) finish(i);
             }

@@ -110,8 +110,13 @@ void kill_group(pid_t pid) {
     ::kill(-pid, SIGKILL);
 }
 
+// Which part of a stream over its cap is kept: the head (stdout: an answer cut short is refused) or
+// the tail (stderr: the last lines say why a child died).
+enum class Keep { head, tail };
+
 // Read what is available on fd. Returns false at EOF or on error.
-bool drain(int fd, std::string& sink, std::size_t cap, bool keep_tail, bool& overflow) {
+bool drain(int fd, std::string& sink, std::size_t cap, Keep keep, bool& overflow) {
+    const bool keep_tail = keep == Keep::tail;
     std::array<char, 65536> buf;
     for (;;) {
         const ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -227,11 +232,11 @@ ProcessResult run_process(const ProcessSpec& spec) {
             break;
         }
         if (out_open && fds[0].revents != 0) {
-            out_open = drain(out_read.get(), r.out, spec.stdout_cap, false, r.stdout_overflow);
+            out_open = drain(out_read.get(), r.out, spec.stdout_cap, Keep::head, r.stdout_overflow);
             if (r.stdout_overflow) break;
         }
         if (err_open && fds[1].revents != 0) {
-            err_open = drain(err_read.get(), r.err, spec.stderr_cap, true, r.stderr_truncated);
+            err_open = drain(err_read.get(), r.err, spec.stderr_cap, Keep::tail, r.stderr_truncated);
         }
     }
     if (r.timed_out || r.stdout_overflow) {
