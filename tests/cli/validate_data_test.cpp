@@ -9,6 +9,7 @@
 #include "gguf/reader.hpp"
 #include "support/data_file.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using nlohmann::json;
@@ -17,14 +18,10 @@ namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
 
-class ValidateData : public ::testing::Test {
+class ValidateData : public testing_support::TempDirTest {
 protected:
     void SetUp() override {
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gguf_validate_data_" + std::to_string(::getpid()) + "_" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        TempDirTest::SetUp();
         bytes_ = data_file_bytes();
         orig_ = dir_ / "orig.gguf";
         write_bytes(orig_, bytes_);
@@ -33,7 +30,6 @@ protected:
         ASSERT_EQ(r.exit_code, 0) << r.err;
         std::ofstream(manifest_) << r.out;
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     RunResult run(const std::string& args) { return run_command(kBin + " " + args); }
 
     // Check `b` written as a copy against the manifest, as JSON.
@@ -50,7 +46,7 @@ protected:
         return out;
     }
 
-    std::filesystem::path dir_, orig_, manifest_;
+    std::filesystem::path orig_, manifest_;
     Buffer bytes_;
 };
 

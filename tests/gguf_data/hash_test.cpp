@@ -4,6 +4,7 @@
 
 #include "gguf/data/hash.hpp"
 #include "support/data_file.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using gguf::DataStatus;
@@ -11,19 +12,14 @@ using gguf::HeaderStatus;
 
 namespace {
 
-class DataHash : public ::testing::Test {
+class DataHash : public testing_support::TempDirTest {
 protected:
     void SetUp() override {
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gguf_data_hash_" + std::to_string(::getpid()) + "_" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        TempDirTest::SetUp();
         bytes_ = data_file_bytes();
         path_ = dir_ / "orig.gguf";
         write_bytes(path_, bytes_);
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     gguf::DataDigest manifest() {
         auto file = gguf::open(path_);
@@ -50,7 +46,6 @@ protected:
         return out;
     }
 
-    std::filesystem::path dir_;
     std::filesystem::path path_;
     Buffer bytes_;
 };
