@@ -68,6 +68,19 @@ TEST_F(InputFaults, BadAgainstFileIsUsageAndWritesAReport) {
     EXPECT_EQ(j["verdict"], "usage_error");
 }
 
+// The tokenize stage's inputs: each mistake is a usage error before any stage, with a report.
+TEST_F(InputFaults, TokenizeInputMistakesAreUsageBeforeAnyStage) {
+    expect_usage_before_any_stage(crossval("--text-file " + quoted(dir_ / "texts.txt")),
+                                  "--text-file and --token-file need --tokenize");
+    expect_usage_before_any_stage(crossval("--logits --text hi --tokens 1,2"),
+                                  "--text and --tokens both say what to decode");
+    expect_usage_before_any_stage(crossval("--tokenize --token-file " + quoted(dir_ / "missing.json")),
+                                  "--token-file cannot read");
+    expect_usage_before_any_stage(crossval("--tokenize"), "nothing to tokenize");
+    const auto j = nlohmann::json::parse(slurp(report_));
+    EXPECT_EQ(j["verdict"], "usage_error");
+}
+
 TEST_F(InputFaults, CppTimeoutMustBeAFiniteNumberOfSeconds) {
     for (const char* t : {"nan", "1e16", "-1", "0", "inf", "10x"}) {
         const auto r = crossval(std::string("--cpp-timeout ") + t);
