@@ -3,6 +3,7 @@
 #include <bit>
 
 #include "support/build.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using gguf::Code;
@@ -263,7 +264,7 @@ TEST(Reader, Utf8Validation) {
 }
 
 TEST(Reader, OpenMapsAFileAndReportsMissingOnes) {
-    auto path = std::filesystem::temp_directory_path() / "gguf_reader_open_test.gguf";
+    auto path = testing_support::test_dir() / "open_test.gguf";
     ASSERT_TRUE(two_tensor_writer().write_file(path).ok());
     auto f = gguf::open(path);
     ASSERT_TRUE(f.ok()) << f.error().message;

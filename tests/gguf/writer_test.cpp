@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "support/build.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using gguf::Value;
@@ -118,8 +119,7 @@ TEST(Writer, IsDeterministic) {
 }
 
 TEST(Writer, FileAndMemoryOutputsAreIdentical) {
-    auto path = std::filesystem::temp_directory_path() / "gguf_writer_test" / "sub" / "x.gguf";
-    std::filesystem::remove_all(path.parent_path().parent_path());
+    auto path = testing_support::test_dir() / "writer_test" / "sub" / "x.gguf";
     auto w = two_tensor_writer();
     ASSERT_TRUE(w.write_file(path).ok());
     auto f = gguf::open(path);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "reference/reference.hpp"
+#include "support/temp_dir.hpp"
 
 namespace testing_support {
 
@@ -26,27 +27,6 @@ inline const gguf::reference::Located& located_reference() {
 
 inline const gguf::reference::Reference& reference() {
     return *located_reference().ref;
-}
-
-// Removes the directories handed out by test_dir() when the test process ends.
-struct TestDirs {
-    std::vector<std::filesystem::path> dirs;
-    ~TestDirs() {
-        std::error_code ec;
-        for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
-    }
-};
-
-// A fresh directory for this test's files (removed at exit).
-inline std::filesystem::path test_dir() {
-    static TestDirs cleanup;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    auto dir = std::filesystem::temp_directory_path() /
-               ("gguf_reference_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    cleanup.dirs.push_back(dir);
-    return dir;
 }
 
 }  // namespace testing_support

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "safetensors/safetensors.hpp"
+#include "support/temp_dir.hpp"
 
 namespace st = gguf::safetensors;
 using st::Code;
@@ -69,7 +70,7 @@ TEST(SafetensorsWriter, LaysOutLengthHeaderThenDataEndToEnd) {
 }
 
 TEST(SafetensorsWriter, RoundTripsThroughAFile) {
-    const auto path = std::filesystem::temp_directory_path() / ("st_rt_" + std::to_string(::getpid()) + ".safetensors");
+    const auto path = testing_support::test_dir() / "round_trip.safetensors";
     const std::vector<float> a{1.5f, -2.25f, 0.0f, 1e-30f};
     st::Writer w;
     ASSERT_TRUE(w.add_f32("first", {4}, a));

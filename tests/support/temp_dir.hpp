@@ -1,22 +1,45 @@
-// Test support: a fixture base that gives each test a fresh, private temporary directory.
+// Test support: fresh, private temporary directories, one per test. TempDirTest is a fixture base
+// that makes one in SetUp and removes it in TearDown; test_dir() gives a plain TEST one, removed
+// when the test process ends.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace testing_support {
 
+// An empty directory named after the process and the running test (created anew).
+inline std::filesystem::path fresh_test_dir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    auto dir = std::filesystem::temp_directory_path() /
+               ("gguf_test_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// A fresh directory for this test's files, removed when the test process ends.
+inline std::filesystem::path test_dir() {
+    struct Dirs {
+        std::vector<std::filesystem::path> dirs;
+        ~Dirs() {
+            std::error_code ec;
+            for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+        }
+    };
+    static Dirs cleanup;
+    auto dir = fresh_test_dir();
+    cleanup.dirs.push_back(dir);
+    return dir;
+}
+
 class TempDirTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gguf_test_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
+    void SetUp() override { dir_ = fresh_test_dir(); }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
     std::filesystem::path dir_;
