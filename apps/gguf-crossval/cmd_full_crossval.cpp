@@ -197,9 +197,11 @@ int run_all(const Opts& o) {
 int write_summaries(const std::vector<gguf::crossval::SummaryEntry>& entries,
                     const std::optional<gguf::crossval::Shard>& shard, const fs::path& out) {
     const auto summary = gguf::crossval::summary_json(entries, shard);
-    for (const auto& [name, text] : {std::pair<const char*, std::string>{"summary.json", summary.dump(2) + "\n"},
-                                     {"junit.xml", gguf::crossval::junit_xml(entries)},
-                                     {"summary.md", gguf::crossval::summary_markdown(entries)}}) {
+    for (const auto& [name, text] :
+         {std::pair<const char*, std::string>{
+              "summary.json", summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+          {"junit.xml", gguf::crossval::junit_xml(entries)},
+          {"summary.md", gguf::crossval::summary_markdown(entries)}}) {
         if (auto failed = gguf::util::write_file(out / name, text)) {
             fmt::print(stderr, "error: {}\n", failed->message);
             return kWriteFailed;
