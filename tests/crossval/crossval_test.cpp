@@ -454,7 +454,13 @@ TEST_F(Crossval, KldBaseFileOfTheReferenceScoresNearZeroInBoundedMemory) {
     }
     // The logits of 16 chunks would be 16 * 128 * n_vocab floats; the run holds one chunk at a time.
     const long all_logits_kib = 16L * kCtx * n_vocab * 4 / 1024;
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed chunks resident, so the peak grows with the run: measured in the
+    // plain build only (the statistics above are checked in both).
+    (void)all_logits_kib;
+#else
     EXPECT_LT(rss[1], rss[0] + all_logits_kib / 2) << "2 chunks: " << rss[0] << " KiB, 16 chunks: " << rss[1];
+#endif
 }
 
 TEST_F(Crossval, Top1CanBeSwitchedOffOrMadeTolerantFromTheCommandLine) {
