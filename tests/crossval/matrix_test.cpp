@@ -410,17 +410,7 @@ TEST(Matrix, ANonUtf8FileNameIsReadByEveryReaderAndNamedLosslessly) {
 // The peak resident memory (VmHWM, KiB) of the process running argv, itself only (not its children),
 // sampled every 10 ms until it exits; and its exit status.
 long own_peak_kib(const std::vector<std::string>& argv, int& exit_code) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
+    const pid_t pid = testing_support::spawn_quiet(argv);
     long peak = 0;
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {

@@ -43,27 +43,12 @@ int processes_mentioning(const std::string& needle, pid_t self) {
     return n;
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    return pid;
-}
-
 class SignalFaults : public testing_support::TempDirTest {
 protected:
     // Starts argv, waits until it has a child process naming dir_, sends sig, and returns the
     // exit status as a shell reports it (128 + signal).
     int interrupt_once_children_run(const std::vector<std::string>& argv, int sig) {
-        const pid_t pid = spawn(argv);
+        const pid_t pid = testing_support::spawn_quiet(argv);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         // Busy: a probe run on a tiny model lasts tens of milliseconds.
         bool seen = false;

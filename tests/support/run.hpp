@@ -1,6 +1,7 @@
 // Test support: run the CLI as a user runs it and capture exit code, stdout and stderr.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace testing_support {
 
@@ -70,6 +72,23 @@ inline std::string unprivileged(const std::string& command) {
 // no-op otherwise, where the test's own user owns it already. Returns false when chown fails.
 inline bool give_to_unprivileged(const std::filesystem::path& p) {
     return !running_as_root() || ::chown(p.c_str(), kUnprivilegedId, kUnprivilegedId) == 0;
+}
+
+// Starts argv[0] (a path) with argv, its stdout and stderr sent to /dev/null, without waiting: the
+// caller watches or signals the child and reaps it.
+inline pid_t spawn_quiet(const std::vector<std::string>& argv) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    return pid;
 }
 
 }  // namespace testing_support
