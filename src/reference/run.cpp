@@ -86,7 +86,9 @@ void read_probe_answer(const std::string& mode, int exit_code, std::string_view 
         o.ok = true;
         return;
     }
-    const std::string& error = *error_text;
+    // A failure always has a reason to show, even when the probe gave an empty one.
+    const std::string error =
+        error_text->empty() ? fmt::format("ref-probe {} failed and gave no reason", mode) : *error_text;
     // stderr holds the log too (echoed) plus what ggml prints with fprintf (NaN checks, asserts).
     const auto why = classify_text(*log + "\n" + std::string(err) + "\n" + error);
     o.failure = why.failure;

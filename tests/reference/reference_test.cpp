@@ -465,6 +465,16 @@ TEST(ProbeRun, ATimeoutIsClassified) {
     EXPECT_TRUE(o.timed_out);
 }
 
+// A failure the probe reports with an empty reason still has a class and a message to show (a fuzz
+// find: {"ok":false,"log":"...","error":""} gave a failed stage with no message).
+TEST(ProbeAnswer, AFailureWithAnEmptyErrorStillHasAReason) {
+    StageOutcome o;
+    read_probe_answer("header", 0, R"({"ok":false,"log":"type\n","error":""})", "", o);
+    EXPECT_FALSE(o.ok);
+    EXPECT_NE(o.failure, FailureClass::none);
+    EXPECT_EQ(o.message, "ref-probe header failed and gave no reason");
+}
+
 TEST(DescriptionFromHeader, RejectsAFailedPayload) {
     const auto d = description_from_header({{"ok", false}, {"error", "gguf_init_from_file returned NULL"}});
     ASSERT_FALSE(d.ok());
