@@ -3,6 +3,9 @@
 // describe_kv that renders our own reader's values.
 #include <fmt/format.h>
 
+#include <limits>
+#include <stdexcept>
+
 #include "gguf/types.hpp"
 #include "gguf/value.hpp"
 #include "reference.hpp"
@@ -34,6 +37,37 @@ std::optional<std::string> unhex(const json& j) {
         out[i] = static_cast<char>(hi * 16 + lo);
     }
     return out;
+}
+
+// A field that is not the integer it must be (a float, a negative number, out of range).
+struct BadField : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The JSON number as an unsigned integer that fits T. nlohmann's get<> would convert a float with
+// undefined behaviour (a 40-digit number parses as a double) and cut a large one silently.
+template <class T = std::uint64_t>
+T as_unsigned(const json& v, const char* what) {
+    // is_number_integer: a JSON built in code holds a positive literal as a signed integer
+    const bool non_negative = v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
+    if (!non_negative || v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
+        throw BadField(fmt::format("{} is not an unsigned integer below 2^{}", what, 8 * sizeof(T)));
+    }
+    return static_cast<T>(v.get<std::uint64_t>());
+}
+
+// An optional unsigned field of an object: `fallback` when absent.
+std::uint64_t unsigned_or(const json& obj, const char* key, std::uint64_t fallback) {
+    const auto it = obj.find(key);
+    return it == obj.end() ? fallback : as_unsigned(*it, key);
+}
+
+// An optional integer field of an object: `fallback` when absent; a float is an error.
+std::int64_t integer_or(const json& obj, const char* key, std::int64_t fallback) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return fallback;
+    if (!it->is_number_integer()) throw BadField(fmt::format("{} is not an integer", key));
+    return it->get<std::int64_t>();
 }
 
 bool is_signed(ValueType t) {
@@ -69,7 +103,7 @@ std::optional<Value> array_value(const json& j) {
     }
     const auto elem = static_cast<ValueType>(elem_id.get<std::int64_t>());
     const auto& values = j.value("values", json::array());
-    if (!values.is_array() || values.size() != j.value("n", std::uint64_t{0})) return std::nullopt;
+    if (!values.is_array() || values.size() != unsigned_or(j, "n", 0)) return std::nullopt;
     std::vector<Value> items;
     items.reserve(values.size());
     for (const auto& v : values) {
@@ -84,8 +118,8 @@ gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
     const auto where = fmt::format("kv {}", index);
     const auto key = unhex(j.value("key_hex", json()));
     if (!key) return payload_error(where + ": key_hex missing or not hex");
-    const auto type_id = j.value("type", -1);
-    if (type_id < 0 || !is_valid_value_type(static_cast<std::uint32_t>(type_id))) {
+    const auto type_id = integer_or(j, "type", -1);
+    if (type_id < 0 || type_id > 0xffff || !is_valid_value_type(static_cast<std::uint32_t>(type_id))) {
         return payload_error(fmt::format("{}: value type {} out of range", where, type_id));
     }
     const auto type = static_cast<ValueType>(type_id);
@@ -109,7 +143,7 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
     const auto where = fmt::format("tensor {}", index);
     const auto name = unhex(j.value("name_hex", json()));
     if (!name) return payload_error(where + ": name_hex missing or not hex");
-    const auto type_id = j.value("type", std::int64_t{-1});
+    const auto type_id = integer_or(j, "type", -1);
     if (type_id < 0) return payload_error(where + ": no type");
     // A reference whose own type table names id 36 "i2_s" (bitnet.cpp) reads it as I2_S, as we do.
     const bool i2_s = type_id == kTypeI2S && j.value("type_name", std::string()) == "i2_s";
@@ -118,9 +152,9 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
     describe::Tensor t;
     t.name = describe::render_string(*name);
     t.type = traits ? std::string(traits->name) : fmt::format("type_{}", type_id);
-    for (const auto& d : j.value("dims", json::array())) t.dims.push_back(d.get<std::uint64_t>());
-    t.offset = j.value("offset", std::uint64_t{0});
-    t.size = j.value("size", std::uint64_t{0});
+    for (const auto& d : j.value("dims", json::array())) t.dims.push_back(as_unsigned(d, "a dimension"));
+    t.offset = unsigned_or(j, "offset", 0);
+    t.size = unsigned_or(j, "size", 0);
     return t;
 }
 
@@ -133,12 +167,12 @@ gguf::Result<describe::Description> description_from_header(const json& payload)
             return payload_error("the reference failed: " + payload.value("error", std::string("(no error text)")));
         }
         describe::Description d;
-        d.version = payload.at("version").get<std::uint32_t>();
-        d.n_kv = payload.at("n_kv").get<std::uint64_t>();
-        d.n_tensors = payload.at("n_tensors").get<std::uint64_t>();
-        d.alignment = payload.at("alignment").get<std::uint32_t>();
-        d.data_offset = payload.at("data_offset").get<std::uint64_t>();
-        d.file_size = payload.value("file_size", std::uint64_t{0});
+        d.version = as_unsigned<std::uint32_t>(payload.at("version"), "version");
+        d.n_kv = as_unsigned(payload.at("n_kv"), "n_kv");
+        d.n_tensors = as_unsigned(payload.at("n_tensors"), "n_tensors");
+        d.alignment = as_unsigned<std::uint32_t>(payload.at("alignment"), "alignment");
+        d.data_offset = as_unsigned(payload.at("data_offset"), "data_offset");
+        d.file_size = unsigned_or(payload, "file_size", 0);
         const auto& kvs = payload.at("kv");
         const auto& tensors = payload.at("tensors");
         if (!kvs.is_array() || !tensors.is_array()) return payload_error("kv/tensors are not arrays");
@@ -156,6 +190,8 @@ gguf::Result<describe::Description> description_from_header(const json& payload)
         }
         return d;
     } catch (const json::exception& e) {  // a field of the wrong JSON type: never let it escape
+        return payload_error(e.what());
+    } catch (const BadField& e) {
         return payload_error(e.what());
     }
 }

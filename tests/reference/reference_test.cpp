@@ -475,6 +475,24 @@ TEST(ProbeAnswer, AFailureWithAnEmptyErrorStillHasAReason) {
     EXPECT_EQ(o.message, "ref-probe header failed and gave no reason");
 }
 
+// Integers of the answer that are floats, negative or too large are errors, never conversions (a
+// fuzz find: a 41-digit data_offset parses as a double, and get<uint64_t> on it is undefined).
+TEST(DescriptionFromHeader, ANumberThatIsNotTheIntegerItMustBeIsAnError) {
+    const std::string base = R"({"ok":true,"version":3,"n_kv":0,"n_tensors":0,"alignment":32,"kv":[],"tensors":[],)";
+    for (const std::string bad : {R"("data_offset":77777777777777777777777777777777777777796})", R"("data_offset":-1})",
+                                  R"("data_offset":1.5})"}) {
+        const auto d = description_from_header(nlohmann::json::parse(base + bad));
+        ASSERT_FALSE(d.ok()) << bad;
+        EXPECT_NE(d.error().message.find("data_offset is not an unsigned integer"), std::string::npos)
+            << d.error().message;
+    }
+    const auto big_version = description_from_header(nlohmann::json::parse(
+        R"({"ok":true,"version":4294967296,"n_kv":0,"n_tensors":0,"alignment":32,"data_offset":0,"kv":[],"tensors":[]})"));
+    EXPECT_FALSE(big_version.ok());
+    const auto ok = description_from_header(nlohmann::json::parse(base + R"("data_offset":24})"));
+    EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
 TEST(DescriptionFromHeader, RejectsAFailedPayload) {
     const auto d = description_from_header({{"ok", false}, {"error", "gguf_init_from_file returned NULL"}});
     ASSERT_FALSE(d.ok());
