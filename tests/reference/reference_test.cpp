@@ -486,8 +486,9 @@ TEST(DescriptionFromHeader, ANumberThatIsNotTheIntegerItMustBeIsAnError) {
         EXPECT_NE(d.error().message.find("data_offset is not an unsigned integer"), std::string::npos)
             << d.error().message;
     }
-    const auto big_version = description_from_header(nlohmann::json::parse(
-        R"({"ok":true,"version":4294967296,"n_kv":0,"n_tensors":0,"alignment":32,"data_offset":0,"kv":[],"tensors":[]})"));
+    const auto big_version = description_from_header(
+        nlohmann::json::parse(R"({"ok":true,"version":4294967296,"n_kv":0,"n_tensors":0,"alignment":32,)"
+                              R"("data_offset":0,"kv":[],"tensors":[]})"));
     EXPECT_FALSE(big_version.ok());
     const auto ok = description_from_header(nlohmann::json::parse(base + R"("data_offset":24})"));
     EXPECT_TRUE(ok.ok()) << ok.error().message;
