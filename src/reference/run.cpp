@@ -10,6 +10,8 @@ namespace {
 
 constexpr std::size_t kExcerptLines = 25;
 constexpr std::size_t kExcerptBytes = 4096;
+// The probe's PATH (see run_probe): no debugger, nor any other program, can be found through it.
+constexpr std::string_view kProbePath = "/nonexistent/gguf-crossval-probe-runs-no-program";
 
 }  // namespace
 
@@ -100,8 +102,12 @@ StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& arg
     // MODE --libdir LIB_DIR ARGS...: the options go before any "--" that ARGS may hold.
     auto probe_args = args;
     probe_args.insert(probe_args.begin() + (args.empty() ? 0 : 1), {"--libdir", ref.lib_dir.string()});
+    // ggml's abort handler forks a debugger found on PATH to print a backtrace: about 0.4 s per crash with gdb
+    // installed, and forks that bitnet.cpp's older ggml does not let GGML_NO_BACKTRACE switch off. The probe runs
+    // no program itself, so its PATH names a directory that does not exist.
     const auto r = run_child(ref.probe, std::move(probe_args),
-                             {{"GGML_NO_BACKTRACE", "1"},
+                             {{"PATH", std::string(kProbePath)},
+                              {"GGML_NO_BACKTRACE", "1"},
                               {"OMP_NUM_THREADS", "1"},
                               {"OPENBLAS_NUM_THREADS", "1"},
                               {"LLAMA_ARG_THREADS", "1"}},

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -265,4 +266,33 @@ TEST_F(BitnetCpp, DequantModeAgreesBitForBitAndNamesI2sAsNotCompared) {
     ASSERT_NE(di, nullptr);
     EXPECT_FALSE((*di)["ok"].get<bool>()) << di->dump(2).substr(0, 3000);
     EXPECT_EQ((*di)["failure_class"], "dequant_unsupported") << di->dump(2).substr(0, 3000);
+}
+
+// bitnet.cpp's ggml aborts through a handler that forks a debugger found on PATH (gdb, then lldb) to
+// print a backtrace; GGML_NO_BACKTRACE does not exist in that ggml. The probe's PATH finds no program:
+// a stand-in `gdb` and `lldb` first on our PATH that leave a mark when run must never run, while the
+// crash is still reported as one.
+TEST_F(BitnetCpp, ACrashRunsNoDebuggerFromPath) {
+    REQUIRE_BITNET();
+    const auto corpus = dir_ / "corpus";
+    const auto gen = run_command(quoted(fs::path(kBin)) + " gen-corpus --out " + quoted(corpus));
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    const auto model = corpus / "valid" / "array_of_arrays.gguf";  // bitnet.cpp's gguf reader aborts on it
+    ASSERT_TRUE(fs::exists(model));
+    const auto bin = dir_ / "bin";
+    fs::create_directories(bin);
+    const auto mark = dir_ / "debugger-ran";
+    for (const char* name : {"gdb", "lldb"}) {
+        std::ofstream(bin / name) << "#!/bin/sh\necho \"$0\" >> " << quoted(mark) << "\n";
+        fs::permissions(bin / name, fs::perms::owner_all);
+    }
+    const auto report = crossval(model,
+                                 "PATH=" + quoted(fs::path(bin.string() + ":" + std::getenv("PATH"))) +
+                                     " CROSSVAL_ALLOW_CPP_FAIL=0 BITNET_CPP_DIR=" + quoted(fs::path(bitnet_dir())),
+                                 "--cpp-dir " + quoted(fs::path(bitnet_dir())), 4);
+    EXPECT_EQ(report["reference"]["name"], "bitnet.cpp");
+    const auto* header = stage(report, "cpp_header");
+    ASSERT_NE(header, nullptr);
+    EXPECT_EQ((*header)["failure_class"], "abort_or_signal") << header->dump(2);
+    EXPECT_FALSE(fs::exists(mark)) << "the probe ran " << slurp(mark);
 }
