@@ -46,20 +46,22 @@ protected:
 
     // Runs `args` (with VICTIM replaced by a fresh copy) while the copy is cut to a random length
     // after a random delay, `tries` times. Returns the exit codes seen.
-    std::vector<int> shrink_during(const std::string& args, int tries) {
+    std::vector<int> shrink_during(const std::string& args, int tries, const std::string& victim_name = "victim.gguf",
+                                   const std::string& env = "") {
         std::mt19937 rng(12345);
         const auto size = fs::file_size(original_);
-        const auto victim = dir_ / "victim.gguf";
+        const auto victim = dir_ / victim_name;
+        fs::create_directories(victim.parent_path());
         std::vector<int> codes;
         for (int i = 0; i < tries; ++i) {
             fs::copy_file(original_, victim, fs::copy_options::overwrite_existing);
             const auto cut = std::uniform_int_distribution<std::uintmax_t>(0, size - 1)(rng);
             const auto delay_ms = std::uniform_int_distribution<int>(0, 40)(rng);
             std::string cmd = args;
-            cmd.replace(cmd.find("VICTIM"), 6, quoted(victim));
-            const auto r =
-                run_command("(" + kBin + " " + cmd + " >/dev/null 2>&1 & pid=$!; sleep 0." + fmt_ms(delay_ms) +
-                            "; truncate -s " + std::to_string(cut) + " " + quoted(victim) + "; wait $pid; exit $?)");
+            if (const auto at = cmd.find("VICTIM"); at != std::string::npos) cmd.replace(at, 6, quoted(victim));
+            const auto r = run_command("(" + env + " " + kBin + " " + cmd + " >/dev/null 2>&1 & pid=$!; sleep 0." +
+                                       fmt_ms(delay_ms) + "; truncate -s " + std::to_string(cut) + " " +
+                                       quoted(victim) + "; wait $pid; exit $?)");
             codes.push_back(r.exit_code);
         }
         return codes;
@@ -100,6 +102,24 @@ TEST_F(ReadFaults, CrossvalSurvivesTheFileShrinking) {
         shrink_during("crossval --cpp-dir /nonexistent-build --report " + quoted(dir_ / "r.json") + " --model VICTIM",
                       6),
         "crossval");
+}
+
+TEST_F(ReadFaults, DiffSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("diff VICTIM " + quoted(original_), 6), "diff");
+}
+
+TEST_F(ReadFaults, DequantSurvivesTheFileShrinking) {
+    expect_no_signal(shrink_during("dequant VICTIM --out " + quoted(dir_ / "out.safetensors"), 6), "dequant");
+}
+
+// matrix reads each file of DIR with our reader (the others are made unavailable here, so that only
+// our process reads the file as it shrinks).
+TEST_F(ReadFaults, MatrixSurvivesTheFileShrinking) {
+    expect_no_signal(
+        shrink_during(
+            "matrix " + quoted(dir_ / "corpus") + " --cpp-dir /nonexistent-build --bitnet-dir /nonexistent-build", 6,
+            "corpus/victim.gguf", "GGUF_CROSSVAL_PYTHON=/nonexistent GGUF_CROSSVAL_NODE=/nonexistent"),
+        "matrix");
 }
 
 TEST_F(ReadFaults, ACutFileIsTruncatedNotValid) {
