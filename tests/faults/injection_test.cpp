@@ -135,3 +135,36 @@ TEST_F(Injection, EscapedTextKeepsEveryByte) {
 }
 
 }  // namespace
+
+// The real reference echoes a file's bytes in its messages and log (llama.cpp: "unknown model
+// architecture: '...'"). An architecture that is not UTF-8 reaches summary.json, junit.xml and
+// summary.md escaped (`\xff`), so that each stays well-formed: strict JSON, xmllint, UTF-8 Markdown.
+TEST_F(Injection, ReferenceMessagesQuotingNonUtf8BytesStayWellFormedInEverySummary) {
+    const auto models = dir_ / "models";
+    fs::create_directories(models);
+    const auto model = models / "arch.gguf";
+    const auto gen = run_command(kBin + " gen-model --arch llama --type f32 --output " + quoted(model));
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    auto bytes = slurp(model);
+    const auto key = bytes.find("general.architecture");
+    ASSERT_NE(key, std::string::npos);
+    const auto value = bytes.find("llama", key);  // the string value after the key's type and length
+    ASSERT_NE(value, std::string::npos);
+    bytes[value + 2] = '\xff';  // "ll\xffma"
+    { std::ofstream(model, std::ios::binary) << bytes; }
+    const auto out = dir_ / "out";
+    const auto r = run_command("CROSSVAL_ALLOW_CPP_FAIL=1 " + kBin + " full-crossval --models " + quoted(models) +
+                               " --out " + quoted(out));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;  // the reference's rejection is an allowed XFAIL
+    EXPECT_FALSE(has_raw_control(r.out + r.err));
+    const auto text = slurp(out / "summary.json");
+    const auto summary = nlohmann::json::parse(text, nullptr, false);  // strict: invalid UTF-8 would not parse
+    ASSERT_FALSE(summary.is_discarded()) << text.substr(0, 2000);
+    EXPECT_NE(text.find(R"(ll\\xffma)"), std::string::npos) << "the message lost the byte";
+    EXPECT_EQ(text.find('\xff'), std::string::npos);
+    const auto lint = run_command("xmllint --noout " + quoted(out / "junit.xml"));
+    EXPECT_EQ(lint.exit_code, 0) << lint.err;
+    EXPECT_NE(slurp(out / "junit.xml").find(R"(ll\xffma)"), std::string::npos);
+    const auto md = run_command("iconv -f UTF-8 -t UTF-8 " + quoted(out / "summary.md") + " >/dev/null");
+    EXPECT_EQ(md.exit_code, 0) << "summary.md is not valid UTF-8";
+}
