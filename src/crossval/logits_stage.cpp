@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include "builtin_source.hpp"
 #include "describe/description.hpp"
@@ -80,21 +83,6 @@ nlohmann::json distribution_json(const DistributionStats& s, double top1_tie) {
     return j;
 }
 
-// Every position of two logits sets of the same shape; the correct token of position p is token p + 1.
-DistributionStats distribution_of(const Logits& ref, const Logits& test, double top1_tie) {
-    DistributionAccumulator acc(top1_tie);
-    for (std::size_t p = 0; p < ref.n_positions(); ++p) {
-        const auto r = log_probabilities(ref.row(p));
-        const auto t = log_probabilities(test.row(p));
-        std::optional<std::uint32_t> correct;
-        if (p + 1 < ref.tokens.size() && ref.tokens[p + 1] >= 0)
-            correct = static_cast<std::uint32_t>(ref.tokens[p + 1]);
-        acc.add({r}, {t}, correct);
-        acc.add_logits(ref.row(p), test.row(p));
-    }
-    return acc.finish();
-}
-
 LogitsResult<Logits> logits_from(const reference::StageOutcome& o) {
     return parse_logits_json(o.payload.dump());
 }
@@ -105,21 +93,59 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
-// The second source's logits: a file, another reference build decoding the same tokens, or the
-// built-in forward pass decoding the tokens the reference decoded.
-LogitsResult<Logits> against_logits(const AgainstSource& source, const std::filesystem::path& model,
-                                    const Logits& ref_logits, const std::string& tokens,
-                                    const reference::RunOptions& run, nlohmann::json& about) {
+// The second source, read position by position: a binary logits file one row at a time, anything
+// else (a JSON file, another reference build, the built-in forward pass) from a matrix held whole.
+class SecondSource {
+public:
+    explicit SecondSource(Logits held) : held_(std::move(held)) {}
+    explicit SecondSource(LogitsRowReader rows) : rows_(std::move(rows)) {}
+
+    std::uint32_t n_vocab() const { return rows_ ? rows_->n_vocab() : held_.n_vocab; }
+    std::size_t n_positions() const { return rows_ ? rows_->n_positions() : held_.n_positions(); }
+    std::span<const std::int32_t> tokens() const { return held_.tokens; }  // a binary file has none
+    // Position p's row (positions in order): a view of the held matrix or of `buffer`.
+    LogitsResult<std::span<const float>> row(std::size_t p, std::vector<float>& buffer) {
+        if (!rows_) return held_.row(p);
+        if (auto r = rows_->read_row(buffer); !r) return r.error();
+        return std::span<const float>(buffer);
+    }
+
+private:
+    Logits held_;
+    std::optional<LogitsRowReader> rows_;
+};
+
+bool is_binary_logits_file(const std::filesystem::path& path) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    char head[4] = {};
+    return f && std::fread(head, 1, 4, f.get()) == 4 && std::memcmp(head, "GLOG", 4) == 0;
+}
+
+LogitsResult<SecondSource> held(LogitsResult<Logits> l) {
+    if (!l) return l.error();
+    return SecondSource(std::move(*l));
+}
+
+// The second source: a file, another reference build decoding the same tokens, or the built-in
+// forward pass decoding the tokens the reference decoded.
+LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std::filesystem::path& model,
+                                          const Logits& ref_logits, const std::string& tokens,
+                                          const reference::RunOptions& run, nlohmann::json& about) {
     switch (source.kind) {
         case AgainstSource::Kind::file:
             about = {{"source", source.path.string()}, {"kind", "file"}};
-            return read_logits_file(source.path);
+            if (is_binary_logits_file(source.path)) {
+                auto rows = LogitsRowReader::open(source.path);
+                if (!rows) return rows.error();
+                return SecondSource(std::move(*rows));
+            }
+            return held(read_logits_file(source.path));
         case AgainstSource::Kind::builtin:
             about = {{"source", "builtin"},
                      {"kind", "builtin"},
                      {"name", "gguf-crossval forward pass"},
                      {"activations", forward::activations_name(source.activations)}};
-            return builtin_logits(model, ref_logits.tokens, source.activations);
+            return held(builtin_logits(model, ref_logits.tokens, source.activations));
         case AgainstSource::Kind::reference:
         case AgainstSource::Kind::kld_base:  // scored by kld_base_stage()
             break;
@@ -132,7 +158,7 @@ LogitsResult<Logits> against_logits(const AgainstSource& source, const std::file
              {"version", located.ref->version}};
     const auto o = reference::run_logits(*located.ref, model, tokens, run);
     if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
-    return logits_from(o);
+    return held(logits_from(o));
 }
 
 // The thresholds of this comparison: builtin_thresholds() against builtin unless some were given.
@@ -311,24 +337,40 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
-    auto metrics = compare_logits(l, *theirs);
-    if (!metrics) {
-        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + metrics.error().message);
+    if (auto ok = check_comparable(l, theirs->n_vocab(), theirs->n_positions(), theirs->tokens()); !ok) {
+        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + ok.error().message);
         return s;
     }
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& m : *metrics) rows.push_back(metrics_json(m));
-    s.details["metrics"] = std::move(rows);
     const Thresholds thresholds = thresholds_for(options, model, s.details);
-    const auto divergence = first_divergence(*metrics, thresholds);
-    const auto stats = distribution_of(l, *theirs, thresholds.top1_tie);
-    s.details["distribution"] = distribution_json(stats, thresholds.top1_tie);
+    // Position by position: the metrics row, the first divergence and the distribution statistics are
+    // accumulated as the second source's rows arrive, so only one of its rows need be held.
+    nlohmann::json rows = nlohmann::json::array();
+    std::optional<Divergence> divergence;
+    DistributionAccumulator acc(thresholds.top1_tie);
     double worst_abs = 0, worst_cos = 1, worst_kl = 0;
-    for (const auto& m : *metrics) {
+    std::vector<float> buffer;
+    for (std::size_t p = 0; p < l.n_positions(); ++p) {
+        const auto test = theirs->row(p, buffer);
+        if (!test) {
+            fail(s, CheckFailure::against_unavailable, test.error().message);
+            return s;
+        }
+        const auto m = compare_rows(l.row(p), *test, p);
+        rows.push_back(metrics_json(m));
+        if (!divergence) {
+            if (auto why = failed_checks(m, thresholds); !why.empty()) divergence = Divergence{p, std::move(why)};
+        }
+        std::optional<std::uint32_t> correct;
+        if (p + 1 < l.tokens.size() && l.tokens[p + 1] >= 0) correct = static_cast<std::uint32_t>(l.tokens[p + 1]);
+        acc.add({log_probabilities(l.row(p))}, {log_probabilities(*test)}, correct);
+        acc.add_logits(l.row(p), *test);
         worst_abs = std::max(worst_abs, m.max_abs_diff);
         worst_cos = std::min(worst_cos, m.cosine);
         worst_kl = std::max(worst_kl, m.kl);
     }
+    s.details["metrics"] = std::move(rows);
+    const auto stats = acc.finish();
+    s.details["distribution"] = distribution_json(stats, thresholds.top1_tie);
     // One line for the terminal: the worst figures over the positions.
     s.message = fmt::format("against {}: max_abs_diff {:.3g}, min cosine {:.9f}, max KL {:.3g}, mean KLD {:.3g}{}",
                             about.value("kind", "?"), worst_abs, worst_cos, worst_kl, stats.mean_kld,
