@@ -1,6 +1,7 @@
 #include "logits_stage.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "describe/description.hpp"
 #include "distribution.hpp"
 #include "kld_base.hpp"
+#include "util/cleanup.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -83,8 +85,37 @@ nlohmann::json distribution_json(const DistributionStats& s, double top1_tie) {
     return j;
 }
 
-LogitsResult<Logits> logits_from(const reference::StageOutcome& o) {
-    return parse_logits_json(o.payload.dump());
+std::filesystem::path temporary_logits() {
+    static int counter = 0;
+    return std::filesystem::temp_directory_path() /
+           fmt::format("gguf-crossval-logits-{}-{}.bin", ::getpid(), counter++);
+}
+
+// The reference's logits of `tokens`: the probe writes them to a temporary GLOG file (removed here),
+// its JSON answer (in `o`) carries the tokens, which must be one id per position.
+LogitsResult<Logits> reference_logits(const reference::Reference& ref, const std::filesystem::path& model,
+                                      const std::string& tokens, const reference::RunOptions& run, bool bos_first,
+                                      reference::StageOutcome& o) {
+    const auto path = temporary_logits();
+    util::TempFileGuard guard(path);
+    o = reference::run_logits(ref, model, tokens, run, bos_first, path);
+    if (std::filesystem::exists(path)) guard.created();
+    if (!o.ok) return LogitsError{LogitsCode::io_error, 0, o.message};
+    auto l = read_logits_file(path);
+    if (!l) return l;
+    const auto it = o.payload.find("tokens");
+    if (it == o.payload.end() || !it->is_array() || it->size() != l->n_positions()) {
+        return LogitsError{
+            LogitsCode::bad_json, 0,
+            fmt::format("the probe's \"tokens\" must be one token id per position ({})", l->n_positions())};
+    }
+    for (const auto& t : *it) {
+        if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > 0x7FFFFFFF) {
+            return LogitsError{LogitsCode::bad_json, 0, "the probe's \"tokens\" holds something not a token id"};
+        }
+        l->tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+    }
+    return l;
 }
 
 void fail(Stage& s, Failure failure, std::string message) {
@@ -156,9 +187,10 @@ LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std
              {"kind", "reference"},
              {"name", located.ref->name},
              {"version", located.ref->version}};
-    const auto o = reference::run_logits(*located.ref, model, tokens, run);
+    reference::StageOutcome o;
+    auto l = reference_logits(*located.ref, model, tokens, run, false, o);
     if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
-    return held(logits_from(o));
+    return held(std::move(l));
 }
 
 // The thresholds of this comparison: builtin_thresholds() against builtin unless some were given.
@@ -206,7 +238,8 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
             return s;
         }
         const auto tokens = reader->chunk_tokens(c);
-        const auto o = reference::run_logits(ref, model, fmt::format("{}", fmt::join(tokens, ",")), run, true);
+        reference::StageOutcome o;
+        auto l = reference_logits(ref, model, fmt::format("{}", fmt::join(tokens, ",")), run, true, o);
         s.duration_ms += o.duration_ms;
         if (!o.ok) {
             s.failure = o.failure;
@@ -214,7 +247,6 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
             s.log_excerpt = o.log_excerpt;
             return s;
         }
-        auto l = logits_from(o);
         if (!l || l->n_vocab != reader->n_vocab() || l->n_positions() != reader->n_ctx()) {
             fail(s, CheckFailure::logits_diverge,
                  l ? fmt::format("the reference's vocabulary has {} tokens, the base file's {}", l->n_vocab,
@@ -285,7 +317,8 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
                    const reference::RunOptions& run) {
     if (options.against && options.against->kind == AgainstSource::Kind::kld_base)
         return kld_base_stage(ref, model, options, run);
-    const auto o = reference::run_logits(ref, model, options.tokens, run);
+    reference::StageOutcome o;
+    auto ref_logits = reference_logits(ref, model, options.tokens, run, false, o);
     Stage s;
     s.id = StageId::logits;
     s.ran = true;
@@ -297,7 +330,6 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         s.log_excerpt = o.log_excerpt;
         return s;
     }
-    auto ref_logits = logits_from(o);
     if (!ref_logits) {
         fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_logits.error().message);
         return s;
