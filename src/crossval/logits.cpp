@@ -157,26 +157,32 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     return m;
 }
 
-LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test) {
-    if (ref.n_vocab == 0 || ref.n_positions() == 0 || test.n_vocab == 0 || test.n_positions() == 0) {
+LogitsResult<Ok> check_comparable(const Logits& ref, std::uint32_t n_vocab, std::size_t n_positions,
+                                  std::span<const std::int32_t> tokens) {
+    if (ref.n_vocab == 0 || ref.n_positions() == 0 || n_vocab == 0 || n_positions == 0) {
         return LogitsError{LogitsCode::shape_mismatch, 0, "cannot compare an empty logits matrix"};
     }
-    if (ref.n_vocab != test.n_vocab) {
+    if (ref.n_vocab != n_vocab) {
         return LogitsError{LogitsCode::shape_mismatch, 0,
-                           fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
+                           fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, n_vocab)};
     }
-    if (ref.n_positions() != test.n_positions()) {
+    if (ref.n_positions() != n_positions) {
         return LogitsError{
             LogitsCode::shape_mismatch, 0,
-            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(), test.n_positions())};
+            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(), n_positions)};
     }
-    if (!ref.tokens.empty() && !test.tokens.empty() && ref.tokens != test.tokens) {
+    if (!ref.tokens.empty() && !tokens.empty() && !std::ranges::equal(ref.tokens, tokens)) {
         std::size_t i = 0;
-        while (i < ref.tokens.size() && i < test.tokens.size() && ref.tokens[i] == test.tokens[i]) ++i;
+        while (i < ref.tokens.size() && i < tokens.size() && ref.tokens[i] == tokens[i]) ++i;
         return LogitsError{
             LogitsCode::shape_mismatch, 0,
             fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};
     }
+    return Ok{};
+}
+
+LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test) {
+    if (auto ok = check_comparable(ref, test.n_vocab, test.n_positions(), test.tokens); !ok) return ok.error();
     std::vector<PositionMetrics> out;
     out.reserve(ref.n_positions());
     for (std::size_t p = 0; p < ref.n_positions(); ++p) out.push_back(compare_rows(ref.row(p), test.row(p), p));
@@ -322,22 +328,30 @@ std::string to_json(const Logits& logits) {
 
 // ---- Binary -----------------------------------------------------------------------------------
 
-LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
-    if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic.data(), 4) != 0) {
+namespace {
+
+struct BinaryShape {
+    std::uint32_t n_positions = 0, n_vocab = 0;
+};
+
+// The binary header in `head` (the file's first bytes, up to the header's length) checked against the
+// file's total size: the sizes must account for the file exactly.
+LogitsResult<BinaryShape> check_binary_header(Bytes head, std::uint64_t size) {
+    if (head.size() < 4 || std::memcmp(head.data(), kMagic.data(), 4) != 0) {
         return LogitsError{LogitsCode::not_a_logits_file, 0,
                            "not a binary logits file: the first 4 bytes are not \"GLOG\""};
     }
-    if (bytes.size() < kHeader) {
-        return LogitsError{LogitsCode::truncated, bytes.size(),
-                           fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, bytes.size())};
+    if (size < kHeader) {
+        return LogitsError{LogitsCode::truncated, size,
+                           fmt::format("binary logits header needs {} bytes, the file has {}", kHeader, size)};
     }
-    const std::uint32_t version = read_u32(bytes.data() + 4);
+    const std::uint32_t version = read_u32(head.data() + 4);
     if (version != kVersion) {
         return LogitsError{LogitsCode::unsupported_version, 4,
                            fmt::format("binary logits version {} is not supported (only version 1)", version)};
     }
-    const std::uint32_t n_pos = read_u32(bytes.data() + 8);
-    const std::uint32_t n_vocab = read_u32(bytes.data() + 12);
+    const std::uint32_t n_pos = read_u32(head.data() + 8);
+    const std::uint32_t n_vocab = read_u32(head.data() + 12);
     if (n_pos == 0 || n_vocab == 0) {
         return LogitsError{LogitsCode::empty, n_pos == 0 ? 8u : 12u,
                            fmt::format("binary logits with {} positions of {} values hold no logits", n_pos, n_vocab)};
@@ -349,10 +363,10 @@ LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
             LogitsCode::too_large, 8,
             fmt::format("{} positions x {} values: the data size does not fit in 64 bits", n_pos, n_vocab)};
     }
-    const std::uint64_t have = bytes.size() - kHeader;
+    const std::uint64_t have = size - kHeader;
     if (have < need) {
         return LogitsError{
-            LogitsCode::truncated, bytes.size(),
+            LogitsCode::truncated, size,
             fmt::format("{} positions x {} values need {} bytes of data after the header, the file has {}", n_pos,
                         n_vocab, need, have)};
     }
@@ -360,6 +374,16 @@ LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
         return LogitsError{LogitsCode::trailing_bytes, kHeader + need,
                            fmt::format("{} bytes after the {} positions x {} values", have - need, n_pos, n_vocab)};
     }
+    return BinaryShape{n_pos, n_vocab};
+}
+
+}  // namespace
+
+LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
+    const auto shape = check_binary_header(bytes, bytes.size());
+    if (!shape) return shape.error();
+    const auto [n_pos, n_vocab] = *shape;
+    const std::uint64_t need = std::uint64_t{n_pos} * n_vocab * 4;
     Logits out;
     out.n_vocab = n_vocab;
     out.values.resize(need / 4);
@@ -378,6 +402,38 @@ std::vector<std::byte> to_binary(const Logits& logits) {
     for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i)
         put_u32(out, std::bit_cast<std::uint32_t>(logits.values[i]));
     return out;
+}
+
+LogitsResult<LogitsRowReader> LogitsRowReader::open(const std::filesystem::path& path) {
+    std::error_code ec;
+    const std::uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec)
+        return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}': {}", path.string(), ec.message())};
+    LogitsRowReader r;
+    r.file_.reset(std::fopen(path.c_str(), "rb"));
+    if (!r.file_) return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot open '{}'", path.string())};
+    std::array<std::byte, kHeader> head{};
+    const std::size_t got = std::fread(head.data(), 1, head.size(), r.file_.get());
+    const auto shape = check_binary_header({head.data(), got}, size);
+    if (!shape) return shape.error();
+    r.n_positions_ = shape->n_positions;
+    r.n_vocab_ = shape->n_vocab;
+    return r;
+}
+
+LogitsResult<Ok> LogitsRowReader::read_row(std::vector<float>& out) {
+    const std::uint64_t offset = kHeader + std::uint64_t{next_} * n_vocab_ * 4;
+    if (next_ >= n_positions_) {
+        return LogitsError{LogitsCode::truncated, offset, fmt::format("there are only {} positions", n_positions_)};
+    }
+    buffer_.resize(std::size_t{n_vocab_} * 4);
+    if (std::fread(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size()) {
+        return LogitsError{LogitsCode::truncated, offset, fmt::format("cannot read position {}", next_)};
+    }
+    out.resize(n_vocab_);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(read_u32(buffer_.data() + 4 * i));
+    ++next_;
+    return Ok{};
 }
 
 // ---- Files ------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -87,6 +89,11 @@ struct Thresholds {
 // The metrics of two rows of equal, non-zero length (precondition: checked by compare_logits()).
 PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position = 0);
 
+// Whether `ref` can be compared with a second source of `n_vocab` values at `n_positions` positions
+// that decoded `tokens` (empty: unknown): the errors of compare_logits().
+LogitsResult<Ok> check_comparable(const Logits& ref, std::uint32_t n_vocab, std::size_t n_positions,
+                                  std::span<const std::int32_t> tokens);
+
 // Every position. Errors (invalid_dimension) when n_vocab or n_positions differ or a matrix is empty,
 // and when both carry tokens and they differ (the runs did not decode the same input).
 LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test);
@@ -121,6 +128,29 @@ LogitsResult<Logits> parse_logits_binary(Bytes bytes);
 LogitsResult<Logits> parse_logits(Bytes bytes);
 LogitsResult<Logits> read_logits_file(const std::filesystem::path& path,
                                       std::uint64_t max_bytes = std::uint64_t{1} << 31);
+
+// A binary logits file read one position at a time: open() checks the header and that the sizes
+// account for the file exactly (the errors of parse_logits_binary, same codes and offsets) before
+// anything is allocated; read_row() then reads the rows in order, holding one row.
+class LogitsRowReader {
+public:
+    static LogitsResult<LogitsRowReader> open(const std::filesystem::path& path);
+
+    std::uint32_t n_vocab() const { return n_vocab_; }
+    std::size_t n_positions() const { return n_positions_; }
+    // The next row (positions in order) into `out` (resized to n_vocab). Errors: io_error, truncated
+    // (the file shrank after open), and reading past the last position (truncated).
+    LogitsResult<Ok> read_row(std::vector<float>& out);
+
+private:
+    struct Close {
+        void operator()(std::FILE* f) const { std::fclose(f); }
+    };
+    std::unique_ptr<std::FILE, Close> file_;
+    std::uint32_t n_vocab_ = 0;
+    std::size_t n_positions_ = 0, next_ = 0;
+    std::vector<std::byte> buffer_;
+};
 
 // Writers. JSON floats use 9 significant digits, which read back to the same f32 bits; non-finite
 // values become "nan", "inf", "-inf". The binary format has no tokens: they are dropped.

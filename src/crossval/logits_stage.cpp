@@ -1,13 +1,18 @@
 #include "logits_stage.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include "builtin_source.hpp"
 #include "describe/description.hpp"
 #include "distribution.hpp"
 #include "kld_base.hpp"
+#include "util/cleanup.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -80,23 +85,37 @@ nlohmann::json distribution_json(const DistributionStats& s, double top1_tie) {
     return j;
 }
 
-// Every position of two logits sets of the same shape; the correct token of position p is token p + 1.
-DistributionStats distribution_of(const Logits& ref, const Logits& test, double top1_tie) {
-    DistributionAccumulator acc(top1_tie);
-    for (std::size_t p = 0; p < ref.n_positions(); ++p) {
-        const auto r = log_probabilities(ref.row(p));
-        const auto t = log_probabilities(test.row(p));
-        std::optional<std::uint32_t> correct;
-        if (p + 1 < ref.tokens.size() && ref.tokens[p + 1] >= 0)
-            correct = static_cast<std::uint32_t>(ref.tokens[p + 1]);
-        acc.add({r}, {t}, correct);
-        acc.add_logits(ref.row(p), test.row(p));
-    }
-    return acc.finish();
+std::filesystem::path temporary_logits() {
+    static int counter = 0;
+    return std::filesystem::temp_directory_path() /
+           fmt::format("gguf-crossval-logits-{}-{}.bin", ::getpid(), counter++);
 }
 
-LogitsResult<Logits> logits_from(const reference::StageOutcome& o) {
-    return parse_logits_json(o.payload.dump());
+// The reference's logits of `tokens`: the probe writes them to a temporary GLOG file (removed here),
+// its JSON answer (in `o`) carries the tokens, which must be one id per position.
+LogitsResult<Logits> reference_logits(const reference::Reference& ref, const std::filesystem::path& model,
+                                      const std::string& tokens, const reference::RunOptions& run, bool bos_first,
+                                      reference::StageOutcome& o) {
+    const auto path = temporary_logits();
+    util::TempFileGuard guard(path);
+    o = reference::run_logits(ref, model, tokens, run, bos_first, path);
+    if (std::filesystem::exists(path)) guard.created();
+    if (!o.ok) return LogitsError{LogitsCode::io_error, 0, o.message};
+    auto l = read_logits_file(path);
+    if (!l) return l;
+    const auto it = o.payload.find("tokens");
+    if (it == o.payload.end() || !it->is_array() || it->size() != l->n_positions()) {
+        return LogitsError{
+            LogitsCode::bad_json, 0,
+            fmt::format("the probe's \"tokens\" must be one token id per position ({})", l->n_positions())};
+    }
+    for (const auto& t : *it) {
+        if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > 0x7FFFFFFF) {
+            return LogitsError{LogitsCode::bad_json, 0, "the probe's \"tokens\" holds something not a token id"};
+        }
+        l->tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+    }
+    return l;
 }
 
 void fail(Stage& s, Failure failure, std::string message) {
@@ -105,21 +124,59 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
-// The second source's logits: a file, another reference build decoding the same tokens, or the
-// built-in forward pass decoding the tokens the reference decoded.
-LogitsResult<Logits> against_logits(const AgainstSource& source, const std::filesystem::path& model,
-                                    const Logits& ref_logits, const std::string& tokens,
-                                    const reference::RunOptions& run, nlohmann::json& about) {
+// The second source, read position by position: a binary logits file one row at a time, anything
+// else (a JSON file, another reference build, the built-in forward pass) from a matrix held whole.
+class SecondSource {
+public:
+    explicit SecondSource(Logits held) : held_(std::move(held)) {}
+    explicit SecondSource(LogitsRowReader rows) : rows_(std::move(rows)) {}
+
+    std::uint32_t n_vocab() const { return rows_ ? rows_->n_vocab() : held_.n_vocab; }
+    std::size_t n_positions() const { return rows_ ? rows_->n_positions() : held_.n_positions(); }
+    std::span<const std::int32_t> tokens() const { return held_.tokens; }  // a binary file has none
+    // Position p's row (positions in order): a view of the held matrix or of `buffer`.
+    LogitsResult<std::span<const float>> row(std::size_t p, std::vector<float>& buffer) {
+        if (!rows_) return held_.row(p);
+        if (auto r = rows_->read_row(buffer); !r) return r.error();
+        return std::span<const float>(buffer);
+    }
+
+private:
+    Logits held_;
+    std::optional<LogitsRowReader> rows_;
+};
+
+bool is_binary_logits_file(const std::filesystem::path& path) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    char head[4] = {};
+    return f && std::fread(head, 1, 4, f.get()) == 4 && std::memcmp(head, "GLOG", 4) == 0;
+}
+
+LogitsResult<SecondSource> held(LogitsResult<Logits> l) {
+    if (!l) return l.error();
+    return SecondSource(std::move(*l));
+}
+
+// The second source: a file, another reference build decoding the same tokens, or the built-in
+// forward pass decoding the tokens the reference decoded.
+LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std::filesystem::path& model,
+                                          const Logits& ref_logits, const std::string& tokens,
+                                          const reference::RunOptions& run, nlohmann::json& about) {
     switch (source.kind) {
         case AgainstSource::Kind::file:
             about = {{"source", source.path.string()}, {"kind", "file"}};
-            return read_logits_file(source.path);
+            if (is_binary_logits_file(source.path)) {
+                auto rows = LogitsRowReader::open(source.path);
+                if (!rows) return rows.error();
+                return SecondSource(std::move(*rows));
+            }
+            return held(read_logits_file(source.path));
         case AgainstSource::Kind::builtin:
             about = {{"source", "builtin"},
                      {"kind", "builtin"},
                      {"name", "gguf-crossval forward pass"},
                      {"activations", forward::activations_name(source.activations)}};
-            return builtin_logits(model, ref_logits.tokens, source.activations);
+            return held(builtin_logits(model, ref_logits.tokens, source.activations));
         case AgainstSource::Kind::reference:
         case AgainstSource::Kind::kld_base:  // scored by kld_base_stage()
             break;
@@ -130,9 +187,10 @@ LogitsResult<Logits> against_logits(const AgainstSource& source, const std::file
              {"kind", "reference"},
              {"name", located.ref->name},
              {"version", located.ref->version}};
-    const auto o = reference::run_logits(*located.ref, model, tokens, run);
+    reference::StageOutcome o;
+    auto l = reference_logits(*located.ref, model, tokens, run, false, o);
     if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
-    return logits_from(o);
+    return held(std::move(l));
 }
 
 // The thresholds of this comparison: builtin_thresholds() against builtin unless some were given.
@@ -180,7 +238,8 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
             return s;
         }
         const auto tokens = reader->chunk_tokens(c);
-        const auto o = reference::run_logits(ref, model, fmt::format("{}", fmt::join(tokens, ",")), run, true);
+        reference::StageOutcome o;
+        auto l = reference_logits(ref, model, fmt::format("{}", fmt::join(tokens, ",")), run, true, o);
         s.duration_ms += o.duration_ms;
         if (!o.ok) {
             s.failure = o.failure;
@@ -188,7 +247,6 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
             s.log_excerpt = o.log_excerpt;
             return s;
         }
-        auto l = logits_from(o);
         if (!l || l->n_vocab != reader->n_vocab() || l->n_positions() != reader->n_ctx()) {
             fail(s, CheckFailure::logits_diverge,
                  l ? fmt::format("the reference's vocabulary has {} tokens, the base file's {}", l->n_vocab,
@@ -259,7 +317,8 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
                    const reference::RunOptions& run) {
     if (options.against && options.against->kind == AgainstSource::Kind::kld_base)
         return kld_base_stage(ref, model, options, run);
-    const auto o = reference::run_logits(ref, model, options.tokens, run);
+    reference::StageOutcome o;
+    auto ref_logits = reference_logits(ref, model, options.tokens, run, false, o);
     Stage s;
     s.id = StageId::logits;
     s.ran = true;
@@ -271,7 +330,6 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         s.log_excerpt = o.log_excerpt;
         return s;
     }
-    auto ref_logits = logits_from(o);
     if (!ref_logits) {
         fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_logits.error().message);
         return s;
@@ -311,24 +369,40 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
-    auto metrics = compare_logits(l, *theirs);
-    if (!metrics) {
-        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + metrics.error().message);
+    if (auto ok = check_comparable(l, theirs->n_vocab(), theirs->n_positions(), theirs->tokens()); !ok) {
+        fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + ok.error().message);
         return s;
     }
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& m : *metrics) rows.push_back(metrics_json(m));
-    s.details["metrics"] = std::move(rows);
     const Thresholds thresholds = thresholds_for(options, model, s.details);
-    const auto divergence = first_divergence(*metrics, thresholds);
-    const auto stats = distribution_of(l, *theirs, thresholds.top1_tie);
-    s.details["distribution"] = distribution_json(stats, thresholds.top1_tie);
+    // Position by position: the metrics row, the first divergence and the distribution statistics are
+    // accumulated as the second source's rows arrive, so only one of its rows need be held.
+    nlohmann::json rows = nlohmann::json::array();
+    std::optional<Divergence> divergence;
+    DistributionAccumulator acc(thresholds.top1_tie);
     double worst_abs = 0, worst_cos = 1, worst_kl = 0;
-    for (const auto& m : *metrics) {
+    std::vector<float> buffer;
+    for (std::size_t p = 0; p < l.n_positions(); ++p) {
+        const auto test = theirs->row(p, buffer);
+        if (!test) {
+            fail(s, CheckFailure::against_unavailable, test.error().message);
+            return s;
+        }
+        const auto m = compare_rows(l.row(p), *test, p);
+        rows.push_back(metrics_json(m));
+        if (!divergence) {
+            if (auto why = failed_checks(m, thresholds); !why.empty()) divergence = Divergence{p, std::move(why)};
+        }
+        std::optional<std::uint32_t> correct;
+        if (p + 1 < l.tokens.size() && l.tokens[p + 1] >= 0) correct = static_cast<std::uint32_t>(l.tokens[p + 1]);
+        acc.add({log_probabilities(l.row(p))}, {log_probabilities(*test)}, correct);
+        acc.add_logits(l.row(p), *test);
         worst_abs = std::max(worst_abs, m.max_abs_diff);
         worst_cos = std::min(worst_cos, m.cosine);
         worst_kl = std::max(worst_kl, m.kl);
     }
+    s.details["metrics"] = std::move(rows);
+    const auto stats = acc.finish();
+    s.details["distribution"] = distribution_json(stats, thresholds.top1_tie);
     // One line for the terminal: the worst figures over the positions.
     s.message = fmt::format("against {}: max_abs_diff {:.3g}, min cosine {:.9f}, max KL {:.3g}, mean KLD {:.3g}{}",
                             about.value("kind", "?"), worst_abs, worst_cos, worst_kl, stats.mean_kld,

@@ -114,8 +114,11 @@ StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, 
 // `ref-probe logits [--tokens T] MODEL`: decode the tokens (comma-separated ids; empty: the probe's
 // default sequence) on one thread and return every position's logits ("logits_bits"). `bos_first`:
 // the first token becomes BOS when the model's tokenizer adds one (llama-perplexity's chunks).
+// With `output`, the probe writes the logits there as a binary GLOG file instead (the payload then
+// names it in "output" and has no "logits_bits").
 StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,
-                        const RunOptions& options, bool bos_first = false);
+                        const RunOptions& options, bool bos_first = false,
+                        const std::optional<std::filesystem::path>& output = std::nullopt);
 // `ref-probe MODE --libdir LIB_DIR REST...` for args = {MODE, REST...}: any mode, for later stages
 // (logits, quantize). Put file names after a "--" in REST: the probe then takes them as positionals.
 StageOutcome run_probe(const Reference& ref, const std::vector<std::string>& args, const RunOptions& options);

@@ -152,9 +152,10 @@ StageOutcome run_load(const Reference& ref, const std::filesystem::path& model, 
 }
 
 StageOutcome run_logits(const Reference& ref, const std::filesystem::path& model, const std::string& tokens,
-                        const RunOptions& options, bool bos_first) {
+                        const RunOptions& options, bool bos_first, const std::optional<std::filesystem::path>& output) {
     std::vector<std::string> args{"logits"};
     if (!tokens.empty()) args.insert(args.end(), {"--tokens", tokens});
+    if (output) args.insert(args.end(), {"--output", output->string()});
     if (bos_first) args.insert(args.end(), {"--bos-first", "yes"});
     args.insert(args.end(), {"--", model.string()});
     return run_probe(ref, args, options);

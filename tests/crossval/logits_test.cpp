@@ -319,6 +319,30 @@ TEST(LogitsFiles, BinaryRoundTripKeepsEveryBit) {
     for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(bits(back->values[i]), bits(l.values[i])) << i;
 }
 
+TEST(LogitsFiles, RowReaderReadsTheBinaryFileOnePositionAtATime) {
+    Logits l;
+    l.n_vocab = 3;
+    l.values = {1.0f, -2.0f, 0.5f, std::numeric_limits<float>::quiet_NaN(), -0.0f, 7.25f};
+    const auto file = std::filesystem::temp_directory_path() / ("gguf_logits_rows_" + std::to_string(::getpid()));
+    ASSERT_TRUE(gguf::crossval::write_logits_file(file, l, LogitsFormat::binary));
+    auto rows = gguf::crossval::LogitsRowReader::open(file);
+    ASSERT_TRUE(rows) << rows.error().message;
+    EXPECT_EQ(rows->n_vocab(), 3u);
+    EXPECT_EQ(rows->n_positions(), 2u);
+    std::vector<float> row;
+    for (std::size_t p = 0; p < 2; ++p) {
+        ASSERT_TRUE(rows->read_row(row)) << p;
+        ASSERT_EQ(row.size(), 3u);
+        for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(bits(row[i]), bits(l.values[p * 3 + i])) << p << "," << i;
+    }
+    // past the last position: an error, at the offset where a third row would start (16 + 2 * 12)
+    auto past = rows->read_row(row);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().code, LogitsCode::truncated);
+    EXPECT_EQ(past.error().offset, 40u);
+    std::filesystem::remove(file);
+}
+
 TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
     Logits l;
     l.n_vocab = 2;
@@ -357,12 +381,23 @@ TEST(LogitsFiles, MalformedBinaryIsRejectedWithTheReason) {
          }(),
          LogitsCode::too_large, "does not fit"},
     };
+    const auto dir = std::filesystem::temp_directory_path() / ("gguf_logits_rows_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits(view(c.bytes));
         ASSERT_FALSE(r) << c.what;
         EXPECT_EQ(r.error().code, c.code) << c.what << ": " << r.error().message;
         EXPECT_NE(r.error().message.find(c.text), std::string::npos) << c.what << ": " << r.error().message;
+        // The row reader checks the same header against the file's size before reading a row.
+        const auto file = dir / "bad.bin";
+        std::ofstream(file, std::ios::binary)
+            .write(reinterpret_cast<const char*>(c.bytes.data()), static_cast<std::streamsize>(c.bytes.size()));
+        auto rows = gguf::crossval::LogitsRowReader::open(file);
+        ASSERT_FALSE(rows) << c.what;
+        EXPECT_EQ(rows.error().code, c.code) << c.what << ": " << rows.error().message;
+        EXPECT_EQ(rows.error().offset, r.error().offset) << c.what;
     }
+    std::filesystem::remove_all(dir);
     auto bad_magic = gguf::crossval::parse_logits_binary(view(edit(0, 'X')));
     ASSERT_FALSE(bad_magic);
     EXPECT_EQ(bad_magic.error().code, LogitsCode::not_a_logits_file);
