@@ -50,55 +50,90 @@ bool hf_unreported(const FieldPath& path) {
 
 }  // namespace
 
+namespace {
+
+// One manifest entry, checked, as a MatrixFile; nullopt with `error` set when it is not one.
+std::optional<MatrixFile> manifest_entry(const nlohmann::json& f, const std::string& name, Error& error) {
+    if (!f.is_object() || !f.contains("file") || !f["file"].is_string()) {
+        error = Error{Code::io_error, 0, fmt::format("'{}': an entry without a \"file\" name", name)};
+        return std::nullopt;
+    }
+    MatrixFile mf;
+    mf.file = f["file"].get<std::string>();
+    // Confined to the corpus: a relative path that stays inside DIR once normalised.
+    const auto rel = fs::path(mf.file).lexically_normal();
+    if (mf.file.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
+        error = Error{Code::io_error, 0,
+                      fmt::format("'{}': entry '{}' is not a path inside the corpus directory", name,
+                                  describe::render_string(mf.file))};
+        return std::nullopt;
+    }
+    const auto text_field = [&](const char* key, std::string& out) {
+        const auto it = f.find(key);
+        if (it == f.end() || it->is_null()) return true;
+        if (!it->is_string()) return false;
+        out = it->get<std::string>();
+        return true;
+    };
+    const auto valid = f.find("valid");
+    if (valid != f.end() && !valid->is_boolean()) {
+        error = Error{Code::io_error, 0,
+                      fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean", name,
+                                  describe::render_string(mf.file))};
+        return std::nullopt;
+    }
+    if (valid != f.end()) mf.valid = valid->get<bool>();
+    for (auto [key, out] :
+         {std::pair{"expected_code", &mf.expected_code}, std::pair{"reference_expect", &mf.reference_expect},
+          std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
+        if (!text_field(key, *out)) {
+            error = Error{Code::io_error, 0,
+                          fmt::format("'{}': entry '{}' has a \"{}\" that is not a string", name,
+                                      describe::render_string(mf.file), key)};
+            return std::nullopt;
+        }
+    }
+    return mf;
+}
+
+}  // namespace
+
 gguf::Result<std::vector<MatrixFile>> parse_manifest(std::string_view text, const std::string& name) {
-    std::vector<MatrixFile> files;
     if (!util::json_depth_within(text)) {
         return Error{Code::io_error, 0,
                      fmt::format("'{}' nests arrays or objects deeper than {} levels: not a corpus manifest", name,
                                  util::kMaxJsonDepth)};
     }
-    const auto m = nlohmann::json::parse(text, nullptr, false);
+    // Parsed with a callback that turns each entry of the top-level "files" array into a MatrixFile
+    // as soon as it is complete and drops its DOM: the manifest never exists as one tree, so memory
+    // is the text plus the compact entries (a DOM of 10^6 entries is 25 times the text).
+    std::vector<MatrixFile> files;
+    std::optional<Error> entry_error;
+    bool in_files = false;  // the current top-level key is "files"
+    const nlohmann::json::parser_callback_t keep = [&](int depth, nlohmann::json::parse_event_t event,
+                                                       nlohmann::json& parsed) {
+        using E = nlohmann::json::parse_event_t;
+        if (depth == 1 && event == E::key) {
+            in_files = parsed == "files";
+            if (in_files) files.clear();  // a repeated key: the last one counts, as in the DOM
+            return true;
+        }
+        if (depth != 2 || !in_files || (event != E::object_end && event != E::array_end && event != E::value))
+            return true;
+        if (entry_error) return false;
+        Error error{Code::io_error, 0, ""};
+        if (auto mf = manifest_entry(parsed, name, error)) {
+            files.push_back(std::move(*mf));
+        } else {
+            entry_error = std::move(error);
+        }
+        return false;
+    };
+    const auto m = nlohmann::json::parse(text, keep, false);
     if (m.is_discarded() || !m.is_object() || !m.contains("files") || !m["files"].is_array()) {
         return Error{Code::io_error, 0, fmt::format("'{}' is not a corpus manifest (no \"files\" array)", name)};
     }
-    for (const auto& f : m["files"]) {
-        if (!f.is_object() || !f.contains("file") || !f["file"].is_string()) {
-            return Error{Code::io_error, 0, fmt::format("'{}': an entry without a \"file\" name", name)};
-        }
-        MatrixFile mf;
-        mf.file = f["file"].get<std::string>();
-        // Confined to the corpus: a relative path that stays inside DIR once normalised.
-        const auto rel = fs::path(mf.file).lexically_normal();
-        if (mf.file.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
-            return Error{Code::io_error, 0,
-                         fmt::format("'{}': entry '{}' is not a path inside the corpus directory", name,
-                                     describe::render_string(mf.file))};
-        }
-        const auto text_field = [&](const char* key, std::string& out) {
-            const auto it = f.find(key);
-            if (it == f.end() || it->is_null()) return true;
-            if (!it->is_string()) return false;
-            out = it->get<std::string>();
-            return true;
-        };
-        const auto valid = f.find("valid");
-        if (valid != f.end() && !valid->is_boolean()) {
-            return Error{Code::io_error, 0,
-                         fmt::format("'{}': entry '{}' has a \"valid\" that is not a boolean", name,
-                                     describe::render_string(mf.file))};
-        }
-        if (valid != f.end()) mf.valid = valid->get<bool>();
-        for (auto [key, out] :
-             {std::pair{"expected_code", &mf.expected_code}, std::pair{"reference_expect", &mf.reference_expect},
-              std::pair{"category", &mf.category}, std::pair{"description", &mf.description}}) {
-            if (!text_field(key, *out)) {
-                return Error{Code::io_error, 0,
-                             fmt::format("'{}': entry '{}' has a \"{}\" that is not a string", name,
-                                         describe::render_string(mf.file), key)};
-            }
-        }
-        files.push_back(std::move(mf));
-    }
+    if (entry_error) return *entry_error;
     return files;
 }
 
@@ -117,8 +152,13 @@ gguf::Result<std::vector<MatrixFile>> list_files(const fs::path& dir, bool& has_
         if (!fs::is_regular_file(manifest_path, ec)) {  // a FIFO would block the open
             return Error{Code::io_error, 0, fmt::format("'{}' is not a regular file", manifest_path.string())};
         }
+        // Read in one piece of the file's size: growing a string by doubling would peak at twice it.
         std::ifstream in(manifest_path, std::ios::binary);
-        const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        const auto bytes = fs::file_size(manifest_path, ec);
+        if (ec) return Error{Code::io_error, 0, fmt::format("'{}': {}", manifest_path.string(), ec.message())};
+        std::string text(static_cast<std::size_t>(bytes), '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
         auto listed = parse_manifest(text, manifest_path.string());
         if (!listed) return listed.error();
         files = std::move(*listed);

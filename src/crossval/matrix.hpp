@@ -122,6 +122,10 @@ void count_totals(Matrix& matrix);
 // theirs}], notes, note_kinds, data_offset}}}]}. Names are describe::render_string'd (lossless).
 nlohmann::json to_json(const Matrix& matrix);
 
+// matrix.json's text, the bytes of to_json(matrix).dump(2) and a newline, given to `sink` piece by
+// piece (one file entry's tree at a time, never the whole). False when sink is (or errno is set).
+bool write_matrix_json(const Matrix& matrix, const std::function<bool(std::string_view)>& sink);
+
 // A matrix back from its matrix.json (what merge reads). Errors name the field.
 gguf::Result<Matrix, SummaryError> matrix_from_json(const nlohmann::json& json);
 

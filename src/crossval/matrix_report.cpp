@@ -100,7 +100,26 @@ std::string valid_md(const MatrixFile& f) {
 
 }  // namespace
 
-nlohmann::json to_json(const Matrix& m) {
+namespace {
+
+// One entry of matrix.json's "files".
+nlohmann::json file_json(const Matrix& m, const MatrixFile& f) {
+    nlohmann::json j{{"index", f.index}};
+    put_name(j, "name", f.file);
+    j["valid"] = f.valid ? nlohmann::json(*f.valid) : nlohmann::json(nullptr);
+    j["expected_code"] = f.expected_code.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.expected_code);
+    j["category"] = f.category;
+    j["description"] = f.description;
+    if (!f.reference_expect.empty()) j["reference_expect"] = f.reference_expect;
+    j["all_agree"] = f.all_agree();
+    nlohmann::json cells = nlohmann::json::object();
+    for (std::size_t r = 0; r < f.cells.size(); ++r) cells[m.readers[r].name] = cell_json(f.cells[r]);
+    j["readers"] = std::move(cells);
+    return j;
+}
+
+// matrix.json as a tree; without files, "files" is null (write_matrix_json puts them in its place).
+nlohmann::json matrix_json(const Matrix& m, bool with_files) {
     nlohmann::json readers = nlohmann::json::array();
     nlohmann::json totals = nlohmann::json::object();
     for (std::size_t r = 0; r < m.readers.size(); ++r) {
@@ -115,19 +134,10 @@ nlohmann::json to_json(const Matrix& m) {
         totals[info.name] = totals_json(m.totals[r]);
     }
     nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : m.files) {
-        nlohmann::json j{{"index", f.index}};
-        put_name(j, "name", f.file);
-        j["valid"] = f.valid ? nlohmann::json(*f.valid) : nlohmann::json(nullptr);
-        j["expected_code"] = f.expected_code.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.expected_code);
-        j["category"] = f.category;
-        j["description"] = f.description;
-        if (!f.reference_expect.empty()) j["reference_expect"] = f.reference_expect;
-        j["all_agree"] = f.all_agree();
-        nlohmann::json cells = nlohmann::json::object();
-        for (std::size_t r = 0; r < f.cells.size(); ++r) cells[m.readers[r].name] = cell_json(f.cells[r]);
-        j["readers"] = std::move(cells);
-        files.push_back(std::move(j));
+    if (with_files) {
+        for (const auto& f : m.files) files.push_back(file_json(m, f));
+    } else {
+        files = nullptr;
     }
     nlohmann::json out{{"schema", "gguf-crossval-matrix"},
                        {"version", kMatrixSchemaVersion},
@@ -141,6 +151,49 @@ nlohmann::json to_json(const Matrix& m) {
     put_name(out, "corpus", m.corpus_dir);
     if (m.shard) out["shard"] = {{"index", m.shard->index}, {"count", m.shard->count}};
     return out;
+}
+
+std::string dump_json(const nlohmann::json& j) {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Matrix& m) {
+    return matrix_json(m, true);
+}
+
+bool write_matrix_json(const Matrix& m, const std::function<bool(std::string_view)>& sink) {
+    // The tree without the files, printed, split where "files" is; then the files one at a time, each
+    // printed as nlohmann prints an element of a top-level array at indent 2, so that the bytes are
+    // those of to_json(m).dump(2) without the whole tree ever existing. Top-level keys are at two
+    // spaces after a newline, and a newline inside a string is printed escaped, so the marker is unique.
+    const auto head = dump_json(matrix_json(m, false)) + '\n';
+    constexpr std::string_view kMarker = "\n  \"files\": null";
+    const auto at = head.find(kMarker);
+    if (at == std::string::npos) return false;
+    const auto value_at = at + kMarker.size() - 4;  // where "null" starts
+    if (!sink(std::string_view(head).substr(0, value_at))) return false;
+    if (m.files.empty()) {
+        if (!sink("[]")) return false;
+    } else {
+        if (!sink("[")) return false;
+        std::string chunk;
+        for (std::size_t i = 0; i < m.files.size(); ++i) {
+            chunk += "\n    ";
+            for (const char c : dump_json(file_json(m, m.files[i]))) {
+                chunk += c;
+                if (c == '\n') chunk += "    ";
+            }
+            if (i + 1 < m.files.size()) chunk += ',';
+            if (chunk.size() >= (1u << 20) || i + 1 == m.files.size()) {
+                if (!sink(chunk)) return false;
+                chunk.clear();
+            }
+        }
+        if (!sink("\n  ]")) return false;
+    }
+    return sink(std::string_view(head).substr(value_at + 4));
 }
 
 std::string to_markdown(const Matrix& m) {
@@ -292,7 +345,11 @@ std::string to_markdown(const Matrix& m) {
 }
 
 gguf::Status write_matrix(const Matrix& matrix, const std::filesystem::path& dir) {
-    if (auto s = write_json_atomically(dir / "matrix.json", to_json(matrix)); !s) return s;
+    const auto failed_json = util::write_file(dir / "matrix.json", [&](const util::WriteTarget& target) {
+        return write_matrix_json(
+            matrix, [&](std::string_view bytes) { return util::write_all(target.fd, bytes.data(), bytes.size()); });
+    });
+    if (failed_json) return Error{Code::io_error, 0, failed_json->message};
     if (auto failed = util::write_file(dir / "matrix.md", to_markdown(matrix))) {
         return Error{Code::io_error, 0, failed->message};
     }
