@@ -25,7 +25,7 @@ protected:
         const auto body = dir_ / "answer.json";
         { std::ofstream(body, std::ios::binary) << output; }
         const auto probe = dir_ / "fake-probe";
-        { std::ofstream(probe) << "#!/bin/sh\ncat '" << body.string() << "'\n"; }
+        { std::ofstream(probe) << "#!/bin/sh\nexec /bin/cat '" << body.string() << "'\n"; }  // the probe's PATH finds nothing
         fs::permissions(probe, fs::perms::owner_all);
         gguf::reference::Reference ref;
         ref.name = "fake";
