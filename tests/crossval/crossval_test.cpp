@@ -11,6 +11,7 @@
 #include "crossval/logits.hpp"
 #include "fixtures/mini_fixture.hpp"
 #include "fixtures/tiny_model.hpp"
+#include "reference/reference.hpp"
 #include "support/build.hpp"
 #include "support/kld_base_file.hpp"
 #include "support/run.hpp"
@@ -271,7 +272,7 @@ TEST_F(Crossval, ExplicitCppDirRoute) {
     const std::filesystem::path root = cache != nullptr && *cache != '\0'
                                            ? std::filesystem::path(cache)
                                            : std::filesystem::path(std::getenv("HOME")) / ".cache";
-    const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
+    const auto pinned = root / "gguf-crossval" / "reference" / std::string(gguf::reference::kPinnedVersion);
     ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
     const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
     auto [r, report] = crossval(model, kSoft, "--cpp-dir " + testing_support::quoted(pinned));
@@ -516,7 +517,7 @@ TEST_F(Crossval, LogitsAgainstASecondReferenceBuild) {
     const std::filesystem::path root = cache != nullptr && *cache != '\0'
                                            ? std::filesystem::path(cache)
                                            : std::filesystem::path(std::getenv("HOME")) / ".cache";
-    const auto pinned = root / "gguf-crossval" / "reference" / "3.21.1";
+    const auto pinned = root / "gguf-crossval" / "reference" / std::string(gguf::reference::kPinnedVersion);
     ASSERT_TRUE(std::filesystem::exists(pinned)) << "run scripts/fetch-reference first";
     const auto model = write("llama-q8.gguf", tiny(TinyArch::llama, TinyType::q8_0));
     auto [r, report] = crossval(model, kStrict, "--logits --against " + testing_support::quoted(pinned));

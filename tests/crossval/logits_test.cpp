@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "crossval/logits.hpp"
+#include "support/temp_dir.hpp"
 
 using gguf::crossval::Logits;
 using gguf::crossval::LogitsCode;
@@ -442,8 +443,7 @@ TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
 }
 
 TEST(LogitsFiles, FilesRoundTripInBothFormats) {
-    const auto dir = std::filesystem::temp_directory_path() / ("gguf_logits_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const auto dir = testing_support::test_dir();
     const auto l = reference();
     for (auto format : {LogitsFormat::json, LogitsFormat::binary}) {
         const auto path = dir / (format == LogitsFormat::json ? "l.json" : "l.bin");

@@ -22,6 +22,7 @@
 #include "fixtures/corpus.hpp"
 #include "reference/reference.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace testing_support;
 using nlohmann::json;
@@ -31,13 +32,6 @@ namespace {
 
 const std::string kBin = GGUF_CROSSVAL_BIN;
 const std::vector<std::string> kReaders{"ours", "llama.cpp", "gguf-py", "@huggingface/gguf", "bitnet.cpp"};
-
-fs::path fresh_dir(const std::string& name) {
-    auto dir = fs::temp_directory_path() / ("gguf_matrix_test_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
 
 // The corpus cases with these file names, in corpus order.
 std::vector<gguf::fixtures::CorpusCase> subset(const std::set<std::string>& names) {
@@ -52,7 +46,7 @@ std::vector<gguf::fixtures::CorpusCase> subset(const std::set<std::string>& name
 class MatrixCorpus : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = fresh_dir("corpus");
+        dir_ = scratch_dir("matrix_corpus");
         cases_ = gguf::fixtures::corpus().size();
         ASSERT_TRUE(gguf::fixtures::write_corpus(dir_ / "corpus").ok());
         run_ = run_command(kBin + " matrix " + quoted(dir_ / "corpus") + " --out " + quoted(dir_ / "out"));
@@ -232,7 +226,7 @@ TEST_F(MatrixCorpus, MarkdownHasTheSummaryThenOnlyTheDisagreeingFiles) {
 }
 
 TEST(Matrix, APeerWithAWrongPathIsUnavailableNotAPass) {
-    const auto dir = fresh_dir("unavailable");
+    const auto dir = scratch_dir("matrix_unavailable");
     const auto cases = subset({"valid/header_only_v3.gguf", "valid/alignment_32.gguf", "malformed/bool_2.gguf"});
     ASSERT_EQ(cases.size(), 3u);
     ASSERT_TRUE(gguf::fixtures::write_corpus(dir, cases).ok());
@@ -265,7 +259,7 @@ TEST(Matrix, APeerWithAWrongPathIsUnavailableNotAPass) {
 TEST(Matrix, OurReaderWrongAgainstTheManifestExitsOne) {
     // A valid file that a (deliberately false) manifest calls malformed: our reader accepts it, so
     // against this manifest it is wrong.
-    const auto dir = fresh_dir("ours_wrong");
+    const auto dir = scratch_dir("matrix_ours_wrong");
     auto cases = subset({"valid/alignment_32.gguf"});
     ASSERT_EQ(cases.size(), 1u);
     cases[0].valid = false;
@@ -282,7 +276,7 @@ TEST(Matrix, OurReaderWrongAgainstTheManifestExitsOne) {
 }
 
 TEST(Matrix, WithoutAManifestEveryGgufRunsWithNoExpectation) {
-    const auto dir = fresh_dir("no_manifest");
+    const auto dir = scratch_dir("matrix_no_manifest");
     ASSERT_TRUE(gguf::fixtures::write_corpus(dir, subset({"valid/alignment_32.gguf", "malformed/bool_2.gguf"})).ok());
     fs::remove(dir / "manifest.json");
     const auto out = dir / "report";
@@ -318,7 +312,7 @@ json without_times(json m) {
 
 // Shards 1/3, 2/3 and 3/3 of a corpus, merged, are what one unsharded run writes (but for times).
 TEST(Matrix, MergedShardsEqualTheUnshardedRun) {
-    const auto dir = fresh_dir("shards");
+    const auto dir = scratch_dir("matrix_shards");
     // Files on which the readers differ in every way the matrix records: verdicts some peers get wrong,
     // values that differ (a non-UTF-8 value), normalisations (a 0-tensor file, trailing unit dims, type 36).
     const auto cases = subset({"valid/header_only_v3.gguf", "valid/alignment_32.gguf", "malformed/bool_2.gguf",
@@ -369,7 +363,7 @@ TEST(Matrix, MergedShardsEqualTheUnshardedRun) {
 }
 
 TEST(Matrix, BadShardSpecificationsAreUsageErrors) {
-    const auto dir = fresh_dir("bad_shards");
+    const auto dir = scratch_dir("matrix_bad_shards");
     ASSERT_TRUE(gguf::fixtures::write_corpus(dir, subset({"valid/alignment_32.gguf"})).ok());
     for (const char* bad : {"0/3", "4/3", "1/0", "x/3", "1/3x", "13", "' 1/3'", "-1/3", "''", "1/100001"}) {
         const auto r = run_command(kBin + " matrix " + quoted(dir) + " --shard " + bad);
@@ -383,7 +377,7 @@ TEST(Matrix, BadShardSpecificationsAreUsageErrors) {
 // it once answered ENOENT, counted as a reject), and matrix.json names it losslessly: rendered with
 // \xNN for the bytes outside UTF-8 (as describe renders strings) and its bytes in hex.
 TEST(Matrix, ANonUtf8FileNameIsReadByEveryReaderAndNamedLosslessly) {
-    const auto dir = fresh_dir("non_utf8");
+    const auto dir = scratch_dir("matrix_non_utf8");
     ASSERT_TRUE(gguf::fixtures::write_corpus(dir / "made", subset({"valid/alignment_32.gguf"})).ok());
     const auto corpus = dir / "corpus";
     fs::create_directories(corpus);
@@ -435,7 +429,7 @@ TEST(MatrixMemory, VocabularyFilesCostOurProcessASmallMultipleOfTheLargest) {
     const auto located = gguf::reference::locate(std::nullopt);
     ASSERT_TRUE(located.ref) << located.error << " (run scripts/fetch-reference)";
     const auto models = located.ref->dir / "src" / "models";
-    const auto corpus = fresh_dir("vocab");
+    const auto corpus = scratch_dir("matrix_vocab");
     std::uintmax_t largest = 0;
     std::size_t files = 0;
     for (const auto& e : fs::directory_iterator(models)) {

@@ -14,6 +14,7 @@
 
 #include "reference/peers.hpp"
 #include "support/build.hpp"
+#include "support/temp_dir.hpp"
 
 namespace gguf::reference {
 namespace {
@@ -131,13 +132,6 @@ private:
     std::optional<std::string> old_;
 };
 
-fs::path fresh_dir(const std::string& name) {
-    auto dir = fs::temp_directory_path() / ("gguf_peers_test_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
-
 TEST(LocatePeers, AWrongHfPathIsUnavailableAndSaysHowToInstall) {
     ScopedEnv env("GGUF_CROSSVAL_HF_GGUF", "/nonexistent/@huggingface/gguf");
     const auto p = locate_hf_gguf();
@@ -147,7 +141,7 @@ TEST(LocatePeers, AWrongHfPathIsUnavailableAndSaysHowToInstall) {
 }
 
 TEST(LocatePeers, AnotherVersionOfTheHfPackageIsUnavailable) {
-    const auto dir = fresh_dir("hf_version");
+    const auto dir = testing_support::scratch_dir("peers_hf_version");
     std::ofstream(dir / "package.json") << R"({"name": "@huggingface/gguf", "version": "0.4.5"})";
     ScopedEnv env("GGUF_CROSSVAL_HF_GGUF", dir.string());
     const auto p = locate_hf_gguf();
@@ -158,7 +152,7 @@ TEST(LocatePeers, AnotherVersionOfTheHfPackageIsUnavailable) {
 }
 
 TEST(LocatePeers, AWrongGgufPyPathIsUnavailableAndSaysHowToInstall) {
-    const auto dir = fresh_dir("gguf_py_empty");
+    const auto dir = testing_support::scratch_dir("peers_gguf_py_empty");
     ScopedEnv env("GGUF_CROSSVAL_GGUF_PY", dir.string());
     const auto p = locate_gguf_py();
     EXPECT_FALSE(p.available);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "reference/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace gguf::reference {
 namespace {
@@ -105,8 +106,7 @@ TEST(Process, TimeoutKillsASleepingChild) {
 
 // After a timeout nothing of the child's process group survives: a grandchild is killed too.
 TEST(Process, TimeoutKillsTheWholeProcessGroup) {
-    const auto dir = std::filesystem::temp_directory_path() / ("gguf_process_group_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const auto dir = testing_support::test_dir();
     const auto pid_file = dir / "grandchild.pid";
     const auto r = run_process(sh("/bin/sleep 600 & echo $! > '" + pid_file.string() + "'; wait", 500ms));
     EXPECT_TRUE(r.timed_out);
