@@ -25,7 +25,8 @@ protected:
         const auto body = dir_ / "answer.json";
         { std::ofstream(body, std::ios::binary) << output; }
         const auto probe = dir_ / "fake-probe";
-        { std::ofstream(probe) << "#!/bin/sh\nexec /bin/cat '" << body.string() << "'\n"; }  // the probe's PATH finds nothing
+        // An absolute /bin/cat: the probe's PATH finds no program.
+        { std::ofstream(probe) << "#!/bin/sh\nexec /bin/cat '" << body.string() << "'\n"; }
         fs::permissions(probe, fs::perms::owner_all);
         gguf::reference::Reference ref;
         ref.name = "fake";
