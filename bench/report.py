@@ -149,11 +149,11 @@ def main():
     peers = {}
     for name, repeats_py in (("large_vocab", 3), ("many_tensors", 5)):
         log(f"gguf-py GGUFReader on {name} ({repeats_py} runs)")
-        peers[("gguf-py", name)] = run_json([args.python, os.path.join(here, "peers", "gguf_py_parse.py"),
+        peers[("gguf-py", name)] = run_json([args.python, os.path.join(here, "peer_parsers", "gguf_py_parse.py"),
                                              args.gguf_py, files[name], str(repeats_py)])["median_ms"]
         log(f"@huggingface/gguf on {name} (5 runs)")
         try:
-            peers[("hf", name)] = run_json(["node", os.path.join(here, "peers", "hf_gguf_parse.cjs"), args.hf_gguf,
+            peers[("hf", name)] = run_json(["node", os.path.join(here, "peer_parsers", "hf_gguf_parse.cjs"), args.hf_gguf,
                                             files[name], "5"])["median_ms"]
         except subprocess.CalledProcessError as e:
             log(f"@huggingface/gguf failed on {name}: {e.stderr.strip()}")
@@ -227,7 +227,7 @@ def main():
     vw, vc = procs["validate"]
     gw, gc = procs["ggml"]
     p(f"| whole process: gguf-crossval validate | {vw:.2f} ms | {vc:.2f} ms | | {gw / vw:.1f}x | {gc / vc:.1f}x |")
-    p(f"| whole process: ggml gguf_init_from_file (bench/peers/ggml_gguf_init.c) | {gw:.2f} ms | {gc:.2f} ms | | | |")
+    p(f"| whole process: ggml gguf_init_from_file (bench/peer_parsers/ggml_gguf_init.c) | {gw:.2f} ms | {gc:.2f} ms | | | |")
     p("")
     p("## Hashing the 1 GiB file (page cache warm for every run)")
     p("")
