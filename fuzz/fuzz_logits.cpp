@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(l.n_vocab > 0 && l.n_positions() > 0 && l.values.size() == l.n_positions() * l.n_vocab);
     FUZZ_CHECK(l.tokens.empty() || l.tokens.size() == l.n_positions());
 
-    auto json = cv::parse_logits_json(cv::to_json(l));
+    auto json = cv::parse_logits_json(cv::to_json_text(l));
     FUZZ_CHECK(json.ok());
     FUZZ_CHECK(same_values_json(l, *json) && json->tokens == l.tokens);
     const auto bytes = cv::to_binary(l);

@@ -297,7 +297,7 @@ LogitsResult<Logits> parse_logits_json(std::string_view text) {
     return out;
 }
 
-std::string to_json(const Logits& logits) {
+std::string to_json_text(const Logits& logits) {
     std::string s = fmt::format("{{\"n_vocab\":{},", logits.n_vocab);
     if (!logits.tokens.empty()) {  // omitted when unknown
         s += "\"tokens\":[";
@@ -466,7 +466,7 @@ LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logi
         const auto binary = to_binary(logits);
         bytes.assign(reinterpret_cast<const char*>(binary.data()), binary.size());
     } else {
-        bytes = to_json(logits);
+        bytes = to_json_text(logits);
     }
     if (auto failed = util::write_file(path, bytes)) return LogitsError{LogitsCode::io_error, 0, failed->message};
     return Ok{};

@@ -152,9 +152,10 @@ private:
     std::vector<std::byte> buffer_;
 };
 
-// Writers. JSON floats use 9 significant digits, which read back to the same f32 bits; non-finite
-// values become "nan", "inf", "-inf". The binary format has no tokens: they are dropped.
-std::string to_json(const Logits& logits);
+// Writers: the JSON text (every other to_json returns an nlohmann::json) and the binary bytes. JSON floats use 9
+// significant digits, which read back to the same f32 bits; non-finite values become "nan", "inf", "-inf". The binary
+// format has no tokens: they are dropped.
+std::string to_json_text(const Logits& logits);
 std::vector<std::byte> to_binary(const Logits& logits);
 LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format);
 

@@ -265,7 +265,7 @@ Logits awkward() {
 
 TEST(LogitsFiles, JsonRoundTripKeepsEveryBit) {
     const auto l = awkward();
-    const auto text = gguf::crossval::to_json(l);
+    const auto text = gguf::crossval::to_json_text(l);
     auto back = gguf::crossval::parse_logits_json(text);
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->n_vocab, 5u);
@@ -279,7 +279,7 @@ TEST(LogitsFiles, JsonNaNBecomesAString) {
     Logits l;
     l.n_vocab = 1;
     l.values = {std::numeric_limits<float>::quiet_NaN()};
-    const auto text = gguf::crossval::to_json(l);
+    const auto text = gguf::crossval::to_json_text(l);
     EXPECT_EQ(text, "{\"n_vocab\":1,\"logits\":[[\"nan\"]]}\n");
     auto back = gguf::crossval::parse_logits_json(text);
     ASSERT_TRUE(back);
