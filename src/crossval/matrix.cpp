@@ -403,6 +403,62 @@ void count_totals(Matrix& m) {
     }
 }
 
+namespace {
+
+// The four child-process readers, located once per run.
+struct Readers {
+    reference::Located llama_cpp, bitnet_cpp;
+    reference::Peer gguf_py, hf_gguf;
+};
+
+// Finds the readers and fills the matrix's reader table: name, version, availability, normalisations.
+Readers locate_readers(const MatrixOptions& options, Matrix& m) {
+    m.readers.resize(kReaderCount);
+    m.readers[kOurs] = {"ours", "gguf-crossval (gguf::open)", true, "", {}};
+    Readers readers{reference::locate(options.cpp_dir), reference::locate_bitnet(options.bitnet_dir),
+                    reference::locate_gguf_py(), reference::locate_hf_gguf()};
+    const auto& located = readers.llama_cpp;
+    if (located.ref) {
+        m.readers[kLlamaCpp] = {located.ref->name, located.ref->version, true, "", {}};
+    } else {
+        m.readers[kLlamaCpp] = {"llama.cpp", "", false, located.error + " (run scripts/fetch-reference)", {}};
+    }
+    m.readers[kLlamaCpp].normalisations = {
+        {NoteKind::zero_tensor_data_offset,
+         "data_offset of a 0-tensor file: ggml reports the unpadded end of the metadata, we the padded one "
+         "(docs/gguf-notes.md); compared after padding ggml's to the alignment"},
+        {NoteKind::trailing_unit_dims,
+         "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"}};
+    const auto& bitnet = readers.bitnet_cpp;
+    if (bitnet.ref) {
+        m.readers[kBitnetCpp] = {bitnet.ref->name, bitnet.ref->version, true, "", {}};
+    } else {
+        m.readers[kBitnetCpp] = {"bitnet.cpp", "", false, bitnet.error, {}};
+    }
+    m.readers[kBitnetCpp].normalisations = m.readers[kLlamaCpp].normalisations;
+    const auto& gguf_py = readers.gguf_py;
+    const auto& hf = readers.hf_gguf;
+    m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
+    m.readers[kHfGguf] = {
+        hf.name, hf.version, hf.available, hf.why_unavailable, {{NoteKind::fields_not_reported, kHfNotReported}}};
+    return readers;
+}
+
+// A reader found unusable on the way (an adapter that could not load its library) is unavailable.
+void mark_unusable_readers(Matrix& m) {
+    for (std::size_t r = 1; r < kReaderCount; ++r) {
+        const bool none_ran = std::all_of(m.files.begin(), m.files.end(), [r](const MatrixFile& f) {
+            return f.cells[r].verdict == ReaderVerdict::unavailable;
+        });
+        if (none_ran && !m.files.empty() && m.readers[r].available) {
+            m.readers[r].available = false;
+            m.readers[r].why_unavailable = m.files.front().cells[r].reason;
+        }
+    }
+}
+
+}  // namespace
+
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     const auto start = Clock::now();
     Matrix m;
@@ -416,33 +472,11 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         std::erase_if(m.files, [&](const MatrixFile& f) { return !options.shard->takes(f.index); });
     }
 
-    // The readers.
-    m.readers.resize(kReaderCount);
-    m.readers[kOurs] = {"ours", "gguf-crossval (gguf::open)", true, "", {}};
-    const auto located = reference::locate(options.cpp_dir);
-    if (located.ref) {
-        m.readers[kLlamaCpp] = {located.ref->name, located.ref->version, true, "", {}};
-    } else {
-        m.readers[kLlamaCpp] = {"llama.cpp", "", false, located.error + " (run scripts/fetch-reference)", {}};
-    }
-    m.readers[kLlamaCpp].normalisations = {
-        {NoteKind::zero_tensor_data_offset,
-         "data_offset of a 0-tensor file: ggml reports the unpadded end of the metadata, we the padded one "
-         "(docs/gguf-notes.md); compared after padding ggml's to the alignment"},
-        {NoteKind::trailing_unit_dims,
-         "dims: ggml keeps no dimension count and drops trailing dimensions of size 1; compared in that form"}};
-    const auto bitnet = reference::locate_bitnet(options.bitnet_dir);
-    if (bitnet.ref) {
-        m.readers[kBitnetCpp] = {bitnet.ref->name, bitnet.ref->version, true, "", {}};
-    } else {
-        m.readers[kBitnetCpp] = {"bitnet.cpp", "", false, bitnet.error, {}};
-    }
-    m.readers[kBitnetCpp].normalisations = m.readers[kLlamaCpp].normalisations;
-    const auto gguf_py = reference::locate_gguf_py();
-    const auto hf = reference::locate_hf_gguf();
-    m.readers[kGgufPy] = {gguf_py.name, gguf_py.version, gguf_py.available, gguf_py.why_unavailable, {}};
-    m.readers[kHfGguf] = {
-        hf.name, hf.version, hf.available, hf.why_unavailable, {{NoteKind::fields_not_reported, kHfNotReported}}};
+    const auto readers = locate_readers(options, m);
+    const auto& located = readers.llama_cpp;
+    const auto& bitnet = readers.bitnet_cpp;
+    const auto& gguf_py = readers.gguf_py;
+    const auto& hf = readers.hf_gguf;
 
     // The work: the reference probe runs one file per process (it may abort on a file); each peer
     // runs kPeerBatch files per process (starting an interpreter costs more than reading a file).
@@ -572,16 +606,7 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     worker();
     for (auto& t : threads) t.join();
 
-    // A reader found unusable on the way (an adapter that could not load its library) is unavailable.
-    for (std::size_t r = 1; r < kReaderCount; ++r) {
-        const bool none_ran = std::all_of(m.files.begin(), m.files.end(), [r](const MatrixFile& f) {
-            return f.cells[r].verdict == ReaderVerdict::unavailable;
-        });
-        if (none_ran && !m.files.empty() && m.readers[r].available) {
-            m.readers[r].available = false;
-            m.readers[r].why_unavailable = m.files.front().cells[r].reason;
-        }
-    }
+    mark_unusable_readers(m);
     count_totals(m);
     m.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
     return m;
