@@ -104,9 +104,7 @@ nlohmann::json render_value(const ValueView& value) {
         values.push_back(render_scalar(*it));
     }
     nlohmann::json out{{"type", value_type_name(a.elem_type())}, {"length", a.size()}, {"values", std::move(values)}};
-    if (a.size() > kArrayPreview)
-        out["hash"] = xxh64_hex(a.swapped() ? a.canonical_bytes()
-                                            : std::vector<std::byte>(a.elements().begin(), a.elements().end()));
+    if (a.size() > kArrayPreview) out["hash"] = a.swapped() ? xxh64_hex(a.canonical_bytes()) : xxh64_hex(a.elements());
     return out;
 }
 

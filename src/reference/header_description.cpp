@@ -74,44 +74,52 @@ bool is_signed(ValueType t) {
     return t == ValueType::int8 || t == ValueType::int16 || t == ValueType::int32 || t == ValueType::int64;
 }
 
-std::optional<Value> array_value(const json& j);
+bool append_array(const json& j, std::vector<std::byte>& out);
 
-// One element as the probe reports it (see tools/ref-probe/mode_header.cpp): a string as hex, a
-// fixed-size scalar as an integer. An element of an array of arrays, which ggml never reports but
-// the peer adapters (tools/peers/) do, is itself {"elem_type", "n", "values"}.
-std::optional<Value> element(ValueType type, const json& j) {
-    if (type == ValueType::array) return array_value(j);
+// One element as the probe reports it (see tools/ref-probe/mode_header.cpp), appended to `out` in the
+// canonical encoding: a string comes as hex, a fixed-size scalar as an integer. An element of an
+// array of arrays, which ggml never reports but the peer adapters (tools/peers/) do, is itself
+// {"elem_type", "n", "values"}. False when it is not of the type.
+bool append_element(ValueType type, const json& j, std::vector<std::byte>& out) {
+    if (type == ValueType::array) return append_array(j, out);
     if (type == ValueType::string) {
         auto s = unhex(j);
-        if (!s) return std::nullopt;
-        return Value::string(*s);
+        if (!s) return false;
+        Value::string(*s).encode(out);
+        return true;
     }
-    if (!j.is_number_integer()) return std::nullopt;  // floats come as bit patterns, bools as the raw byte
+    if (!j.is_number_integer()) return false;  // floats come as bit patterns, bools as the raw byte
     const std::uint64_t bits =
         is_signed(type) ? static_cast<std::uint64_t>(j.get<std::int64_t>()) : j.get<std::uint64_t>();
-    return Value::scalar(type, bits);
+    Value::scalar(type, bits).encode(out);
+    return true;
 }
 
-// {"elem_type", "n", "values"}: nullopt when the element type is missing or out of range, or the
-// values do not match n or the type.
-std::optional<Value> array_value(const json& j) {
-    if (!j.is_object()) return std::nullopt;
-    const auto& elem_id = j.value("elem_type", json());
+// {"elem_type", "n", "values"} appended as the canonical encoding of the array (element type, count,
+// elements), one element at a time: no Value of the whole array is built (a vocabulary of 262,144
+// tokens would cost about 50 bytes per token beside its JSON). False when the element type is missing
+// or out of range, or the values do not match n or the type.
+bool append_array(const json& j, std::vector<std::byte>& out) {
+    if (!j.is_object()) return false;
+    const auto elem_it = j.find("elem_type");
+    if (elem_it == j.end()) return false;
+    const auto& elem_id = *elem_it;
     if (!elem_id.is_number_integer() || elem_id.get<std::int64_t>() < 0 ||
         !is_valid_value_type(static_cast<std::uint32_t>(elem_id.get<std::int64_t>()))) {
-        return std::nullopt;
+        return false;
     }
     const auto elem = static_cast<ValueType>(elem_id.get<std::int64_t>());
-    const auto& values = j.value("values", json::array());
-    if (!values.is_array() || values.size() != unsigned_or(j, "n", 0)) return std::nullopt;
-    std::vector<Value> items;
-    items.reserve(values.size());
+    // find, not value(): value() returns a copy, and "values" may be a vocabulary of 262,144 strings.
+    const auto values_it = j.find("values");
+    const auto no_values = json::array();
+    const auto& values = values_it == j.end() ? no_values : *values_it;
+    if (!values.is_array() || values.size() != unsigned_or(j, "n", 0)) return false;
+    Value::u32(static_cast<std::uint32_t>(elem)).encode(out);  // the array's header, as Value::encode writes it
+    Value::u64(values.size()).encode(out);
     for (const auto& v : values) {
-        auto e = element(elem, v);
-        if (!e) return std::nullopt;
-        items.push_back(std::move(*e));
+        if (!append_element(elem, v, out)) return false;
     }
-    return Value::array(elem, std::move(items));
+    return true;
 }
 
 gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
@@ -123,18 +131,14 @@ gguf::Result<describe::Kv> kv_from(const json& j, std::size_t index) {
         return payload_error(fmt::format("{}: value type {} out of range", where, type_id));
     }
     const auto type = static_cast<ValueType>(type_id);
-    Value value;
-    if (type == ValueType::array) {
-        auto a = array_value(j);
-        if (!a) return payload_error(where + ": malformed array (element type, length n or values)");
-        value = std::move(*a);
-    } else {
-        auto e = element(type, j.value("value", json()));
-        if (!e) return payload_error(where + ": malformed value");
-        value = std::move(*e);
-    }
     std::vector<std::byte> payload;
-    value.encode(payload);
+    if (type == ValueType::array) {
+        if (!append_array(j, payload)) {
+            return payload_error(where + ": malformed array (element type, length n or values)");
+        }
+    } else if (!append_element(type, j.value("value", json()), payload)) {
+        return payload_error(where + ": malformed value");
+    }
     const ValueView view(type, Bytes(payload.data(), payload.size()), 0, false);
     return describe::describe_kv(*key, view);
 }
@@ -158,9 +162,9 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
     return t;
 }
 
-}  // namespace
-
-gguf::Result<describe::Description> description_from_header(const json& payload) {
+// `consumed`, when given, is `payload` itself: each key-value's JSON is freed once it is converted, so
+// that a vocabulary's arrays never exist as JSON and as Values at once.
+gguf::Result<describe::Description> convert(const json& payload, json* consumed) {
     if (!payload.is_object()) return payload_error("not a JSON object");
     try {
         if (payload.value("ok", false) != true) {
@@ -180,6 +184,7 @@ gguf::Result<describe::Description> description_from_header(const json& payload)
         for (std::size_t i = 0; i < kvs.size(); ++i) {
             auto kv = kv_from(kvs[i], i);
             if (!kv) return kv.error();
+            if (consumed != nullptr) (*consumed)["kv"][i] = nullptr;
             d.kv.push_back(std::move(kv).value());
         }
         d.tensors.reserve(tensors.size());
@@ -194,6 +199,16 @@ gguf::Result<describe::Description> description_from_header(const json& payload)
     } catch (const BadField& e) {
         return payload_error(e.what());
     }
+}
+
+}  // namespace
+
+gguf::Result<describe::Description> description_from_header(const json& payload) {
+    return convert(payload, nullptr);
+}
+
+gguf::Result<describe::Description> description_from_header(json&& payload) {
+    return convert(payload, &payload);
 }
 
 }  // namespace gguf::reference

@@ -136,5 +136,8 @@ void read_probe_answer(const std::string& mode, int exit_code, std::string_view 
 // Dims are ne[0..n_dims) with ggml's n_dims rule (trailing 1s dropped): ggml keeps no stored count.
 // A payload that is not a successful header dump gives an Error (code io_error, "reference payload: ...").
 gguf::Result<gguf::describe::Description> description_from_header(const nlohmann::json& payload);
+// The same, consuming the payload: each key-value's JSON is freed as soon as it is converted (the peak
+// is then about one JSON tree, not a tree and its conversion).
+gguf::Result<gguf::describe::Description> description_from_header(nlohmann::json&& payload);
 
 }  // namespace gguf::reference

@@ -1,6 +1,7 @@
 // The reference layer against the REAL reference (the pinned llama.cpp, installed by
 // scripts/fetch-reference): locate, the probe's modes, description_from_header, failure classes.
 // These tests fail, never skip, when the reference is missing.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -492,6 +493,34 @@ TEST(DescriptionFromHeader, ANumberThatIsNotTheIntegerItMustBeIsAnError) {
     EXPECT_FALSE(big_version.ok());
     const auto ok = description_from_header(nlohmann::json::parse(base + R"("data_offset":24})"));
     EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
+// The consuming form (the matrix's: it frees each key-value's JSON once converted) reads what the
+// const form reads, arrays of strings, floats and signed integers included, and our own reader agrees.
+TEST(DescriptionFromHeader, ConsumingThePayloadReadsTheSameDescription) {
+    ASSERT_REFERENCE();
+    gguf::Writer w;
+    w.add("general.architecture", Value::string("crossval-test"));
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 300; ++i) tokens.push_back(fmt::format("tok{}", i));
+    w.add("t.tokens", Value::strings(tokens));
+    const std::vector<float> scores{-1.5F, 0.0F, 2.25F};
+    w.add("t.scores", Value::f32s(scores));
+    const std::vector<std::int32_t> ids{-7, 0, 7};
+    w.add("t.ids", Value::i32s(ids));
+    const auto path = write(w, test_dir() / "consumed.gguf");
+    auto o = run_header(reference(), path, {});
+    ASSERT_TRUE(o.ok) << o.message;
+    const auto kept = description_from_header(o.payload);
+    ASSERT_TRUE(kept.ok()) << kept.error().message;
+    const auto consumed = description_from_header(std::move(o.payload));
+    ASSERT_TRUE(consumed.ok()) << consumed.error().message;
+    EXPECT_EQ(describe::to_json(*consumed), describe::to_json(*kept));
+    const auto file = gguf::open(path);
+    ASSERT_TRUE(file.ok());
+    EXPECT_EQ(describe::to_json(*consumed)["kv"], describe::to_json(describe::describe(*file))["kv"]);
+    ASSERT_EQ(consumed->kv.size(), 4u);
+    EXPECT_EQ(consumed->kv[1].value["length"], 300);  // past the preview: compared by the array's hash
 }
 
 TEST(DescriptionFromHeader, RejectsAFailedPayload) {
