@@ -475,6 +475,191 @@ void mark_unusable_readers(Matrix& m) {
 
 }  // namespace
 
+namespace {
+
+// A unit of work for one child-process reader: files [begin, end) of the run (one file for the
+// reference probes, a batch for a peer).
+struct Task {
+    std::size_t reader, begin, end;
+};
+
+// What stat() says of each file before any reader opens it.
+struct FileFacts {
+    std::vector<char> regular;  // only regular files go to the child readers: a FIFO would block each
+                                // of them until the timeout, twice for a batched peer
+    std::vector<std::uintmax_t> size;
+};
+
+FileFacts stat_files(const fs::path& dir, const std::vector<MatrixFile>& files) {
+    FileFacts facts{std::vector<char>(files.size()), std::vector<std::uintmax_t>(files.size(), 0)};
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        std::error_code ec;
+        const auto path = dir / files[i].file;
+        facts.regular[i] = fs::is_regular_file(path, ec);  // stat() does not open; our reader then says why
+        if (facts.regular[i]) facts.size[i] = fs::file_size(path, ec);
+    }
+    return facts;
+}
+
+// The work, in file order: the reference probes run one file per process (a probe may abort on a
+// file); each peer runs a batch per process (starting an interpreter costs more than reading a
+// file): up to kPeerBatch files and kPeerBatchBytes, a larger file alone, since a peer's answer for
+// a batch is held whole (a vocabulary file's is larger than the file).
+std::vector<Task> plan_tasks(const FileFacts& facts) {
+    std::vector<Task> tasks;
+    const std::size_t n = facts.size.size();
+    for (std::size_t b = 0, e = 0; b < n; b = e) {
+        std::uintmax_t bytes = 0;
+        for (e = b; e < n && e - b < kPeerBatch && (e == b || bytes + facts.size[e] <= kPeerBatchBytes); ++e) {
+            bytes += facts.size[e];
+        }
+        tasks.push_back({kGgufPy, b, e});
+        tasks.push_back({kHfGguf, b, e});
+        for (std::size_t i = b; i < e; ++i) {
+            tasks.push_back({kLlamaCpp, i, i + 1});
+            tasks.push_back({kBitnetCpp, i, i + 1});
+        }
+    }
+    return tasks;
+}
+
+reference::StageOutcome not_run(std::string why) {
+    reference::StageOutcome o;
+    o.failure = reference::FailureClass::reference_unavailable;
+    o.message = std::move(why);
+    return o;
+}
+
+// The files in flight: `jobs` workers take the tasks in order, so at most `jobs` child processes run
+// at once. Each child's outcome becomes its cell as soon as it arrives (its payload, up to a few times
+// the file's size, is then freed); a file is finished, judged and reported when its child-process
+// readers are all done.
+class MatrixRun {
+public:
+    MatrixRun(const MatrixOptions& options, Matrix& m, const Readers& readers)
+        : options_(options),
+          m_(m),
+          readers_(readers),
+          facts_(stat_files(options.dir, m.files)),
+          tasks_(plan_tasks(facts_)),
+          pending_(m.files.size()) {
+        for (auto& f : m_.files) f.cells.resize(kReaderCount);
+    }
+
+    void run() {
+        const auto jobs =
+            static_cast<unsigned>(std::clamp<std::size_t>(options_.jobs, 1, std::max<std::size_t>(tasks_.size(), 1)));
+        std::vector<std::thread> threads;
+        for (unsigned j = 1; j < jobs; ++j) threads.emplace_back([this] { work(); });
+        work();
+        for (auto& t : threads) t.join();
+    }
+
+private:
+    // Per file while it is in flight: our reader's description, made once by whichever reader
+    // finishes first, and how many child readers are still to report.
+    struct Pending {
+        std::once_flag ours_once;
+        std::unique_ptr<describe::Description> ours;
+        std::atomic<int> left{kReaderCount - 1};
+    };
+
+    void work() {
+        for (std::size_t t; (t = next_.fetch_add(1)) < tasks_.size();) {
+            const auto& task = tasks_[t];
+            auto results = run_task(task);
+            for (auto i = task.begin; i < task.end; ++i) settle(i, task.reader, std::move(results[i - task.begin]));
+        }
+    }
+
+    // The task's outcomes, one per file of [begin, end).
+    std::vector<reference::StageOutcome> run_task(const Task& task) const {
+        std::vector<reference::StageOutcome> results;
+        const reference::RunOptions run_options{options_.timeout};
+        if (task.reader == kLlamaCpp || task.reader == kBitnetCpp) {
+            const auto& ref = task.reader == kLlamaCpp ? readers_.llama_cpp.ref : readers_.bitnet_cpp.ref;
+            if (!facts_.regular[task.begin]) {
+                results.push_back(not_run("not a regular file"));
+            } else if (ref) {
+                results.push_back(reference::run_header(*ref, options_.dir / m_.files[task.begin].file, run_options));
+            } else {
+                results.push_back(not_run(m_.readers[task.reader].why_unavailable));
+            }
+            return results;
+        }
+        std::vector<fs::path> paths;
+        std::vector<std::unique_ptr<PeerAlias>> aliases;
+        std::vector<std::size_t> runs;  // the files of the batch that go to the peer
+        for (auto i = task.begin; i < task.end; ++i) {
+            if (!facts_.regular[i]) continue;
+            aliases.push_back(
+                std::make_unique<PeerAlias>(options_.dir / m_.files[i].file, m_.files[i].index, task.reader));
+            paths.push_back(aliases.back()->path());
+            runs.push_back(i);
+        }
+        auto ran =
+            reference::run_peer_batch(task.reader == kGgufPy ? readers_.gguf_py : readers_.hf_gguf, paths, run_options);
+        results.resize(task.end - task.begin, not_run("not a regular file"));
+        for (std::size_t k = 0; k < runs.size(); ++k) results[runs[k] - task.begin] = std::move(ran[k]);
+        return results;
+    }
+
+    // Our reader on file i, once; the cells of the child readers are theirs to write (one each).
+    const describe::Description* ours_of(std::size_t i) {
+        auto& p = pending_[i];
+        std::call_once(p.ours_once, [&] {
+            std::optional<describe::Description> d;
+            m_.files[i].cells[kOurs] = run_ours(options_.dir / m_.files[i].file, d);
+            if (d) p.ours = std::make_unique<describe::Description>(std::move(*d));
+        });
+        return p.ours.get();
+    }
+
+    // One child reader's outcome on file i as its cell; the file is finished with its last reader.
+    void settle(std::size_t i, std::size_t reader, reference::StageOutcome outcome) {
+        const auto* ours = ours_of(i);
+        {
+            // One conversion at a time: it costs several times the payload, which is itself larger
+            // than the file (a vocabulary's answer from the probe is 1.3 times the file).
+            std::lock_guard<std::mutex> one_at_a_time(convert_mutex_);
+            m_.files[i].cells[reader] = cell_from(std::move(outcome), ours, profile_of(reader));
+            outcome = {};
+            release_freed_memory(facts_.size[i]);
+        }
+        if (pending_[i].left.fetch_sub(1) == 1) finish(i);
+    }
+
+    void finish(std::size_t i) {
+        auto& f = m_.files[i];
+        if (f.cells[kOurs].verdict == ReaderVerdict::unavailable) {
+            // The file itself could not be read: what the others said is about its absence, not its bytes.
+            for (std::size_t r = 1; r < kReaderCount; ++r) f.cells[r] = f.cells[kOurs];
+        }
+        for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
+        auto& ref = f.cells[kLlamaCpp];
+        if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {
+            ref.documented = !f.reference_expect.empty() && f.reference_expect == reader_verdict_name(ref.verdict);
+        }
+        pending_[i].ours.reset();
+        std::lock_guard<std::mutex> lock(progress_mutex_);
+        ++done_;
+        if (options_.progress) options_.progress(done_, m_.files.size(), f.file);
+    }
+
+    const MatrixOptions& options_;
+    Matrix& m_;
+    const Readers& readers_;
+    const FileFacts facts_;
+    const std::vector<Task> tasks_;
+    std::vector<Pending> pending_;
+    std::atomic<std::size_t> next_{0};
+    std::mutex convert_mutex_;
+    std::mutex progress_mutex_;
+    std::size_t done_ = 0;
+};
+
+}  // namespace
+
 gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
     const auto start = Clock::now();
     Matrix m;
@@ -487,142 +672,8 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         m.shard = options.shard;
         std::erase_if(m.files, [&](const MatrixFile& f) { return !options.shard->takes(f.index); });
     }
-
     const auto readers = locate_readers(options, m);
-    const auto& located = readers.llama_cpp;
-    const auto& bitnet = readers.bitnet_cpp;
-    const auto& gguf_py = readers.gguf_py;
-    const auto& hf = readers.hf_gguf;
-
-    // The work: the reference probe runs one file per process (it may abort on a file); each peer
-    // runs kPeerBatch files per process (starting an interpreter costs more than reading a file).
-    // `jobs` workers take the tasks in order, so at most `jobs` child processes run at once. A file
-    // is finished, judged and reported when its three child-process readers are done.
-    const reference::RunOptions run_options{options.timeout};
-    const std::size_t n = m.files.size();
-    // Per file while it is in flight: our reader's description, made once by whichever reader finishes
-    // first, so that each child's outcome becomes its cell (and its payload, up to a few times the
-    // file's size, is freed) as soon as it arrives rather than once all four are in.
-    struct Pending {
-        std::once_flag ours_once;
-        std::unique_ptr<describe::Description> ours;
-        std::atomic<int> left{kReaderCount - 1};
-    };
-    std::vector<Pending> pending(n);
-    struct Task {
-        std::size_t reader, begin, end;
-    };
-    std::vector<Task> tasks;
-    // Only regular files go to the child readers: opening a FIFO would block each of them until the
-    // timeout, twice for a batched peer. stat() does not open; our reader then says why (unavailable).
-    std::vector<char> regular(n);
-    std::vector<std::uintmax_t> size(n, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        std::error_code ec;
-        const auto path = options.dir / m.files[i].file;
-        regular[i] = fs::is_regular_file(path, ec);
-        if (regular[i]) size[i] = fs::file_size(path, ec);
-    }
-    for (std::size_t b = 0, e = 0; b < n; b = e) {
-        // A batch: up to kPeerBatch files and kPeerBatchBytes (a larger file goes alone), since a
-        // peer's answer for a batch is held whole (a vocabulary file's is larger than the file).
-        std::uintmax_t bytes = 0;
-        for (e = b; e < n && e - b < kPeerBatch && (e == b || bytes + size[e] <= kPeerBatchBytes); ++e) {
-            bytes += size[e];
-        }
-        tasks.push_back({kGgufPy, b, e});
-        tasks.push_back({kHfGguf, b, e});
-        for (std::size_t i = b; i < e; ++i) {
-            tasks.push_back({kLlamaCpp, i, i + 1});
-            tasks.push_back({kBitnetCpp, i, i + 1});
-        }
-    }
-    std::atomic<std::size_t> next{0};
-    std::size_t done = 0;
-    std::mutex progress_mutex;
-    std::mutex convert_mutex;
-    for (auto& f : m.files) f.cells.resize(kReaderCount);
-    // Our reader on file i, once; the cells of the child readers are theirs to write (one each).
-    auto ours_of = [&](std::size_t i) -> const describe::Description* {
-        auto& p = pending[i];
-        std::call_once(p.ours_once, [&] {
-            std::optional<describe::Description> d;
-            m.files[i].cells[kOurs] = run_ours(options.dir / m.files[i].file, d);
-            if (d) p.ours = std::make_unique<describe::Description>(std::move(*d));
-        });
-        return p.ours.get();
-    };
-    auto finish = [&](std::size_t i) {
-        auto& f = m.files[i];
-        if (f.cells[kOurs].verdict == ReaderVerdict::unavailable) {
-            // The file itself could not be read: what the others said is about its absence, not its bytes.
-            for (std::size_t r = 1; r < kReaderCount; ++r) f.cells[r] = f.cells[kOurs];
-        }
-        for (std::size_t r = 0; r < kReaderCount; ++r) judge(f.cells[r], f, r == kOurs);
-        auto& ref = f.cells[kLlamaCpp];
-        if (ref.verdict == ReaderVerdict::accept || ref.verdict == ReaderVerdict::reject) {
-            ref.documented = !f.reference_expect.empty() && f.reference_expect == reader_verdict_name(ref.verdict);
-        }
-        pending[i].ours.reset();
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        ++done;
-        if (options.progress) options.progress(done, n, f.file);
-    };
-    const auto not_run = [](std::string why) {
-        reference::StageOutcome o;
-        o.failure = reference::FailureClass::reference_unavailable;
-        o.message = std::move(why);
-        return o;
-    };
-    auto worker = [&] {
-        for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
-            const auto& task = tasks[t];
-            std::vector<reference::StageOutcome> results;
-            if (task.reader == kLlamaCpp || task.reader == kBitnetCpp) {
-                const auto path = options.dir / m.files[task.begin].file;
-                const auto& ref = task.reader == kLlamaCpp ? located.ref : bitnet.ref;
-                if (!regular[task.begin]) {
-                    results.push_back(not_run("not a regular file"));
-                } else if (ref) {
-                    results.push_back(reference::run_header(*ref, path, run_options));
-                } else {
-                    results.push_back(not_run(m.readers[task.reader].why_unavailable));
-                }
-            } else {
-                std::vector<fs::path> paths;
-                std::vector<std::unique_ptr<PeerAlias>> aliases;
-                std::vector<std::size_t> runs;  // the files of the batch that go to the peer
-                for (auto i = task.begin; i < task.end; ++i) {
-                    if (!regular[i]) continue;
-                    aliases.push_back(
-                        std::make_unique<PeerAlias>(options.dir / m.files[i].file, m.files[i].index, task.reader));
-                    paths.push_back(aliases.back()->path());
-                    runs.push_back(i);
-                }
-                auto ran = reference::run_peer_batch(task.reader == kGgufPy ? gguf_py : hf, paths, run_options);
-                results.resize(task.end - task.begin, not_run("not a regular file"));
-                for (std::size_t k = 0; k < runs.size(); ++k) results[runs[k] - task.begin] = std::move(ran[k]);
-            }
-            for (auto i = task.begin; i < task.end; ++i) {
-                const auto* ours = ours_of(i);
-                auto& outcome = results[i - task.begin];
-                // One conversion at a time: it costs several times the payload, which is itself larger
-                // than the file (a vocabulary's answer from the probe is 1.3 times the file).
-                std::lock_guard<std::mutex> one_at_a_time(convert_mutex);
-                m.files[i].cells[task.reader] = cell_from(std::move(outcome), ours, profile_of(task.reader));
-                outcome = {};
-                release_freed_memory(size[i]);
-                if (pending[i].left.fetch_sub(1) == 1) finish(i);
-            }
-        }
-    };
-    const auto jobs =
-        static_cast<unsigned>(std::clamp<std::size_t>(options.jobs, 1, std::max<std::size_t>(tasks.size(), 1)));
-    std::vector<std::thread> threads;
-    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-
+    MatrixRun(options, m, readers).run();
     mark_unusable_readers(m);
     count_totals(m);
     m.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
