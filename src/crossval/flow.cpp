@@ -195,7 +195,9 @@ namespace {
 
 // Stage 1: our reader. Fills the header facts and hashes; returns the parsed file (or its error).
 Result<File> reader_stage(const std::filesystem::path& model, Report& r, std::optional<describe::Description>& ours) {
-    Stage reader{.id = StageId::reader, .ran = true};
+    Stage reader;
+    reader.id = StageId::reader;
+    reader.ran = true;
     auto start = Clock::now();
     auto file = gguf::open(model);
     reader.duration_ms = ms_since(start);
@@ -278,7 +280,7 @@ void full_load_stage(const reference::StageOutcome& outcome, bool vocab_only, co
                 if (!mine || theirs.is_null()) return;
                 if (nlohmann::json(*mine) != theirs) {
                     r.comparison.equal = false;
-                    r.comparison.mismatches.push_back({{field}, *mine, theirs});
+                    r.comparison.mismatches.push_back({FieldPath{field, 0, {}}, *mine, theirs});
                 }
             };
             check(Field::load_n_tensors, "n_tensors", file->tensors().size());
