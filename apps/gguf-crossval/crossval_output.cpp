@@ -161,8 +161,8 @@ std::string check_against(const std::string& against, gguf::crossval::LogitsOpti
         auto located = gguf::reference::locate(source.path);
         if (!located.ref) return "--against " + against + ": " + located.error;
     } else if (source.kind == gguf::crossval::AgainstSource::Kind::file) {
-        if (auto l = gguf::crossval::read_logits_file(source.path); !l)
-            return "--against " + against + ": " + l.error().message;
+        if (auto ok = gguf::crossval::check_logits_file(source.path); !ok)
+            return "--against " + against + ": " + ok.error().message;
     } else if (source.kind == gguf::crossval::AgainstSource::Kind::kld_base) {
         if (auto r = gguf::crossval::KldBaseReader::open(source.path); !r)
             return "--against " + against + ": " + r.error().message;

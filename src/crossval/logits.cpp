@@ -2,6 +2,7 @@
 #include "logits.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 #include <algorithm>
 #include <array>
@@ -71,13 +72,69 @@ std::uint32_t read_u32(const std::byte* p) {
     return v;
 }
 
-void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
-}
-
 constexpr std::array<char, 4> kMagic{'G', 'L', 'O', 'G'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kHeader = 16;
+
+// The text of one float in the JSON form: 9 significant digits read back to the same f32; non-finite
+// values as strings.
+void append_json_float(std::string& s, float v) {
+    if (std::isnan(v))
+        s += "\"nan\"";
+    else if (std::isinf(v))
+        s += v > 0 ? "\"inf\"" : "\"-inf\"";
+    else if (v == 0.0f && std::signbit(v))
+        s += "-0.0";  // "-0" would read back as the integer 0
+    else
+        s += fmt::format("{:.9g}", v);
+}
+
+void append_u32(std::string& s, std::uint32_t v) {
+    for (int b = 0; b < 4; ++b) s += static_cast<char>((v >> (8 * b)) & 0xff);
+}
+
+// Either format, produced in chunks of about 64 KiB handed to `flush` (which empties the chunk and
+// returns false when it cannot write: io_error); one row is held at a time. A row the source cannot
+// give ends it with the source's error.
+template <class Flush>
+LogitsResult<Ok> format_logits(const LogitsShape& shape, const RowSource& rows, LogitsFormat format, Flush&& flush) {
+    constexpr std::size_t kChunk = std::size_t{1} << 16;
+    const auto write_failed = [] { return LogitsError{LogitsCode::io_error, 0, "the write failed"}; };
+    std::string chunk;
+    if (format == LogitsFormat::binary) {
+        chunk.append(kMagic.data(), kMagic.size());
+        append_u32(chunk, kVersion);
+        append_u32(chunk, static_cast<std::uint32_t>(shape.n_positions));
+        append_u32(chunk, shape.n_vocab);
+    } else {
+        chunk = fmt::format("{{\"n_vocab\":{},", shape.n_vocab);
+        if (!shape.tokens.empty())
+            chunk += fmt::format("\"tokens\":[{}],", fmt::join(shape.tokens, ","));  // omitted when unknown
+        chunk += "\"logits\":[";
+    }
+    for (std::size_t p = 0; p < shape.n_positions; ++p) {
+        const auto row = rows(p);
+        if (!row) return row.error();
+        if (format == LogitsFormat::binary) {
+            for (const float v : *row) append_u32(chunk, std::bit_cast<std::uint32_t>(v));
+        } else {
+            chunk += p ? ",[" : "[";
+            for (std::size_t i = 0; i < row->size(); ++i) {
+                if (i) chunk += ',';
+                append_json_float(chunk, (*row)[i]);
+            }
+            chunk += ']';
+        }
+        if (chunk.size() >= kChunk && !flush(chunk)) return write_failed();
+    }
+    if (format == LogitsFormat::json) chunk += "]}\n";
+    if (!flush(chunk)) return write_failed();
+    return Ok{};
+}
+
+RowSource rows_of(const Logits& logits) {
+    return [&logits](std::size_t p) -> LogitsResult<std::span<const float>> { return logits.row(p); };
+}
 
 }  // namespace
 
@@ -157,19 +214,19 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
     return m;
 }
 
-LogitsResult<Ok> check_comparable(const Logits& ref, std::uint32_t n_vocab, std::size_t n_positions,
-                                  std::span<const std::int32_t> tokens) {
-    if (ref.n_vocab == 0 || ref.n_positions() == 0 || n_vocab == 0 || n_positions == 0) {
+LogitsResult<Ok> check_comparable(const LogitsShape& ref, const LogitsShape& test) {
+    const auto [n_vocab, n_positions, tokens] = test;
+    if (ref.n_vocab == 0 || ref.n_positions == 0 || n_vocab == 0 || n_positions == 0) {
         return LogitsError{LogitsCode::shape_mismatch, 0, "cannot compare an empty logits matrix"};
     }
     if (ref.n_vocab != n_vocab) {
         return LogitsError{LogitsCode::shape_mismatch, 0,
                            fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, n_vocab)};
     }
-    if (ref.n_positions() != n_positions) {
+    if (ref.n_positions != n_positions) {
         return LogitsError{
             LogitsCode::shape_mismatch, 0,
-            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions(), n_positions)};
+            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions, n_positions)};
     }
     if (!ref.tokens.empty() && !tokens.empty() && !std::ranges::equal(ref.tokens, tokens)) {
         std::size_t i = 0;
@@ -182,7 +239,7 @@ LogitsResult<Ok> check_comparable(const Logits& ref, std::uint32_t n_vocab, std:
 }
 
 LogitsResult<std::vector<PositionMetrics>> compare_logits(const Logits& ref, const Logits& test) {
-    if (auto ok = check_comparable(ref, test.n_vocab, test.n_positions(), test.tokens); !ok) return ok.error();
+    if (auto ok = check_comparable(shape_of(ref), shape_of(test)); !ok) return ok.error();
     std::vector<PositionMetrics> out;
     out.reserve(ref.n_positions());
     for (std::size_t p = 0; p < ref.n_positions(); ++p) out.push_back(compare_rows(ref.row(p), test.row(p), p));
@@ -298,32 +355,13 @@ LogitsResult<Logits> parse_logits_json(std::string_view text) {
 }
 
 std::string to_json_text(const Logits& logits) {
-    std::string s = fmt::format("{{\"n_vocab\":{},", logits.n_vocab);
-    if (!logits.tokens.empty()) {  // omitted when unknown
-        s += "\"tokens\":[";
-        for (std::size_t i = 0; i < logits.tokens.size(); ++i) s += fmt::format("{}{}", i ? "," : "", logits.tokens[i]);
-        s += "],";
-    }
-    s += "\"logits\":[";
-    for (std::size_t p = 0; p < logits.n_positions(); ++p) {
-        s += p ? ",[" : "[";
-        const auto row = logits.row(p);
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            if (i) s += ',';
-            const float v = row[i];
-            if (std::isnan(v))
-                s += "\"nan\"";
-            else if (std::isinf(v))
-                s += v > 0 ? "\"inf\"" : "\"-inf\"";
-            else if (v == 0.0f && std::signbit(v))
-                s += "-0.0";  // "-0" would read back as the integer 0
-            else
-                s += fmt::format("{:.9g}", v);  // 9 significant digits: reads back to the same f32
-        }
-        s += ']';
-    }
-    s += "]}\n";
-    return s;
+    std::string text;
+    (void)format_logits(shape_of(logits), rows_of(logits), LogitsFormat::json, [&](std::string& chunk) {
+        text += chunk;
+        chunk.clear();
+        return true;
+    });
+    return text;
 }
 
 // ---- Binary -----------------------------------------------------------------------------------
@@ -395,12 +433,12 @@ LogitsResult<Logits> parse_logits_binary(Bytes bytes) {
 std::vector<std::byte> to_binary(const Logits& logits) {
     std::vector<std::byte> out;
     out.reserve(kHeader + logits.values.size() * 4);
-    for (char c : kMagic) out.push_back(static_cast<std::byte>(c));
-    put_u32(out, kVersion);
-    put_u32(out, static_cast<std::uint32_t>(logits.n_positions()));
-    put_u32(out, logits.n_vocab);
-    for (std::size_t i = 0; i < logits.n_positions() * logits.n_vocab; ++i)
-        put_u32(out, std::bit_cast<std::uint32_t>(logits.values[i]));
+    (void)format_logits(shape_of(logits), rows_of(logits), LogitsFormat::binary, [&](std::string& chunk) {
+        const auto* b = reinterpret_cast<const std::byte*>(chunk.data());
+        out.insert(out.end(), b, b + chunk.size());
+        chunk.clear();
+        return true;
+    });
     return out;
 }
 
@@ -443,6 +481,23 @@ LogitsResult<Logits> parse_logits(Bytes bytes) {
     return parse_logits_json({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
+bool is_binary_logits_file(const std::filesystem::path& path) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    char head[4] = {};
+    return f && std::fread(head, 1, 4, f.get()) == 4 && std::memcmp(head, kMagic.data(), 4) == 0;
+}
+
+LogitsResult<Ok> check_logits_file(const std::filesystem::path& path) {
+    if (is_binary_logits_file(path)) {
+        auto rows = LogitsRowReader::open(path);
+        if (!rows) return rows.error();
+        return Ok{};
+    }
+    auto l = read_logits_file(path);
+    if (!l) return l.error();
+    return Ok{};
+}
+
 LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
@@ -460,16 +515,29 @@ LogitsResult<Logits> read_logits_file(const std::filesystem::path& path, std::ui
     return parse_logits({bytes.data(), bytes.size()});
 }
 
-LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
-    std::string bytes;
-    if (format == LogitsFormat::binary) {
-        const auto binary = to_binary(logits);
-        bytes.assign(reinterpret_cast<const char*>(binary.data()), binary.size());
-    } else {
-        bytes = to_json_text(logits);
-    }
-    if (auto failed = util::write_file(path, bytes)) return LogitsError{LogitsCode::io_error, 0, failed->message};
+LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const LogitsShape& shape, const RowSource& rows,
+                                   LogitsFormat format) {
+    std::optional<LogitsError> row_error;
+    const auto failed = util::write_file(path, [&](const util::WriteTarget& target) {
+        bool write_failed = false;
+        auto written = format_logits(shape, rows, format, [&](std::string& chunk) {
+            write_failed = !util::write_all(target.fd, chunk.data(), chunk.size());  // errno stays set
+            chunk.clear();
+            return !write_failed;
+        });
+        if (!written && !write_failed) {
+            row_error = written.error();
+            errno = EIO;
+        }
+        return written.ok();
+    });
+    if (row_error) return *row_error;
+    if (failed) return LogitsError{LogitsCode::io_error, 0, failed->message};
     return Ok{};
+}
+
+LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format) {
+    return write_logits_file(path, shape_of(logits), rows_of(logits), format);
 }
 
 }  // namespace gguf::crossval

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,10 +90,19 @@ struct Thresholds {
 // The metrics of two rows of equal, non-zero length (precondition: checked by compare_logits()).
 PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> test, std::size_t position = 0);
 
-// Whether `ref` can be compared with a second source of `n_vocab` values at `n_positions` positions
-// that decoded `tokens` (empty: unknown): the errors of compare_logits().
-LogitsResult<Ok> check_comparable(const Logits& ref, std::uint32_t n_vocab, std::size_t n_positions,
-                                  std::span<const std::int32_t> tokens);
+// What a logits set is without its values: enough to check that two can be compared.
+struct LogitsShape {
+    std::uint32_t n_vocab = 0;
+    std::size_t n_positions = 0;
+    std::span<const std::int32_t> tokens;  // empty: unknown
+};
+inline LogitsShape shape_of(const Logits& l) {
+    return {l.n_vocab, l.n_positions(), l.tokens};
+}
+
+// Whether `ref` can be compared with a second source `test` (tokens empty: unknown): the errors of
+// compare_logits().
+LogitsResult<Ok> check_comparable(const LogitsShape& ref, const LogitsShape& test);
 
 // Every position. Errors (invalid_dimension) when n_vocab or n_positions differ or a matrix is empty,
 // and when both carry tokens and they differ (the runs did not decode the same input).
@@ -129,6 +139,12 @@ LogitsResult<Logits> parse_logits(Bytes bytes);
 LogitsResult<Logits> read_logits_file(const std::filesystem::path& path,
                                       std::uint64_t max_bytes = std::uint64_t{1} << 31);
 
+// Whether the file starts with the GLOG magic (a file that cannot be read does not).
+bool is_binary_logits_file(const std::filesystem::path& path);
+// What read_logits_file would refuse, checked without holding the rows of a binary file (its header
+// against its size, as LogitsRowReader::open checks it); a JSON file is read.
+LogitsResult<Ok> check_logits_file(const std::filesystem::path& path);
+
 // A binary logits file read one position at a time: open() checks the header and that the sizes
 // account for the file exactly (the errors of parse_logits_binary, same codes and offsets) before
 // anything is allocated; read_row() then reads the rows in order, holding one row.
@@ -158,5 +174,12 @@ private:
 std::string to_json_text(const Logits& logits);
 std::vector<std::byte> to_binary(const Logits& logits);
 LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const Logits& logits, LogitsFormat format);
+
+// The rows of a logits set given one at a time, in position order (a view valid until the next call).
+using RowSource = std::function<LogitsResult<std::span<const float>>(std::size_t position)>;
+// The same file written as the rows arrive, one row held at a time (the reference's logits of a long
+// run are never a matrix in memory). A row the source cannot give is that error; nothing is written.
+LogitsResult<Ok> write_logits_file(const std::filesystem::path& path, const LogitsShape& shape, const RowSource& rows,
+                                   LogitsFormat format);
 
 }  // namespace gguf::crossval

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -26,11 +27,49 @@ nlohmann::json thresholds_json(const Thresholds& t) {
             {"require_top1", t.require_top1}, {"top1_tie", t.top1_tie},     {"min_top5_overlap", t.min_top5_overlap}};
 }
 
+// The reference's logits of one run: the probe's temporary GLOG file (removed with this object, and on
+// a signal), read again one row at a time by each pass that needs them, so that a long run is never a
+// matrix in our memory.
+class ReferenceLogits {
+public:
+    ReferenceLogits() : path_(temporary_path()), guard_(std::make_unique<util::TempFileGuard>(path_)) {}
+
+    const std::filesystem::path& path() const { return path_; }
+    void created() { guard_->created(); }  // the probe wrote the file: remove it from now on
+    LogitsShape shape() const { return {n_vocab, n_positions, tokens}; }
+    LogitsResult<LogitsRowReader> rows() const { return LogitsRowReader::open(path_); }
+
+    std::uint32_t n_vocab = 0;
+    std::size_t n_positions = 0;
+    std::vector<std::int32_t> tokens;
+
+private:
+    static std::filesystem::path temporary_path() {
+        static std::atomic<int> counter{0};
+        return std::filesystem::temp_directory_path() /
+               fmt::format("gguf-crossval-logits-{}-{}.bin", ::getpid(), counter++);
+    }
+
+    std::filesystem::path path_;
+    std::unique_ptr<util::TempFileGuard> guard_;
+};
+
+// The rows of a row reader, in order, one held in `buffer`.
+RowSource row_source(LogitsRowReader& reader, std::vector<float>& buffer) {
+    return [&reader, &buffer](std::size_t) -> LogitsResult<std::span<const float>> {
+        if (auto r = reader.read_row(buffer); !r) return r.error();
+        return std::span<const float>(buffer);
+    };
+}
+
 // What the reference's own logits look like, position by position.
-nlohmann::json position_summary(const Logits& l) {
+LogitsResult<nlohmann::json> position_summary(const ReferenceLogits& l) {
+    auto reader = l.rows();
+    if (!reader) return reader.error();
+    std::vector<float> row;
     nlohmann::json out = nlohmann::json::array();
-    for (std::size_t p = 0; p < l.n_positions(); ++p) {
-        const auto row = l.row(p);
+    for (std::size_t p = 0; p < l.n_positions; ++p) {
+        if (auto r = reader->read_row(row); !r) return r.error();
         bool finite = true;
         std::size_t argmax = 0;
         for (std::size_t i = 0; i < row.size(); ++i) {
@@ -85,35 +124,29 @@ nlohmann::json distribution_json(const DistributionStats& s, double top1_tie) {
     return j;
 }
 
-std::filesystem::path temporary_logits() {
-    static int counter = 0;
-    return std::filesystem::temp_directory_path() /
-           fmt::format("gguf-crossval-logits-{}-{}.bin", ::getpid(), counter++);
-}
-
-// The reference's logits of `tokens`: the probe writes them to a temporary GLOG file (removed here),
-// its JSON answer (in `o`) carries the tokens, which must be one id per position.
-LogitsResult<Logits> reference_logits(const reference::Reference& ref, const std::filesystem::path& model,
-                                      const std::string& tokens, const reference::RunOptions& run, bool bos_first,
-                                      reference::StageOutcome& o) {
-    const auto path = temporary_logits();
-    util::TempFileGuard guard(path);
-    o = reference::run_logits(ref, model, tokens, run, bos_first, path);
-    if (std::filesystem::exists(path)) guard.created();
+// The reference's logits of `tokens`: the probe writes them to a temporary GLOG file, whose header is
+// checked here; its JSON answer (in `o`) carries the tokens, which must be one id per position.
+LogitsResult<ReferenceLogits> reference_logits(const reference::Reference& ref, const std::filesystem::path& model,
+                                               const std::string& tokens, const reference::RunOptions& run,
+                                               bool bos_first, reference::StageOutcome& o) {
+    ReferenceLogits l;
+    o = reference::run_logits(ref, model, tokens, run, bos_first, l.path());
+    if (std::filesystem::exists(l.path())) l.created();
     if (!o.ok) return LogitsError{LogitsCode::io_error, 0, o.message};
-    auto l = read_logits_file(path);
-    if (!l) return l;
+    auto reader = l.rows();
+    if (!reader) return reader.error();
+    l.n_vocab = reader->n_vocab();
+    l.n_positions = reader->n_positions();
     const auto it = o.payload.find("tokens");
-    if (it == o.payload.end() || !it->is_array() || it->size() != l->n_positions()) {
-        return LogitsError{
-            LogitsCode::bad_json, 0,
-            fmt::format("the probe's \"tokens\" must be one token id per position ({})", l->n_positions())};
+    if (it == o.payload.end() || !it->is_array() || it->size() != l.n_positions) {
+        return LogitsError{LogitsCode::bad_json, 0,
+                           fmt::format("the probe's \"tokens\" must be one token id per position ({})", l.n_positions)};
     }
     for (const auto& t : *it) {
         if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > 0x7FFFFFFF) {
             return LogitsError{LogitsCode::bad_json, 0, "the probe's \"tokens\" holds something not a token id"};
         }
-        l->tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+        l.tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
     }
     return l;
 }
@@ -124,16 +157,19 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
-// The second source, read position by position: a binary logits file one row at a time, anything
-// else (a JSON file, another reference build, the built-in forward pass) from a matrix held whole.
+// The second source, read position by position: a binary logits file or another reference build's
+// run one row at a time, anything else (a JSON file, the built-in forward pass) from a matrix held whole.
 class SecondSource {
 public:
     explicit SecondSource(Logits held) : held_(std::move(held)) {}
     explicit SecondSource(LogitsRowReader rows) : rows_(std::move(rows)) {}
+    SecondSource(ReferenceLogits run, LogitsRowReader rows) : run_(std::move(run)), rows_(std::move(rows)) {}
 
-    std::uint32_t n_vocab() const { return rows_ ? rows_->n_vocab() : held_.n_vocab; }
-    std::size_t n_positions() const { return rows_ ? rows_->n_positions() : held_.n_positions(); }
-    std::span<const std::int32_t> tokens() const { return held_.tokens; }  // a binary file has none
+    LogitsShape shape() const {
+        if (run_) return run_->shape();
+        if (rows_) return {rows_->n_vocab(), rows_->n_positions(), {}};  // a binary file has no tokens
+        return shape_of(held_);
+    }
     // Position p's row (positions in order): a view of the held matrix or of `buffer`.
     LogitsResult<std::span<const float>> row(std::size_t p, std::vector<float>& buffer) {
         if (!rows_) return held_.row(p);
@@ -143,14 +179,9 @@ public:
 
 private:
     Logits held_;
+    std::optional<ReferenceLogits> run_;  // keeps the other reference's temporary file
     std::optional<LogitsRowReader> rows_;
 };
-
-bool is_binary_logits_file(const std::filesystem::path& path) {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    char head[4] = {};
-    return f && std::fread(head, 1, 4, f.get()) == 4 && std::memcmp(head, "GLOG", 4) == 0;
-}
 
 LogitsResult<SecondSource> held(LogitsResult<Logits> l) {
     if (!l) return l.error();
@@ -160,7 +191,7 @@ LogitsResult<SecondSource> held(LogitsResult<Logits> l) {
 // The second source: a file, another reference build decoding the same tokens, or the built-in
 // forward pass decoding the tokens the reference decoded.
 LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std::filesystem::path& model,
-                                          const Logits& ref_logits, const std::string& tokens,
+                                          std::span<const std::int32_t> ref_tokens, const std::string& tokens,
                                           const reference::RunOptions& run, nlohmann::json& about) {
     switch (source.kind) {
         case AgainstSource::Kind::file:
@@ -176,7 +207,7 @@ LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std
                      {"kind", "builtin"},
                      {"name", "gguf-crossval forward pass"},
                      {"activations", forward::activations_name(source.activations)}};
-            return held(builtin_logits(model, ref_logits.tokens, source.activations));
+            return held(builtin_logits(model, ref_tokens, source.activations));
         case AgainstSource::Kind::reference:
         case AgainstSource::Kind::kld_base:  // scored by kld_base_stage()
             break;
@@ -190,7 +221,10 @@ LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std
     reference::StageOutcome o;
     auto l = reference_logits(*located.ref, model, tokens, run, false, o);
     if (!o.ok) return LogitsError{LogitsCode::io_error, 0, fmt::format("the second reference failed: {}", o.message)};
-    return held(std::move(l));
+    if (!l) return l.error();
+    auto rows = l->rows();
+    if (!rows) return rows.error();
+    return SecondSource(std::move(*l), std::move(*rows));
 }
 
 // The thresholds of this comparison: builtin_thresholds() against builtin unless some were given.
@@ -232,6 +266,7 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
                             {"n_chunk", reader->n_chunk()}};
     DistributionAccumulator acc(options.thresholds.top1_tie);
     std::vector<double> base;
+    std::vector<float> row;
     for (std::uint32_t c = 0; c < reader->n_chunk(); ++c) {
         if (auto r = reader->read_next_chunk(); !r) {
             fail(s, CheckFailure::against_unavailable, r.error().message);
@@ -247,17 +282,27 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
             s.log_excerpt = o.log_excerpt;
             return s;
         }
-        if (!l || l->n_vocab != reader->n_vocab() || l->n_positions() != reader->n_ctx()) {
+        if (!l || l->n_vocab != reader->n_vocab() || l->n_positions != reader->n_ctx()) {
             fail(s, CheckFailure::logits_diverge,
                  l ? fmt::format("the reference's vocabulary has {} tokens, the base file's {}", l->n_vocab,
                                  reader->n_vocab())
                    : "the probe's logits could not be read: " + l.error().message);
             return s;
         }
+        const auto unreadable = [&](const LogitsError& e) {
+            fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + e.message);
+            return s;
+        };
+        auto rows = l->rows();  // positions in order: those before the scored ones are read and passed over
+        if (!rows) return unreadable(rows.error());
+        for (std::size_t p = 0; p < reader->first(); ++p) {
+            if (auto r = rows->read_row(row); !r) return unreadable(r.error());
+        }
         for (std::uint32_t j = 0; j < reader->rows_per_chunk(); ++j) {
             const std::size_t p = reader->first() + j;
             reader->row_log_probs(j, base);
-            const auto test = log_probabilities(l->row(p));
+            if (auto r = rows->read_row(row); !r) return unreadable(r.error());
+            const auto test = log_probabilities(row);
             acc.add(LogProbRow{base, -16}, LogProbRow{test}, static_cast<std::uint32_t>(tokens[p + 1]));
         }
     }
@@ -338,13 +383,22 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     s.ok = true;
     s.details["tokens"] = l.tokens;
     s.details["n_vocab"] = l.n_vocab;
-    s.details["n_positions"] = l.n_positions();
+    s.details["n_positions"] = l.n_positions;
     s.details["kv"] = o.payload.value("kv", std::string());
     if (o.payload.contains("kv_note")) s.details["kv_note"] = o.payload["kv_note"];
-    s.details["positions"] = position_summary(l);
+    auto positions = position_summary(l);
+    if (!positions) {
+        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + positions.error().message);
+        return s;
+    }
+    s.details["positions"] = std::move(*positions);
     if (options.save) {
         const auto format = options.save->extension() == ".bin" ? LogitsFormat::binary : LogitsFormat::json;
-        if (auto w = write_logits_file(*options.save, l, format); !w) {
+        auto reader = l.rows();
+        std::vector<float> row;
+        auto w = reader ? write_logits_file(*options.save, l.shape(), row_source(*reader, row), format)
+                        : LogitsResult<Ok>(reader.error());
+        if (!w) {
             fail(s, reference::FailureClass::other, "cannot save the reference's logits: " + w.error().message);
             s.details["save_failed"] = true;
             return s;
@@ -362,40 +416,49 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
 
     nlohmann::json about;
     const auto start = std::chrono::steady_clock::now();
-    auto theirs = against_logits(*options.against, model, l, options.tokens, run, about);
+    auto theirs = against_logits(*options.against, model, l.tokens, options.tokens, run, about);
     s.duration_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     s.details["against"] = about;
     if (!theirs) {
         fail(s, CheckFailure::against_unavailable, theirs.error().message);
         return s;
     }
-    if (auto ok = check_comparable(l, theirs->n_vocab(), theirs->n_positions(), theirs->tokens()); !ok) {
+    if (auto ok = check_comparable(l.shape(), theirs->shape()); !ok) {
         fail(s, CheckFailure::logits_diverge, "the two sources cannot be compared: " + ok.error().message);
+        return s;
+    }
+    auto ref_rows = l.rows();
+    if (!ref_rows) {
+        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_rows.error().message);
         return s;
     }
     const Thresholds thresholds = thresholds_for(options, model, s.details);
     // Position by position: the metrics row, the first divergence and the distribution statistics are
-    // accumulated as the second source's rows arrive, so only one of its rows need be held.
+    // accumulated as the rows of both sources arrive, so only one row of each is held.
     nlohmann::json rows = nlohmann::json::array();
     std::optional<Divergence> divergence;
     DistributionAccumulator acc(thresholds.top1_tie);
     double worst_abs = 0, worst_cos = 1, worst_kl = 0;
-    std::vector<float> buffer;
-    for (std::size_t p = 0; p < l.n_positions(); ++p) {
+    std::vector<float> buffer, ref_row;
+    for (std::size_t p = 0; p < l.n_positions; ++p) {
+        if (auto r = ref_rows->read_row(ref_row); !r) {
+            fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + r.error().message);
+            return s;
+        }
         const auto test = theirs->row(p, buffer);
         if (!test) {
             fail(s, CheckFailure::against_unavailable, test.error().message);
             return s;
         }
-        const auto m = compare_rows(l.row(p), *test, p);
+        const auto m = compare_rows(ref_row, *test, p);
         rows.push_back(metrics_json(m));
         if (!divergence) {
             if (auto why = failed_checks(m, thresholds); !why.empty()) divergence = Divergence{p, std::move(why)};
         }
         std::optional<std::uint32_t> correct;
         if (p + 1 < l.tokens.size() && l.tokens[p + 1] >= 0) correct = static_cast<std::uint32_t>(l.tokens[p + 1]);
-        acc.add({log_probabilities(l.row(p))}, {log_probabilities(*test)}, correct);
-        acc.add_logits(l.row(p), *test);
+        acc.add({log_probabilities(ref_row)}, {log_probabilities(*test)}, correct);
+        acc.add_logits(ref_row, *test);
         worst_abs = std::max(worst_abs, m.max_abs_diff);
         worst_cos = std::min(worst_cos, m.cosine);
         worst_kl = std::max(worst_kl, m.kl);

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "crossval/logits.hpp"
+#include "support/run.hpp"
 #include "support/temp_dir.hpp"
 
 using gguf::crossval::Logits;
@@ -440,6 +441,41 @@ TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
     auto list = gguf::crossval::parse_logits_json("[1,2]");
     ASSERT_FALSE(list);
     EXPECT_EQ(list.error().code, LogitsCode::not_a_logits_file);
+}
+
+// The streaming writer (the reference's rows as they are read back) writes the same bytes as the
+// whole-matrix writer; a row its source cannot give is that error, and the file it was to replace stays.
+TEST(LogitsFiles, RowsWrittenAsTheyArriveAreTheFileAndAFailedRowWritesNothing) {
+    const auto dir = testing_support::test_dir();
+    const auto l = reference();
+    for (auto format : {LogitsFormat::json, LogitsFormat::binary}) {
+        const auto whole = dir / (format == LogitsFormat::json ? "whole.json" : "whole.bin");
+        const auto rows = dir / (format == LogitsFormat::json ? "rows.json" : "rows.bin");
+        ASSERT_TRUE(gguf::crossval::write_logits_file(whole, l, format));
+        std::vector<float> buffer;
+        const gguf::crossval::RowSource copy =
+            [&](std::size_t p) -> gguf::crossval::LogitsResult<std::span<const float>> {
+            const auto r = l.row(p);
+            buffer.assign(r.begin(), r.end());  // a view of a buffer reused for every row, as a row reader gives
+            return std::span<const float>(buffer);
+        };
+        ASSERT_TRUE(gguf::crossval::write_logits_file(rows, shape_of(l), copy, format));
+        EXPECT_EQ(testing_support::slurp(rows), testing_support::slurp(whole));
+
+        const gguf::crossval::RowSource failing =
+            [&](std::size_t p) -> gguf::crossval::LogitsResult<std::span<const float>> {
+            if (p == 1) return gguf::crossval::LogitsError{LogitsCode::truncated, 40, "cannot read position 1"};
+            return l.row(p);
+        };
+        const auto failed = gguf::crossval::write_logits_file(whole, shape_of(l), failing, format);
+        ASSERT_FALSE(failed);
+        EXPECT_EQ(failed.error().code, LogitsCode::truncated);
+        EXPECT_EQ(failed.error().offset, 40u);
+        EXPECT_EQ(testing_support::slurp(whole), testing_support::slurp(rows)) << "the old file is intact";
+    }
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        EXPECT_EQ(e.path().filename().string().rfind(".gguf-crossval-", 0), std::string::npos) << "temporary file left";
+    }
 }
 
 TEST(LogitsFiles, FilesRoundTripInBothFormats) {
