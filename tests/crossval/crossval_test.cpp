@@ -1,6 +1,7 @@
 // The crossval flow against the real reference (ctest label: reference). Each file is built with
 // the Writer in the test; every report produced is validated against the JSON Schema.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -526,6 +527,51 @@ TEST_F(Crossval, LogitsAgainstASecondReferenceBuild) {
     EXPECT_EQ(s["details"]["against"]["kind"], "reference");
     ASSERT_EQ(s["details"]["metrics"].size(), 4u);
     for (const auto& m : s["details"]["metrics"]) EXPECT_EQ(m["max_abs_diff"], 0.0);
+}
+
+// A long run costs a row, not a matrix: the reference's logits are read back from the probe's file one
+// position at a time for the summary, --logits-out and the comparison with a binary --against file.
+// The model's vocabulary is 32768 tokens, so that a row is 128 KiB and 512 positions are 64 MiB:
+// holding them (as the stage once did, with copies for the file written, and the --against file read
+// whole to check it) added 170 MiB (--logits-out) and 108 MiB (--against) between 64 and 512
+// positions; measured now: under 1 MiB for each.
+TEST_F(Crossval, ALongRunOfLogitsCostsOurProcessARowNotTheMatrix) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "memory bounds are measured in the plain build: ASan's shadow memory and quarantine add to it";
+#endif
+    using namespace gguf::fixtures;
+    TinyModelSpec spec{TinyArch::llama, TinyType::f32, 42};
+    spec.extra_vocab = 32768 - tiny_shape(TinyArch::llama).n_vocab;
+    auto w = tiny_model(spec);
+    ASSERT_TRUE(w.ok());
+    const auto model = write("wide.gguf", w->to_bytes());
+    const auto peak = [&](std::size_t positions, bool against) {
+        std::string tokens = "1";
+        for (std::size_t i = 1; i < positions; ++i) tokens += fmt::format(",{}", 3 + (i * 7) % 256);
+        const auto saved = dir_ / fmt::format("ref-{}.bin", positions);
+        std::vector<std::string> argv{kBin,           "crossval", "--model",
+                                      model.string(), "--report", (dir_ / "long.json").string(),
+                                      "--logits",     "--tokens", tokens};
+        if (against) {
+            argv.insert(argv.end(), {"--against", saved.string()});
+        } else {
+            argv.insert(argv.end(), {"--logits-out", saved.string()});
+        }
+        int code = -1;
+        const long kib = testing_support::own_peak_kib(argv, code);
+        EXPECT_EQ(code, 0) << positions << " positions" << (against ? ", against the saved file" : "");
+        if (!against) {
+            EXPECT_EQ(std::filesystem::file_size(saved), 16 + positions * 32768 * 4);  // GLOG header + the rows
+        }
+        return static_cast<double>(kib) / 1024;
+    };
+    const double short_save = peak(64, false), long_save = peak(512, false);
+    const double short_against = peak(64, true), long_against = peak(512, true);
+    const auto report = json::parse(slurp(dir_ / "long.json"));
+    EXPECT_EQ(stage(report, "logits")["details"]["metrics"].size(), 512u);
+    EXPECT_LT(long_save - short_save, 8.0) << short_save << " MiB for 64 positions, " << long_save << " for 512";
+    EXPECT_LT(long_against - short_against, 8.0)
+        << short_against << " MiB for 64 positions, " << long_against << " for 512, against a binary file";
 }
 
 TEST_F(Crossval, AgainstMustBeReadable) {

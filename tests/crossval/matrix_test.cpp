@@ -401,23 +401,6 @@ TEST(Matrix, ANonUtf8FileNameIsReadByEveryReaderAndNamedLosslessly) {
     fs::remove_all(dir);
 }
 
-// The peak resident memory (VmHWM, KiB) of the process running argv, itself only (not its children),
-// sampled every 10 ms until it exits; and its exit status.
-long own_peak_kib(const std::vector<std::string>& argv, int& exit_code) {
-    const pid_t pid = testing_support::spawn_quiet(argv);
-    long peak = 0;
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-        for (std::string line; std::getline(in, line);) {
-            if (line.rfind("VmHWM:", 0) == 0) peak = std::max(peak, std::stol(line.substr(6)));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return peak;
-}
-
 // The vocabulary files of the pinned bundle (the largest 15.8 MB): the matrix process once peaked at
 // 368 MB for the largest alone and 1.17 GB for all 19 (all four readers' answers held per file, 16
 // files' answers per peer batch), then at 418 MB (26 times; each answer's JSON tree copied and its
@@ -441,7 +424,7 @@ TEST(MatrixMemory, VocabularyFilesCostOurProcessASmallMultipleOfTheLargest) {
     }
     ASSERT_GE(files, 19u) << models;
     int code = -1;
-    const long kib = own_peak_kib({kBin, "matrix", corpus.string()}, code);
+    const long kib = testing_support::own_peak_kib({kBin, "matrix", corpus.string()}, code);
     EXPECT_EQ(code, 0);
     EXPECT_GT(kib, 0);
     EXPECT_LT(static_cast<double>(kib) * 1024, 10.0 * static_cast<double>(largest))

@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace testing_support {
@@ -89,6 +92,23 @@ inline pid_t spawn_quiet(const std::vector<std::string>& argv) {
         _exit(127);
     }
     return pid;
+}
+
+// The peak resident memory (VmHWM, KiB) of the process running argv, itself only (not its children),
+// sampled every 10 ms until it exits; and its exit status.
+inline long own_peak_kib(const std::vector<std::string>& argv, int& exit_code) {
+    const pid_t pid = spawn_quiet(argv);
+    long peak = 0;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("VmHWM:", 0) == 0) peak = std::max(peak, std::stol(line.substr(6)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return peak;
 }
 
 }  // namespace testing_support
