@@ -9,6 +9,63 @@
 
 namespace cli {
 
+namespace {
+
+struct Opts {
+    std::string model;
+    std::string report = "crossval-report.json";
+    std::string cpp_dir;
+    double timeout_s = 60;
+    gguf::crossval::LogitsOptions logits;
+    gguf::crossval::TraceOptions trace;
+    std::string against;
+    ExpectOptions expect;
+    bool dequant = false;
+    gguf::crossval::TokenizeOptions tokenize;
+    std::vector<std::string> texts;
+};
+
+// The command: its checks (which complete the options: tokens, routes), the run, the report.
+int run_crossval(const CLI::App& app, Opts& o) {
+    if (!output_path_ok(o.report, "--report")) return int{kUsage};
+    if (o.logits.save && !output_path_ok(o.logits.save->string(), "--logits-out")) {
+        return int{kUsage};
+    }
+    if (auto why = readable_model(o.model); !why.empty()) {
+        return usage_report(o.model, o.report, why);
+    }
+    if (auto why = check_tokens(app, o.logits, o.model); !why.empty()) {
+        return usage_report(o.model, o.report, why);
+    }
+    if (auto why = route_text(o.texts, app.count("--tokens") > 0, o.logits.enabled || o.trace.enabled, &o.tokenize,
+                              o.logits, o.model);
+        !why.empty()) {
+        return usage_report(o.model, o.report, why);
+    }
+    if (auto why = route_against(o.against, o.logits, o.trace); !why.empty()) {
+        return usage_report(o.model, o.report, why);
+    }
+    gguf::crossval::Expectations expectations;
+    if (auto why = load_expectations(o.expect, expectations); !why.empty()) {
+        return usage_report(o.model, o.report, why);
+    }
+    auto options = crossval_options(o.model, o.cpp_dir, o.timeout_s);
+    options.logits = o.logits;
+    options.expectations = &expectations;
+    options.strict = o.expect.strict;
+    options.trace = o.trace;
+    options.dequant = o.dequant;
+    options.tokenize = o.tokenize;
+    const auto report = gguf::crossval::run(options);
+    if (const auto* trace = report.stage(gguf::crossval::StageId::trace))
+        fmt::print("{}", gguf::crossval::trace_table(*trace));
+    if (const auto* tokenize = report.stage(gguf::crossval::StageId::tokenize))
+        fmt::print("{}", gguf::crossval::tokenize_table(*tokenize));
+    return finish_report(report, o.report);
+}
+
+}  // namespace
+
 Command add_crossval(CLI::App& root) {
     auto* app = root.add_subcommand(
         "crossval",
@@ -17,19 +74,6 @@ Command add_crossval(CLI::App& root) {
         "intermediate tensor of its decode, with --tokenize its tokenizer on test texts. The reference runs in a "
         "child process.");
     app->footer(kCrossvalFooter);
-    struct Opts {
-        std::string model;
-        std::string report = "crossval-report.json";
-        std::string cpp_dir;
-        double timeout_s = 60;
-        gguf::crossval::LogitsOptions logits;
-        gguf::crossval::TraceOptions trace;
-        std::string against;
-        ExpectOptions expect;
-        bool dequant = false;
-        gguf::crossval::TokenizeOptions tokenize;
-        std::vector<std::string> texts;
-    };
     auto opts = std::make_shared<Opts>();
     app->add_option("--model,-m", opts->model, "The GGUF file")->required();
     app->add_option("--report", opts->report, "Where to write the JSON report (default: in the current directory)")
@@ -43,44 +87,7 @@ Command add_crossval(CLI::App& root) {
     app->add_flag(
         "--dequant", opts->dequant,
         "Add the dequant stage: every tensor to f32 by our library and by ggml's to_float, compared bit for bit");
-    return {app, [app, opts] {
-                if (!output_path_ok(opts->report, "--report")) return int{kUsage};
-                if (opts->logits.save && !output_path_ok(opts->logits.save->string(), "--logits-out")) {
-                    return int{kUsage};
-                }
-                if (auto why = readable_model(opts->model); !why.empty()) {
-                    return usage_report(opts->model, opts->report, why);
-                }
-                if (auto why = check_tokens(*app, opts->logits, opts->model); !why.empty()) {
-                    return usage_report(opts->model, opts->report, why);
-                }
-                if (auto why =
-                        route_text(opts->texts, app->count("--tokens") > 0, opts->logits.enabled || opts->trace.enabled,
-                                   &opts->tokenize, opts->logits, opts->model);
-                    !why.empty()) {
-                    return usage_report(opts->model, opts->report, why);
-                }
-                if (auto why = route_against(opts->against, opts->logits, opts->trace); !why.empty()) {
-                    return usage_report(opts->model, opts->report, why);
-                }
-                gguf::crossval::Expectations expectations;
-                if (auto why = load_expectations(opts->expect, expectations); !why.empty()) {
-                    return usage_report(opts->model, opts->report, why);
-                }
-                auto options = crossval_options(opts->model, opts->cpp_dir, opts->timeout_s);
-                options.logits = opts->logits;
-                options.expectations = &expectations;
-                options.strict = opts->expect.strict;
-                options.trace = opts->trace;
-                options.dequant = opts->dequant;
-                options.tokenize = opts->tokenize;
-                const auto report = gguf::crossval::run(options);
-                if (const auto* trace = report.stage(gguf::crossval::StageId::trace))
-                    fmt::print("{}", gguf::crossval::trace_table(*trace));
-                if (const auto* tokenize = report.stage(gguf::crossval::StageId::tokenize))
-                    fmt::print("{}", gguf::crossval::tokenize_table(*tokenize));
-                return finish_report(report, opts->report);
-            }};
+    return {app, [app, opts] { return run_crossval(*app, *opts); }};
 }
 
 }  // namespace cli

@@ -47,6 +47,61 @@ gguf::safetensors::Writer::Fill fill_for(const gguf::TensorInfo& t) {
     };
 }
 
+struct Opts {
+    std::string file;
+    std::vector<std::string> tensors;
+    std::string out;
+};
+
+int run_dequant(const Opts& o) {
+    auto file = gguf::open(o.file);
+    if (!file) {
+        const auto& e = file.error();
+        fmt::print(stderr, "{}: invalid: [{}] at offset {}: {}\n", o.file, gguf::code_name(e.code), e.offset,
+                   e.message);
+        return e.code == gguf::Code::io_error ? int{kUsage} : int{kInvalid};
+    }
+    std::vector<const gguf::TensorInfo*> chosen;
+    if (o.tensors.empty()) {
+        for (const auto& t : file->tensors()) chosen.push_back(&t);
+    } else {
+        std::set<std::string> seen;
+        for (const auto& name : o.tensors) {
+            const auto* t = file->find_tensor(name);
+            if (t == nullptr) {
+                fmt::print(stderr, "error: no tensor '{}' in {}\n", name, o.file);
+                return int{kUsage};
+            }
+            if (seen.insert(name).second) chosen.push_back(t);
+        }
+    }
+    gguf::safetensors::Writer writer;
+    writer.set_metadata("source", "gguf-crossval dequant");
+    writer.set_metadata("gguf_file", gguf::describe::render_string(o.file));
+    std::vector<std::string> skipped;
+    for (const auto* t : chosen) {
+        if (gguf::dequant_support(t->type) != gguf::DequantSupport::supported) {
+            auto probe = gguf::dequantize(static_cast<gguf::GgmlType>(t->type), {}, 0);
+            skipped.push_back(fmt::format("{}: {}", t->name, probe ? "" : probe.error().message));
+            continue;
+        }
+        auto st =
+            writer.add_streamed(std::string(t->name), gguf::safetensors::Dtype::F32, row_major_shape(*t), fill_for(*t));
+        if (!st) {
+            fmt::print(stderr, "error: tensor '{}': {}\n", t->name, st.error().message);
+            return int{kInvalid};
+        }
+        writer.set_metadata("gguf_type." + std::string(t->name), std::string(t->traits.name));
+    }
+    if (auto st = writer.write_file(o.out); !st) {
+        fmt::print(stderr, "error: {}\n", st.error().message);
+        return int{kUsage};
+    }
+    fmt::print("{}: {} tensor(s) written as f32\n", o.out, chosen.size() - skipped.size());
+    for (const auto& s : skipped) fmt::print("not written: {}\n", s);
+    return skipped.empty() ? int{kOk} : int{kInvalid};
+}
+
 }  // namespace
 
 Command add_dequant(CLI::App& root) {
@@ -54,63 +109,11 @@ Command add_dequant(CLI::App& root) {
         "dequant",
         "Dequantize a GGUF file's tensors to f32 (bit-identical with ggml's to_float) and write them as safetensors, "
         "each named as in the file, shape in row-major order (GGUF's ne reversed)");
-    struct Opts {
-        std::string file;
-        std::vector<std::string> tensors;
-        std::string out;
-    };
     auto opts = std::make_shared<Opts>();
     app->add_option("file", opts->file, "The GGUF file")->required();
     app->add_option("--tensor", opts->tensors, "Only this tensor (repeatable; default: every tensor)");
     app->add_option("--out", opts->out, "The safetensors file to write")->required();
-    return {app, [opts] {
-                auto file = gguf::open(opts->file);
-                if (!file) {
-                    const auto& e = file.error();
-                    fmt::print(stderr, "{}: invalid: [{}] at offset {}: {}\n", opts->file, gguf::code_name(e.code),
-                               e.offset, e.message);
-                    return e.code == gguf::Code::io_error ? int{kUsage} : int{kInvalid};
-                }
-                std::vector<const gguf::TensorInfo*> chosen;
-                if (opts->tensors.empty()) {
-                    for (const auto& t : file->tensors()) chosen.push_back(&t);
-                } else {
-                    std::set<std::string> seen;
-                    for (const auto& name : opts->tensors) {
-                        const auto* t = file->find_tensor(name);
-                        if (t == nullptr) {
-                            fmt::print(stderr, "error: no tensor '{}' in {}\n", name, opts->file);
-                            return int{kUsage};
-                        }
-                        if (seen.insert(name).second) chosen.push_back(t);
-                    }
-                }
-                gguf::safetensors::Writer writer;
-                writer.set_metadata("source", "gguf-crossval dequant");
-                writer.set_metadata("gguf_file", gguf::describe::render_string(opts->file));
-                std::vector<std::string> skipped;
-                for (const auto* t : chosen) {
-                    if (gguf::dequant_support(t->type) != gguf::DequantSupport::supported) {
-                        auto probe = gguf::dequantize(static_cast<gguf::GgmlType>(t->type), {}, 0);
-                        skipped.push_back(fmt::format("{}: {}", t->name, probe ? "" : probe.error().message));
-                        continue;
-                    }
-                    auto st = writer.add_streamed(std::string(t->name), gguf::safetensors::Dtype::F32,
-                                                  row_major_shape(*t), fill_for(*t));
-                    if (!st) {
-                        fmt::print(stderr, "error: tensor '{}': {}\n", t->name, st.error().message);
-                        return int{kInvalid};
-                    }
-                    writer.set_metadata("gguf_type." + std::string(t->name), std::string(t->traits.name));
-                }
-                if (auto st = writer.write_file(opts->out); !st) {
-                    fmt::print(stderr, "error: {}\n", st.error().message);
-                    return int{kUsage};
-                }
-                fmt::print("{}: {} tensor(s) written as f32\n", opts->out, chosen.size() - skipped.size());
-                for (const auto& s : skipped) fmt::print("not written: {}\n", s);
-                return skipped.empty() ? int{kOk} : int{kInvalid};
-            }};
+    return {app, [opts] { return run_dequant(*opts); }};
 }
 
 }  // namespace cli
