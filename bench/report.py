@@ -109,6 +109,37 @@ def max_rss_kib(cmd):
     return int(out.stderr.strip().splitlines()[-1])
 
 
+def own_peak_kib(cmd):
+    """Exit status and peak resident set (VmHWM, KiB) of the process running `cmd` itself, not of its
+    children (the readers a matrix starts), sampled every 10 ms."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return proc.returncode, peak
+
+
+def matrix_run(gguf_crossval, corpus, out):
+    """One `matrix` run: wall seconds, our process's peak (KiB), each reader's time (s, from matrix.json's
+    totals: a peer batch's time is shared among its files) and the number of files."""
+    start = time.monotonic()
+    rc, peak = own_peak_kib([gguf_crossval, "matrix", "-o", out, corpus])
+    wall = time.monotonic() - start
+    if rc not in (0, 1):  # 1: our reader was wrong on a file, still a complete run
+        return None
+    with open(os.path.join(out, "matrix.json")) as f:
+        m = json.load(f)
+    readers = {name: t["duration_ms"] / 1000 for name, t in m["totals"].items()}
+    return wall, peak, readers, len(m["files"])
+
+
 def crossval_stages(gguf_crossval, work):
     """Per-stage wall times of `full-crossval` (mini fixtures and tiny models), from its reports."""
     help_run = subprocess.run([gguf_crossval, "crossval", "--help"], capture_output=True)
@@ -182,6 +213,19 @@ def main():
 
     log("crossval stages (full-crossval on the fixture set)")
     stages = crossval_stages(args.gguf_crossval, args.work)
+
+    log("matrix over the conformance corpus (gen-corpus; 3 runs) and over the bundle's vocabulary files (1 run)")
+    corpus = os.path.join(args.work, "corpus")
+    subprocess.run([args.gguf_crossval, "gen-corpus", "--out", corpus], check=True, stdout=subprocess.DEVNULL)
+    corpus_runs = [matrix_run(args.gguf_crossval, corpus, os.path.join(args.work, f"matrix-{i}")) for i in range(3)]
+    corpus_runs = [r for r in corpus_runs if r is not None]
+    vocab_dir = os.path.join(args.work, "vocab")
+    os.makedirs(vocab_dir)
+    vocab_files = sorted(glob.glob(os.path.join(os.path.dirname(args.real_vocab), "*.gguf")))
+    for v in vocab_files:
+        subprocess.run(["cp", v, vocab_dir], check=True)
+    largest_vocab = max((os.path.getsize(v) for v in vocab_files), default=0)
+    vocab_run = matrix_run(args.gguf_crossval, vocab_dir, os.path.join(args.work, "matrix-vocab"))
 
     # ---- the table -------------------------------------------------------------------------------
     gbps = lambda b: b["bytes_per_second"] / 1e9 if b else None  # noqa: E731
@@ -268,6 +312,27 @@ def main():
         if not stages:
             p("not measured: full-crossval wrote no reports")
     p("")
+    p("## matrix (whole process; each reader's time from matrix.json, a peer batch's time shared among its files)")
+    p("")
+    p("Our process's peak is its own VmHWM, without the readers' processes.")
+    p("")
+    reader_names = ["ours", "llama.cpp", "bitnet.cpp", "gguf-py", "@huggingface/gguf"]
+    p("| corpus | files | wall | our process's peak | " + " | ".join(reader_names) + " |")
+    p("|---|---|---|---|" + "---|" * len(reader_names))
+    matrix_rows = []
+    if corpus_runs:
+        wall = statistics.median(r[0] for r in corpus_runs)
+        run = min(corpus_runs, key=lambda r: abs(r[0] - wall))
+        matrix_rows.append(("conformance corpus (median of 3)", wall, run))
+    if vocab_run:
+        matrix_rows.append((f"the {len(vocab_files)} vocabulary files (largest {largest_vocab / 1e6:.1f} MB)",
+                            vocab_run[0], vocab_run))
+    for label, wall, (_, peak, readers, n) in matrix_rows:
+        cells = [f"{readers[r]:.2f} s" if r in readers else "n/a" for r in reader_names]
+        p(f"| {label} | {n} | {wall:.2f} s | {peak / 1024:.1f} MiB | " + " | ".join(cells) + " |")
+    if not matrix_rows:
+        p("| not measured: matrix failed | | | | | | | | |")
+    p("")
     p("## crossval on the mini fixture, both reference stages (whole process, 15 runs after a warm-up)")
     p("")
     p(f"median wall {crossval_mini[0]:.1f} ms, median CPU (ours and the probe's children) {crossval_mini[1]:.1f} ms")
@@ -327,6 +392,14 @@ def main():
                     f"{gw / vw:.1f}x (CPU {gc / vc:.1f}x)"))
     targets.append(("crossval on the mini fixture <= 35 ms wall median", crossval_mini[0] <= 35,
                     f"{crossval_mini[0]:.1f} ms"))
+    if corpus_runs:
+        wall = statistics.median(r[0] for r in corpus_runs)
+        targets.append(("matrix over the conformance corpus <= 2 s wall median", wall <= 2.0,
+                        f"{wall:.2f} s (readers' time in the matrix table)"))
+    if vocab_run and largest_vocab:
+        x = vocab_run[1] * 1024 / largest_vocab
+        targets.append(("matrix over the vocabulary files: our process within 10x the largest file", x <= 10,
+                        f"{x:.1f}x ({vocab_run[1] / 1024:.0f} MiB)"))
     rss_mib = validate_rss / 1024
     targets.append(("peak RSS < 64 MiB for validate --data on 1 GiB", rss_mib < 64, f"{rss_mib:.1f} MiB"))
     p("| target | result | measured |")
