@@ -1,7 +1,8 @@
 // fuzz_probe_answer: what a reference probe prints on stdout (a user's own build, via --cpp-dir,
 // prints what it likes). The answer is read as the crossval stages read it: an outcome whose payload
 // is an object when it passes, whose failure has a class and a message otherwise; a header answer
-// becomes a Description or an error, never an exception; the outcome's text serialises as JSON.
+// becomes a Description or an error, never an exception, and the same one whether the payload is
+// kept or consumed; the outcome's text serialises as JSON.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (o.ok) {
         FUZZ_CHECK(o.payload.is_object() && o.failure == ref::FailureClass::none);
         auto d = ref::description_from_header(o.payload);
+        // The matrix's consuming form frees each key-value's JSON as it goes: it reads the same.
+        auto consumed = ref::description_from_header(nlohmann::json(o.payload));
+        FUZZ_CHECK(consumed.ok() == d.ok());
+        if (d && consumed) FUZZ_CHECK(gguf::describe::to_json(*consumed) == gguf::describe::to_json(*d));
+        if (!d && !consumed) FUZZ_CHECK(consumed.error().message == d.error().message);
         if (d) {
             FUZZ_CHECK(!gguf::describe::to_json(*d).dump().empty());  // throws on invalid UTF-8
         } else {
