@@ -576,11 +576,25 @@ TEST_F(Crossval, ALongRunOfLogitsCostsOurProcessARowNotTheMatrix) {
 
 TEST_F(Crossval, AgainstMustBeReadable) {
     const auto model = write("mini.gguf", gguf::fixtures::mini_fixture(3).to_bytes());
+    const auto report = testing_support::quoted(dir_ / "usage.report.json");
     const auto junk = write("junk.json", Buffer{std::byte{'{'}});
-    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
-                         testing_support::quoted(junk));
+    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --report " + report +
+                         " --logits --against " + testing_support::quoted(junk));
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("--against"), std::string::npos);
+    // A binary file is checked by its header against its size, before the run: 2 positions of 3 logits
+    // need 2 * 3 * 4 = 24 bytes after the 16-byte header; it has 20.
+    std::string cut = "GLOG";
+    for (const std::uint32_t v : {1u, 2u, 3u}) {
+        for (int b = 0; b < 4; ++b) cut += static_cast<char>((v >> (8 * b)) & 0xff);
+    }
+    cut += std::string(20, '\0');
+    const auto cut_path = write("cut.bin", Buffer(reinterpret_cast<const std::byte*>(cut.data()),
+                                                  reinterpret_cast<const std::byte*>(cut.data()) + cut.size()));
+    r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --report " + report +
+                    " --logits --against " + testing_support::quoted(cut_path));
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("need 24 bytes of data after the header, the file has 20"), std::string::npos) << r.err;
 }
 
 TEST_F(Crossval, AKldBaseFileIsCheckedBeforeTheRunAndRefusesTokens) {
@@ -595,12 +609,13 @@ TEST_F(Crossval, AKldBaseFileIsCheckedBeforeTheRunAndRefusesTokens) {
     bytes.resize(bytes.size() - 2);
     const auto cut = write("cut.kld", Buffer(reinterpret_cast<const std::byte*>(bytes.data()),
                                              reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size()));
-    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --against " +
-                         testing_support::quoted(cut));
+    const auto report = testing_support::quoted(dir_ / "usage.report.json");
+    auto r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --report " + report +
+                         " --logits --against " + testing_support::quoted(cut));
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("need"), std::string::npos) << r.err;
-    r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --logits --tokens 1 --against " +
-                    testing_support::quoted(whole));
+    r = run_command(kBin + " crossval --model " + testing_support::quoted(model) + " --report " + report +
+                    " --logits --tokens 1 --against " + testing_support::quoted(whole));
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("--tokens"), std::string::npos) << r.err;
 }
