@@ -132,6 +132,10 @@ public:
 
     // Canonical little-endian encoding of the payload (what follows the type tag).
     void encode(std::vector<std::byte>& out, bool big_endian = false) const;
+    // The start of an array's encoding (its element type and count), for writing the elements one at a
+    // time without building the array: encode() of an array is this, then each element's encode().
+    static void encode_array_header(std::vector<std::byte>& out, ValueType elem_type, std::uint64_t count,
+                                    bool big_endian = false);
 
     friend bool operator==(const Value&, const Value&) = default;
 

@@ -50,11 +50,7 @@ void hash_canonical(XXH64_state_t* st, const ValueView& value, std::vector<std::
         Value::from_view(value).encode(buf, false);
     } else {
         const auto a = value.as_array();
-        const auto put = [&](std::uint64_t v, int bytes) {
-            for (int b = 0; b < bytes; ++b) buf.push_back(static_cast<std::byte>((v >> (8 * b)) & 0xff));
-        };
-        put(static_cast<std::uint32_t>(a.elem_type()), 4);
-        put(a.size(), 8);
+        Value::encode_array_header(buf, a.elem_type(), a.size());
         for (auto e : a) hash_canonical(st, e, buf);
     }
     if (buf.size() >= kFlush) {

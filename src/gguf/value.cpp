@@ -179,6 +179,12 @@ Value Value::from_view(const ValueView& view) {
     }
 }
 
+void Value::encode_array_header(std::vector<std::byte>& out, ValueType elem_type, std::uint64_t count,
+                                bool big_endian) {
+    wire::append<std::uint32_t>(out, static_cast<std::uint32_t>(elem_type), big_endian);
+    wire::append<std::uint64_t>(out, count, big_endian);
+}
+
 void Value::encode(std::vector<std::byte>& out, bool big_endian) const {
     switch (type_) {
         case ValueType::string:
@@ -187,8 +193,7 @@ void Value::encode(std::vector<std::byte>& out, bool big_endian) const {
                        reinterpret_cast<const std::byte*>(str_.data()) + str_.size());
             return;
         case ValueType::array:
-            wire::append<std::uint32_t>(out, static_cast<std::uint32_t>(elem_type_), big_endian);
-            wire::append<std::uint64_t>(out, elements_.size(), big_endian);
+            encode_array_header(out, elem_type_, elements_.size(), big_endian);
             for (const auto& e : elements_) e.encode(out, big_endian);
             return;
         default:

@@ -110,12 +110,11 @@ bool append_array(const json& j, std::vector<std::byte>& out) {
     }
     const auto elem = static_cast<ValueType>(elem_id.get<std::int64_t>());
     // find, not value(): value() returns a copy, and "values" may be a vocabulary of 262,144 strings.
+    static const json kNoValues = json::array();
     const auto values_it = j.find("values");
-    const auto no_values = json::array();
-    const auto& values = values_it == j.end() ? no_values : *values_it;
+    const auto& values = values_it == j.end() ? kNoValues : *values_it;
     if (!values.is_array() || values.size() != unsigned_or(j, "n", 0)) return false;
-    Value::u32(static_cast<std::uint32_t>(elem)).encode(out);  // the array's header, as Value::encode writes it
-    Value::u64(values.size()).encode(out);
+    Value::encode_array_header(out, elem, values.size());
     for (const auto& v : values) {
         if (!append_element(elem, v, out)) return false;
     }
@@ -163,7 +162,7 @@ gguf::Result<describe::Tensor> tensor_from(const json& j, std::size_t index) {
 }
 
 // `consumed`, when given, is `payload` itself: each key-value's JSON is freed once it is converted, so
-// that a vocabulary's arrays never exist as JSON and as Values at once.
+// that the peak is the JSON plus one key-value's encoding, not the JSON plus every conversion.
 gguf::Result<describe::Description> convert(const json& payload, json* consumed) {
     if (!payload.is_object()) return payload_error("not a JSON object");
     try {
