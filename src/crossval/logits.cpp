@@ -215,22 +215,21 @@ PositionMetrics compare_rows(std::span<const float> ref, std::span<const float> 
 }
 
 LogitsResult<Ok> check_comparable(const LogitsShape& ref, const LogitsShape& test) {
-    const auto [n_vocab, n_positions, tokens] = test;
-    if (ref.n_vocab == 0 || ref.n_positions == 0 || n_vocab == 0 || n_positions == 0) {
+    if (ref.n_vocab == 0 || ref.n_positions == 0 || test.n_vocab == 0 || test.n_positions == 0) {
         return LogitsError{LogitsCode::shape_mismatch, 0, "cannot compare an empty logits matrix"};
     }
-    if (ref.n_vocab != n_vocab) {
+    if (ref.n_vocab != test.n_vocab) {
         return LogitsError{LogitsCode::shape_mismatch, 0,
-                           fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, n_vocab)};
+                           fmt::format("n_vocab differs: reference {}, test {}", ref.n_vocab, test.n_vocab)};
     }
-    if (ref.n_positions != n_positions) {
+    if (ref.n_positions != test.n_positions) {
         return LogitsError{
             LogitsCode::shape_mismatch, 0,
-            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions, n_positions)};
+            fmt::format("number of positions differs: reference {}, test {}", ref.n_positions, test.n_positions)};
     }
-    if (!ref.tokens.empty() && !tokens.empty() && !std::ranges::equal(ref.tokens, tokens)) {
+    if (!ref.tokens.empty() && !test.tokens.empty() && !std::ranges::equal(ref.tokens, test.tokens)) {
         std::size_t i = 0;
-        while (i < ref.tokens.size() && i < tokens.size() && ref.tokens[i] == tokens[i]) ++i;
+        while (i < ref.tokens.size() && i < test.tokens.size() && ref.tokens[i] == test.tokens[i]) ++i;
         return LogitsError{
             LogitsCode::shape_mismatch, 0,
             fmt::format("the token sequences differ from position {}: the runs did not decode the same input", i)};

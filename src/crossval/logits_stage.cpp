@@ -157,6 +157,13 @@ void fail(Stage& s, Failure failure, std::string message) {
     s.message = std::move(message);
 }
 
+// The reference's logits file could not be read back (it was written by the probe, checked, and is
+// ours to read: a failure of class other, not a divergence).
+Stage unreadable(Stage s, const LogitsError& e) {
+    fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + e.message);
+    return s;
+}
+
 // The second source, read position by position: a binary logits file or another reference build's
 // run one row at a time, anything else (a JSON file, the built-in forward pass) from a matrix held whole.
 class SecondSource {
@@ -289,19 +296,15 @@ Stage kld_base_stage(const reference::Reference& ref, const std::filesystem::pat
                    : "the probe's logits could not be read: " + l.error().message);
             return s;
         }
-        const auto unreadable = [&](const LogitsError& e) {
-            fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + e.message);
-            return s;
-        };
         auto rows = l->rows();  // positions in order: those before the scored ones are read and passed over
-        if (!rows) return unreadable(rows.error());
+        if (!rows) return unreadable(std::move(s), rows.error());
         for (std::size_t p = 0; p < reader->first(); ++p) {
-            if (auto r = rows->read_row(row); !r) return unreadable(r.error());
+            if (auto r = rows->read_row(row); !r) return unreadable(std::move(s), r.error());
         }
         for (std::uint32_t j = 0; j < reader->rows_per_chunk(); ++j) {
             const std::size_t p = reader->first() + j;
             reader->row_log_probs(j, base);
-            if (auto r = rows->read_row(row); !r) return unreadable(r.error());
+            if (auto r = rows->read_row(row); !r) return unreadable(std::move(s), r.error());
             const auto test = log_probabilities(row);
             acc.add(LogProbRow{base, -16}, LogProbRow{test}, static_cast<std::uint32_t>(tokens[p + 1]));
         }
@@ -375,10 +378,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
         s.log_excerpt = o.log_excerpt;
         return s;
     }
-    if (!ref_logits) {
-        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_logits.error().message);
-        return s;
-    }
+    if (!ref_logits) return unreadable(std::move(s), ref_logits.error());
     const auto& l = *ref_logits;
     s.ok = true;
     s.details["tokens"] = l.tokens;
@@ -388,8 +388,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     if (o.payload.contains("kv_note")) s.details["kv_note"] = o.payload["kv_note"];
     auto positions = position_summary(l);
     if (!positions) {
-        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + positions.error().message);
-        return s;
+        return unreadable(std::move(s), positions.error());
     }
     s.details["positions"] = std::move(*positions);
     if (options.save) {
@@ -429,8 +428,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     }
     auto ref_rows = l.rows();
     if (!ref_rows) {
-        fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + ref_rows.error().message);
-        return s;
+        return unreadable(std::move(s), ref_rows.error());
     }
     const Thresholds thresholds = thresholds_for(options, model, s.details);
     // Position by position: the metrics row, the first divergence and the distribution statistics are
@@ -442,8 +440,7 @@ Stage logits_stage(const reference::Reference& ref, const std::filesystem::path&
     std::vector<float> buffer, ref_row;
     for (std::size_t p = 0; p < l.n_positions; ++p) {
         if (auto r = ref_rows->read_row(ref_row); !r) {
-            fail(s, reference::FailureClass::other, "the probe's logits could not be read: " + r.error().message);
-            return s;
+            return unreadable(std::move(s), r.error());
         }
         const auto test = theirs->row(p, buffer);
         if (!test) {

@@ -473,10 +473,6 @@ void mark_unusable_readers(Matrix& m) {
     }
 }
 
-}  // namespace
-
-namespace {
-
 // A unit of work for one child-process reader: files [begin, end) of the run (one file for the
 // reference probes, a batch for a peer).
 struct Task {
@@ -623,7 +619,6 @@ private:
             // than the file (a vocabulary's answer from the probe is 1.3 times the file).
             std::lock_guard<std::mutex> one_at_a_time(convert_mutex_);
             m_.files[i].cells[reader] = cell_from(std::move(outcome), ours, profile_of(reader));
-            outcome = {};
             release_freed_memory(facts_.size[i]);
         }
         if (pending_[i].left.fetch_sub(1) == 1) finish(i);
