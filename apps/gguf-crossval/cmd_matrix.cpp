@@ -99,10 +99,22 @@ Command add_matrix(CLI::App& root) {
                 std::error_code ec;
                 for (const char* name : {"matrix.json", "matrix.md"})
                     std::filesystem::remove(std::filesystem::path(out) / name, ec);
+                // Each file's matrix.json entry goes to a spool beside the outputs as it finishes, so
+                // memory holds the files matrix.md lists, not every file's cells. A DIR that is not a
+                // directory is run_matrix's usage error: nothing is made for it.
+                if (std::filesystem::is_directory(options.dir, ec)) {
+                    auto spool = gguf::crossval::MatrixSpool::create(out);
+                    if (!spool) {
+                        fmt::print(stderr, "error: {}\n", safe(spool.error().message));
+                        return int{kWriteFailed};
+                    }
+                    options.spool = std::move(spool).value();
+                }
                 auto matrix = gguf::crossval::run_matrix(options);
                 if (!matrix) {
-                    fmt::print(stderr, "error: {}\n", matrix.error().message);
-                    return int{kUsage};
+                    fmt::print(stderr, "error: {}\n", safe(matrix.error().message));
+                    const bool spool_failed = options.spool && !options.spool->error().empty();
+                    return int{spool_failed ? kWriteFailed : kUsage};
                 }
                 return write_matrix_outputs(*matrix, out);
             }};

@@ -375,6 +375,11 @@ void add_totals(ReaderTotals& t, const MatrixFile& f, const Cell& c) {
     }
     if (!c.mismatches.empty()) ++t.value_disagreements;
     t.duration_ms += c.duration_ms;
+    std::vector<NoteKind> kinds;  // each kind once per file
+    for (const auto& n : c.notes) {
+        if (std::find(kinds.begin(), kinds.end(), n.kind) == kinds.end()) kinds.push_back(n.kind);
+    }
+    for (const auto k : kinds) ++t.normalised[k];
 }
 
 }  // namespace
@@ -409,7 +414,7 @@ bool MatrixFile::all_agree() const {
 
 bool Matrix::ours_right() const {
     return std::none_of(files.begin(), files.end(),
-                        [](const MatrixFile& f) { return f.cells[kOurs].wrong.value_or(false); });
+                        [](const MatrixFile& f) { return !f.cells.empty() && f.cells[kOurs].wrong.value_or(false); });
 }
 
 void count_totals(Matrix& m) {
@@ -460,23 +465,15 @@ Readers locate_readers(const MatrixOptions& options, Matrix& m) {
     return readers;
 }
 
-// A reader found unusable on the way (an adapter that could not load its library) is unavailable.
-void mark_unusable_readers(Matrix& m) {
-    for (std::size_t r = 1; r < kReaderCount; ++r) {
-        const bool none_ran = std::all_of(m.files.begin(), m.files.end(), [r](const MatrixFile& f) {
-            return f.cells[r].verdict == ReaderVerdict::unavailable;
-        });
-        if (none_ran && !m.files.empty() && m.readers[r].available) {
-            m.readers[r].available = false;
-            m.readers[r].why_unavailable = m.files.front().cells[r].reason;
-        }
-    }
-}
-
 // A unit of work for one child-process reader: files [begin, end) of the run (one file for the
 // reference probes, a batch for a peer).
 struct Task {
     std::size_t reader, begin, end;
+};
+
+// Files [begin, end): one process of each peer, and one of each reference probe per file.
+struct Batch {
+    std::size_t begin, end;
 };
 
 // What stat() says of each file before any reader opens it.
@@ -500,23 +497,30 @@ FileFacts stat_files(const fs::path& dir, const std::vector<MatrixFile>& files) 
 // The work, in file order: the reference probes run one file per process (a probe may abort on a
 // file); each peer runs a batch per process (starting an interpreter costs more than reading a
 // file): up to kPeerBatch files and kPeerBatchBytes, a larger file alone, since a peer's answer for
-// a batch is held whole (a vocabulary file's is larger than the file).
-std::vector<Task> plan_tasks(const FileFacts& facts) {
-    std::vector<Task> tasks;
+// a batch is held whole (a vocabulary file's is larger than the file). A batch's tasks are made as
+// the workers take them: a corpus of 10^6 files is not 4 * 10^6 tasks held at once.
+std::vector<Batch> plan_batches(const FileFacts& facts) {
+    std::vector<Batch> batches;
     const std::size_t n = facts.size.size();
     for (std::size_t b = 0, e = 0; b < n; b = e) {
         std::uintmax_t bytes = 0;
         for (e = b; e < n && e - b < kPeerBatch && (e == b || bytes + facts.size[e] <= kPeerBatchBytes); ++e) {
             bytes += facts.size[e];
         }
-        tasks.push_back({kGgufPy, b, e});
-        tasks.push_back({kHfGguf, b, e});
-        for (std::size_t i = b; i < e; ++i) {
-            tasks.push_back({kLlamaCpp, i, i + 1});
-            tasks.push_back({kBitnetCpp, i, i + 1});
-        }
+        batches.push_back({b, e});
     }
-    return tasks;
+    return batches;
+}
+
+// Task k of a batch: the two peers' batch processes first, then each file's two probes.
+Task batch_task(const Batch& b, std::size_t k) {
+    if (k < 2) return {k == 0 ? kGgufPy : kHfGguf, b.begin, b.end};
+    const auto i = b.begin + (k - 2) / 2;
+    return {k % 2 == 0 ? kLlamaCpp : kBitnetCpp, i, i + 1};
+}
+
+std::size_t batch_tasks(const Batch& b) {
+    return 2 + 2 * (b.end - b.begin);
 }
 
 reference::StageOutcome not_run(std::string why) {
@@ -537,21 +541,23 @@ public:
           m_(m),
           readers_(readers),
           facts_(stat_files(options.dir, m.files)),
-          tasks_(plan_tasks(facts_)),
-          pending_(m.files.size()) {
-        for (auto& f : m_.files) f.cells.resize(kReaderCount);
+          batches_(plan_batches(facts_)),
+          pending_(m.files.size()),
+          finished_(m.files.size(), 0) {
+        m_.totals.assign(kReaderCount, {});
     }
 
     void run() {
+        std::size_t tasks = 0;
+        for (const auto& b : batches_) tasks += batch_tasks(b);
         const auto jobs =
-            static_cast<unsigned>(std::clamp<std::size_t>(options_.jobs, 1, std::max<std::size_t>(tasks_.size(), 1)));
+            static_cast<unsigned>(std::clamp<std::size_t>(options_.jobs, 1, std::max<std::size_t>(tasks, 1)));
         std::vector<std::thread> threads;
         for (unsigned j = 1; j < jobs; ++j) threads.emplace_back([this] { work(); });
         work();
         for (auto& t : threads) t.join();
     }
 
-private:
     // Per file while it is in flight: our reader's description, made once by whichever reader
     // finishes first, and how many child readers are still to report.
     struct Pending {
@@ -560,9 +566,34 @@ private:
         std::atomic<int> left{kReaderCount - 1};
     };
 
+    // A reader found unusable on the way (an adapter that could not load its library) is
+    // unavailable: one that ran on none of the files our reader could read. Missing files say
+    // nothing of the readers.
+    void mark_unusable_readers() {
+        if (readable_ == 0) return;
+        for (std::size_t r = 1; r < kReaderCount; ++r) {
+            if (ran_[r] == 0 && m_.readers[r].available) {
+                m_.readers[r].available = false;
+                m_.readers[r].why_unavailable = first_reason_[r];
+            }
+        }
+    }
+
+private:
+    // The next task in file order, nullopt when all are taken.
+    std::optional<Task> next_task() {
+        std::lock_guard<std::mutex> lock(next_mutex_);
+        while (batch_ < batches_.size() && in_batch_ == batch_tasks(batches_[batch_])) {
+            ++batch_;
+            in_batch_ = 0;
+        }
+        if (batch_ == batches_.size()) return std::nullopt;
+        return batch_task(batches_[batch_], in_batch_++);
+    }
+
     void work() {
-        for (std::size_t t; (t = next_.fetch_add(1)) < tasks_.size();) {
-            const auto& task = tasks_[t];
+        while (const auto next = next_task()) {
+            const auto& task = *next;
             auto results = run_task(task);
             for (auto i = task.begin; i < task.end; ++i) settle(i, task.reader, std::move(results[i - task.begin]));
         }
@@ -604,6 +635,7 @@ private:
     const describe::Description* ours_of(std::size_t i) {
         auto& p = pending_[i];
         std::call_once(p.ours_once, [&] {
+            m_.files[i].cells.resize(kReaderCount);  // here, not up front: only the files in flight have cells
             std::optional<describe::Description> d;
             m_.files[i].cells[kOurs] = run_ours(options_.dir / m_.files[i].file, d);
             if (d) p.ours = std::make_unique<describe::Description>(std::move(*d));
@@ -639,18 +671,46 @@ private:
         std::lock_guard<std::mutex> lock(progress_mutex_);
         ++done_;
         if (options_.progress) options_.progress(done_, m_.files.size(), f.file);
+        finished_[i] = 1;
+        while (emitted_ < finished_.size() && finished_[emitted_]) emit(emitted_++);
+    }
+
+    // A finished file, in the corpus's order: counted in the totals and, in a spooled run, written
+    // to the spool (and its cells dropped when every reader agrees).
+    void emit(std::size_t i) {
+        auto& f = m_.files[i];
+        for (std::size_t r = 0; r < kReaderCount; ++r) add_totals(m_.totals[r], f, f.cells[r]);
+        if (f.cells[kOurs].verdict != ReaderVerdict::unavailable) {
+            ++readable_;
+            for (std::size_t r = 1; r < kReaderCount; ++r) {
+                if (f.cells[r].verdict != ReaderVerdict::unavailable) {
+                    ++ran_[r];
+                } else if (first_reason_[r].empty()) {
+                    first_reason_[r] = f.cells[r].reason;
+                }
+            }
+        }
+        if (!options_.spool) return;
+        options_.spool->append(m_, f);
+        if (f.all_agree()) std::vector<Cell>{}.swap(f.cells);
     }
 
     const MatrixOptions& options_;
     Matrix& m_;
     const Readers& readers_;
     const FileFacts facts_;
-    const std::vector<Task> tasks_;
+    const std::vector<Batch> batches_;
     std::vector<Pending> pending_;
-    std::atomic<std::size_t> next_{0};
+    std::mutex next_mutex_;  // guards batch_, in_batch_
+    std::size_t batch_ = 0, in_batch_ = 0;
     std::mutex convert_mutex_;
-    std::mutex progress_mutex_;
+    std::mutex progress_mutex_;  // guards what follows
     std::size_t done_ = 0;
+    std::vector<char> finished_;
+    std::size_t emitted_ = 0;                             // files [0, emitted_) are counted (and spooled)
+    std::size_t readable_ = 0;                            // emitted files our reader could open
+    std::array<std::size_t, kReaderCount> ran_{};         // per reader: readable files it gave a verdict on
+    std::array<std::string, kReaderCount> first_reason_;  // per reader: why it first did not
 };
 
 }  // namespace
@@ -668,9 +728,15 @@ gguf::Result<Matrix> run_matrix(const MatrixOptions& options) {
         std::erase_if(m.files, [&](const MatrixFile& f) { return !options.shard->takes(f.index); });
     }
     const auto readers = locate_readers(options, m);
-    MatrixRun(options, m, readers).run();
-    mark_unusable_readers(m);
-    count_totals(m);
+    {
+        MatrixRun run(options, m, readers);
+        run.run();
+        run.mark_unusable_readers();
+    }
+    if (options.spool) {
+        if (!options.spool->flush()) return Error{Code::io_error, 0, options.spool->error()};
+        m.spool = options.spool;
+    }
     m.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
     return m;
 }

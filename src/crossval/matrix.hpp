@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "compare.hpp"
 #include "gguf/error.hpp"
 #include "summary.hpp"
+#include "util/fd.hpp"
 #include "verdict.hpp"
 
 namespace gguf::crossval {
@@ -70,12 +73,15 @@ struct ReaderInfo {
 
 struct ReaderTotals {
     std::size_t accepted = 0, rejected = 0, crashes = 0, timeouts = 0, unavailable = 0;
-    std::size_t wrongly_accepted = 0;     // malformed files it accepted
-    std::size_t wrongly_rejected = 0;     // valid files it rejected
-    std::size_t wrong_code = 0;           // ours only: rejected with another code than the manifest's
-    std::size_t value_disagreements = 0;  // files it and ours accepted whose values differ
-    double duration_ms = 0;               // its time over all files (a batch's time shared among its files)
+    std::size_t wrongly_accepted = 0;            // malformed files it accepted
+    std::size_t wrongly_rejected = 0;            // valid files it rejected
+    std::size_t wrong_code = 0;                  // ours only: rejected with another code than the manifest's
+    std::size_t value_disagreements = 0;         // files it and ours accepted whose values differ
+    double duration_ms = 0;                      // its time over all files (a batch's time shared among its files)
+    std::map<NoteKind, std::size_t> normalised;  // files on which a normalisation of each kind was applied
 };
+
+class MatrixSpool;
 
 struct Matrix {
     std::string corpus_dir;
@@ -86,6 +92,9 @@ struct Matrix {
     std::vector<MatrixFile> files;
     std::vector<ReaderTotals> totals;  // one per reader
     std::optional<Shard> shard;        // set when this run took one shard of the corpus
+    // Set by a spooled run (MatrixOptions::spool): every file's matrix.json entry is there, and the
+    // files on which all readers agree kept their manifest fields but not their cells.
+    std::shared_ptr<const MatrixSpool> spool;
 
     bool ours_right() const;  // our reader right on every file (the command's exit code)
 };
@@ -100,6 +109,37 @@ struct MatrixOptions {
     std::optional<Shard> shard;                // run only the files whose index this shard takes
     // Called as each file finishes (from a worker thread, serialised): index (1-based), count, file.
     std::function<void(std::size_t, std::size_t, const std::string&)> progress;
+    // When set, each file's matrix.json entry goes there as the file is finished (in the corpus's
+    // order), and a file on which every reader agrees then drops its cells: memory is the manifest's
+    // fields and the files matrix.md lists, not five cells per file.
+    std::shared_ptr<MatrixSpool> spool;
+};
+
+// matrix.json's file entries, written as a run finishes each file, in an unlinked temporary file: it
+// has no name, so nothing is left behind however the process ends.
+class MatrixSpool {
+public:
+    // In `dir` (created if missing), so that the entries take room where matrix.json will, not in a
+    // tmpfs. Error (io_error): no temporary file could be made there.
+    static gguf::Result<std::shared_ptr<MatrixSpool>> create(const std::filesystem::path& dir);
+
+    // The file's entry, as write_matrix_json prints it. A failed write is kept: see error().
+    void append(const Matrix& matrix, const MatrixFile& file);
+    // Writes out what append buffered; false (and error() set) when a write failed.
+    bool flush();
+    // The entries, comma-separated as in the "files" array, given to sink piece by piece.
+    bool copy_to(const std::function<bool(std::string_view)>& sink) const;
+    std::size_t entries() const { return entries_; }
+    const std::string& error() const { return error_; }  // empty while every write succeeded
+
+private:
+    explicit MatrixSpool(util::UniqueFd fd, std::string where) : fd_(std::move(fd)), where_(std::move(where)) {}
+    util::UniqueFd fd_;
+    std::string where_;  // the directory, for messages
+    std::string buffer_;
+    std::uint64_t written_ = 0;
+    std::size_t entries_ = 0;
+    std::string error_;
 };
 
 // The entries of a corpus manifest (gen-corpus's manifest.json), `name` naming it in messages. Errors
@@ -120,10 +160,13 @@ void count_totals(Matrix& matrix);
 // value_disagreements, ...}}, "files": [{index, name, valid, expected_code, category, description,
 // readers: {reader: {verdict, code_or_message, wrong, mismatches: [fields], details: [{field, ours,
 // theirs}], notes, note_kinds, data_offset}}}]}. Names are describe::render_string'd (lossless).
+// As a tree, for a matrix not spooled (a spooled one's files that dropped their cells have none here;
+// write_matrix_json takes them from the spool).
 nlohmann::json to_json(const Matrix& matrix);
 
 // matrix.json's text, the bytes of to_json(matrix).dump(2) and a newline, given to `sink` piece by
-// piece (one file entry's tree at a time, never the whole). False when sink is (or errno is set).
+// piece (one file entry's tree at a time, never the whole; a spooled matrix's entries from its spool).
+// False when sink is (or errno is set), or when the spool could not be read.
 bool write_matrix_json(const Matrix& matrix, const std::function<bool(std::string_view)>& sink);
 
 // A matrix back from its matrix.json (what merge reads). Errors name the field.

@@ -1,9 +1,9 @@
 // The matrix's two outputs: matrix.json (everything) and matrix.md (what a person reads first).
 #include <fmt/format.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
-#include <map>
-#include <set>
 
 #include "describe/description.hpp"
 #include "gguf/value.hpp"
@@ -157,7 +157,66 @@ std::string dump_json(const nlohmann::json& j) {
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+constexpr std::size_t kChunk = 1u << 20;  // matrix.json is written (and spooled) in pieces of about this size
+
+// A file's entry as nlohmann prints an element of the "files" array at indent 2: on a new line,
+// every line of it indented by four more spaces.
+std::string file_entry(const Matrix& m, const MatrixFile& f) {
+    std::string out = "\n    ";
+    for (const char c : dump_json(file_json(m, f))) {
+        out += c;
+        if (c == '\n') out += "    ";
+    }
+    return out;
+}
+
 }  // namespace
+
+gguf::Result<std::shared_ptr<MatrixSpool>> MatrixSpool::create(const std::filesystem::path& dir) {
+    const auto where = dir.string();
+    const auto failed = [&](const std::string& why) {
+        return Error{Code::io_error, 0, fmt::format("cannot make a temporary file in '{}': {}", where, why)};
+    };
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return failed(ec.message());
+    auto fd = util::unnamed_file(dir);
+    if (!fd) return failed(std::strerror(errno));
+    return std::shared_ptr<MatrixSpool>(new MatrixSpool(std::move(fd), where));
+}
+
+void MatrixSpool::append(const Matrix& matrix, const MatrixFile& file) {
+    if (!error_.empty()) return;  // the run fails anyway: nothing more is held
+    if (entries_ > 0) buffer_ += ',';
+    buffer_ += file_entry(matrix, file);
+    ++entries_;
+    if (buffer_.size() >= kChunk) flush();
+}
+
+bool MatrixSpool::flush() {
+    if (!error_.empty()) return false;
+    if (!util::write_all(fd_.get(), buffer_.data(), buffer_.size())) {
+        error_ = fmt::format("cannot write the matrix's entries in '{}': {}", where_, std::strerror(errno));
+        return false;
+    }
+    written_ += buffer_.size();
+    buffer_.clear();
+    return true;
+}
+
+bool MatrixSpool::copy_to(const std::function<bool(std::string_view)>& sink) const {
+    if (!error_.empty() || !buffer_.empty()) return false;  // a failed or unfinished spool is not matrix.json
+    std::string chunk(kChunk, '\0');
+    for (std::uint64_t at = 0; at < written_;) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), written_ - at));
+        const auto got = ::pread(fd_.get(), chunk.data(), want, static_cast<off_t>(at));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return false;
+        if (!sink(std::string_view(chunk.data(), static_cast<std::size_t>(got)))) return false;
+        at += static_cast<std::uint64_t>(got);
+    }
+    return true;
+}
 
 nlohmann::json to_json(const Matrix& m) {
     return matrix_json(m, true);
@@ -174,19 +233,22 @@ bool write_matrix_json(const Matrix& m, const std::function<bool(std::string_vie
     if (at == std::string::npos) return false;
     const auto value_at = at + kMarker.size() - 4;  // where "null" starts
     if (!sink(std::string_view(head).substr(0, value_at))) return false;
-    if (m.files.empty()) {
+    if (m.spool) {
+        const auto& spool = *m.spool;
+        if (spool.entries() == 0) {
+            if (!sink("[]")) return false;
+        } else if (!sink("[") || !spool.copy_to(sink) || !sink("\n  ]")) {
+            return false;
+        }
+    } else if (m.files.empty()) {
         if (!sink("[]")) return false;
     } else {
         if (!sink("[")) return false;
         std::string chunk;
         for (std::size_t i = 0; i < m.files.size(); ++i) {
-            chunk += "\n    ";
-            for (const char c : dump_json(file_json(m, m.files[i]))) {
-                chunk += c;
-                if (c == '\n') chunk += "    ";
-            }
+            chunk += file_entry(m, m.files[i]);
             if (i + 1 < m.files.size()) chunk += ',';
-            if (chunk.size() >= (1u << 20) || i + 1 == m.files.size()) {
+            if (chunk.size() >= kChunk || i + 1 == m.files.size()) {
                 if (!sink(chunk)) return false;
                 chunk.clear();
             }
@@ -327,17 +389,16 @@ void markdown_normalisations(const MarkdownLines& line, const Matrix& m) {
     std::size_t type36 = 0;
     for (std::size_t r = 0; r < m.readers.size(); ++r) {
         const auto& info = m.readers[r];
-        std::map<NoteKind, std::size_t> applied;  // note kind -> files it was applied on
-        for (const auto& f : m.files) {
-            std::set<NoteKind> kinds;
-            for (const auto& n : f.cells[r].notes) kinds.insert(n.kind);
-            for (const auto k : kinds) ++applied[k];
-        }
-        type36 += applied[NoteKind::type_id_36];
+        const auto& applied = m.totals[r].normalised;  // note kind -> files it was applied on
+        const auto applied_on = [&](NoteKind kind) {
+            const auto it = applied.find(kind);
+            return it == applied.end() ? std::size_t{0} : it->second;
+        };
+        type36 += applied_on(NoteKind::type_id_36);
         for (const auto& n : info.normalisations) {
             const auto count = n.kind == NoteKind::fields_not_reported
                                    ? std::string()
-                                   : fmt::format(" (applied on {} files)", applied[n.kind]);
+                                   : fmt::format(" (applied on {} files)", applied_on(n.kind));
             line(fmt::format("- {}: {}{}", info.name, n.text, count));
         }
     }

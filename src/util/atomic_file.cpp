@@ -118,6 +118,22 @@ bool write_all(int fd, const void* data, std::size_t n) {
     return true;
 }
 
+UniqueFd unnamed_file(const std::filesystem::path& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    // A file system without O_TMPFILE: a named file, removed as soon as it is open.
+    for (int attempt = 0; !fd && attempt < 100; ++attempt) {
+        const auto name = dir / temp_name();
+        TempFileGuard guard(name);  // a signal between the open and the removal removes it too
+        fd.reset(::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fd) {
+            guard.created();  // and the guard removes it now: the descriptor keeps the file
+        } else if (errno != EEXIST) {
+            break;
+        }
+    }
+    return fd;
+}
+
 std::optional<WriteError> check_output_path(const std::filesystem::path& path) {
     Resolved r{};
     auto e = resolve(path, r);

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "fd.hpp"
+
 namespace gguf::util {
 
 enum class WriteFailure {
@@ -48,5 +50,10 @@ std::optional<WriteError> check_output_path(const std::filesystem::path& path);
 
 // write(2) until all `n` bytes are written (partial writes, EINTR). False with errno set on failure.
 bool write_all(int fd, const void* data, std::size_t n);
+
+// A temporary file in `dir` (read-write) that has no name: nothing is left behind however the process
+// ends. O_TMPFILE where the file system has it, else a named file unlinked at once (a signal in
+// between removes it). Not valid (errno set) when no file could be made there.
+UniqueFd unnamed_file(const std::filesystem::path& dir);
 
 }  // namespace gguf::util

@@ -2,6 +2,10 @@
 // manifest read entry by entry keeps every check of the whole-tree reading.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "crossval/matrix.hpp"
@@ -86,6 +90,75 @@ TEST(MatrixJson, AFailingSinkStopsTheWrite) {
     int calls = 0;
     EXPECT_FALSE(write_matrix_json(m, [&](std::string_view) { return ++calls < 2; }));
     EXPECT_EQ(calls, 2);
+}
+
+// What a spooled run keeps: every file's entry in the spool, the cells of the files where the
+// readers do not all agree.
+Matrix spooled(Matrix m, const std::filesystem::path& dir) {
+    auto spool = MatrixSpool::create(dir);
+    EXPECT_TRUE(spool) << spool.error().message;
+    if (!spool) return m;
+    for (auto& f : m.files) {
+        (*spool)->append(m, f);
+        if (f.all_agree()) f.cells.clear();
+    }
+    EXPECT_TRUE((*spool)->flush()) << (*spool)->error();
+    m.spool = *spool;
+    return m;
+}
+
+class MatrixSpoolTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ =
+            std::filesystem::temp_directory_path() / ("matrix-spool-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::filesystem::path dir_;
+};
+
+TEST_F(MatrixSpoolTest, ASpooledMatrixWritesTheSameBytes) {
+    for (const std::size_t n : {0u, 1u, 7u}) {
+        auto m = small_matrix(n);
+        // One file on which every reader agrees: its cells go once it is spooled.
+        if (n == 7) {
+            for (auto& c : m.files[3].cells) {
+                c = Cell{};
+                c.verdict = ReaderVerdict::accept;
+            }
+            count_totals(m);
+        }
+        const auto expected = whole(m);
+        const auto s = spooled(m, dir_);
+        EXPECT_EQ(streamed(s), expected) << n << " files";
+        if (n == 7) {
+            EXPECT_TRUE(s.files[3].cells.empty());
+            EXPECT_FALSE(s.files[2].cells.empty());
+        }
+    }
+    // The spool has no name: the directory holds nothing once the entries are written.
+    EXPECT_TRUE(std::filesystem::is_empty(dir_));
+}
+
+TEST_F(MatrixSpoolTest, AnUnflushedSpoolIsNotWritten) {
+    auto m = small_matrix(2);
+    auto spool = MatrixSpool::create(dir_);
+    ASSERT_TRUE(spool) << spool.error().message;
+    (*spool)->append(m, m.files[0]);
+    m.spool = *spool;
+    EXPECT_FALSE(write_matrix_json(m, [](std::string_view) { return true; }));
+}
+
+TEST_F(MatrixSpoolTest, ADirectoryThatCannotHoldItIsAnError) {
+    std::filesystem::create_directories(dir_);
+    const auto file = dir_ / "a-file";
+    std::ofstream(file) << "x";
+    const auto spool = MatrixSpool::create(file / "sub");
+    ASSERT_FALSE(spool);
+    EXPECT_EQ(spool.error().code, gguf::Code::io_error);
+    EXPECT_NE(spool.error().message.find("cannot make a temporary file"), std::string::npos) << spool.error().message;
 }
 
 TEST(Manifest, EntriesAreReadInOrderWithTheirFields) {

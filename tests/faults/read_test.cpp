@@ -164,6 +164,12 @@ TEST_F(ReadFaults, FifoInAMatrixManifestIsUnavailableAndDoesNotWaitForTheTimeout
         EXPECT_TRUE(cell["wrong"].is_null()) << reader;
         EXPECT_NE(cell["code_or_message"].get<std::string>().find("FIFO"), std::string::npos) << reader;
     }
+    // A file no reader could be given says nothing of the readers: none is marked unavailable for it
+    // (a reader the machine lacks is, with its own reason).
+    for (const auto& reader : m["readers"]) {
+        if (reader["available"] == true) continue;
+        EXPECT_EQ(reader.value("why_unavailable", std::string()).find("FIFO"), std::string::npos) << reader.dump();
+    }
 }
 
 TEST_F(ReadFaults, DirectoryIsRefused) {
