@@ -41,7 +41,7 @@ std::string route_against(const std::string& against, gguf::crossval::LogitsOpti
             trace.against = source;
             return {};
         }
-        if (logits.enabled && gguf::crossval::read_logits_file(source.path)) return check_against(against, logits);
+        if (logits.enabled && gguf::crossval::check_logits_file(source.path)) return check_against(against, logits);
         return "--against: " + t.error().message;
     }
     if (logits.enabled) {

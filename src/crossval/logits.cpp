@@ -12,12 +12,10 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <system_error>
 
 #include "distribution.hpp"
 #include "util/atomic_file.hpp"
-#include "util/json_depth.hpp"
 
 namespace gguf::crossval {
 namespace {
@@ -43,27 +41,6 @@ std::vector<std::uint32_t> top_k(std::span<const float> row, std::size_t k) {
 
 bool all_finite(std::span<const float> row) {
     return std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); });
-}
-
-LogitsError json_error(std::string message, std::uint64_t offset = 0) {
-    return LogitsError{LogitsCode::bad_json, offset, "logits JSON: " + std::move(message)};
-}
-
-// One logit from JSON: a number within f32 range, or "nan", "inf", "-inf".
-std::optional<float> json_float(const nlohmann::json& v) {
-    if (v.is_number()) {
-        const double d = v.get<double>();
-        const auto f = static_cast<float>(d);
-        if (std::isinf(f) && std::isfinite(d)) return std::nullopt;  // outside the f32 range
-        return f;
-    }
-    if (v.is_string()) {
-        const auto& s = v.get_ref<const std::string&>();
-        if (s == "nan") return std::numeric_limits<float>::quiet_NaN();
-        if (s == "inf") return std::numeric_limits<float>::infinity();
-        if (s == "-inf") return -std::numeric_limits<float>::infinity();
-    }
-    return std::nullopt;
 }
 
 std::uint32_t read_u32(const std::byte* p) {
@@ -276,80 +253,14 @@ std::optional<Divergence> first_divergence(std::span<const PositionMetrics> metr
 // ---- JSON -------------------------------------------------------------------------------------
 
 LogitsResult<Logits> parse_logits_json(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos || text[first] != '{') {
-        return LogitsError{LogitsCode::not_a_logits_file, 0,
-                           "not a logits file: neither the binary magic \"GLOG\" nor a JSON object"};
-    }
-    if (!util::json_depth_within(text)) {
-        return json_error(fmt::format("arrays or objects nest deeper than {} levels", util::kMaxJsonDepth));
-    }
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        return json_error(fmt::format("syntax error at byte {}: {}", e.byte, e.what()), e.byte);
-    } catch (const nlohmann::json::exception& e) {  // a number out of range (1e400), and the like
-        return json_error(e.what());
-    }
-    if (!j.is_object()) return json_error("the top level is not an object");
-    const auto nv = j.find("n_vocab");
-    if (nv == j.end() || !nv->is_number_unsigned() || nv->get<std::uint64_t>() > 0xFFFFFFFFu) {
-        return json_error("\"n_vocab\" is missing or not an unsigned 32-bit integer");
-    }
     Logits out;
-    out.n_vocab = static_cast<std::uint32_t>(nv->get<std::uint64_t>());
-    if (out.n_vocab == 0) return LogitsError{LogitsCode::empty, 0, "logits JSON: n_vocab is 0"};
-
-    const auto lf = j.find("logits");
-    const auto lb = j.find("logits_bits");
-    if ((lf == j.end()) == (lb == j.end())) {
-        return json_error("exactly one of \"logits\" (numbers) and \"logits_bits\" (u32 bit patterns) is required");
-    }
-    const bool as_bits = lb != j.end();
-    const auto& rows = as_bits ? *lb : *lf;
-    const char* field = as_bits ? "logits_bits" : "logits";
-    if (!rows.is_array()) return json_error(fmt::format("\"{}\" is not an array", field));
-    if (rows.empty()) return LogitsError{LogitsCode::empty, 0, "logits JSON: no positions"};
-    // Room for every value up front only when the text could hold them (each takes 2 bytes or more):
-    // a claimed n_vocab of 2^32-1 over empty rows must not cost 16 GiB before a row is checked.
-    if (rows.size() <= text.size() / 2 / out.n_vocab) out.values.reserve(rows.size() * out.n_vocab);
-    for (std::size_t p = 0; p < rows.size(); ++p) {
-        const auto& row = rows[p];
-        if (!row.is_array() || row.size() != out.n_vocab) {
-            return json_error(fmt::format("{}[{}] is not an array of n_vocab = {} values{}", field, p, out.n_vocab,
-                                          row.is_array() ? fmt::format(" (it has {})", row.size()) : ""));
-        }
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            const auto& v = row[i];
-            if (as_bits) {
-                if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 0xFFFFFFFFu) {
-                    return json_error(fmt::format("logits_bits[{}][{}] is not a u32 bit pattern", p, i));
-                }
-                out.values.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(v.get<std::uint64_t>())));
-            } else {
-                const auto f = json_float(v);
-                if (!f) {
-                    return json_error(fmt::format(
-                        "logits[{}][{}] is not an f32 number (or \"nan\", \"inf\", \"-inf\"): {}", p, i, v.dump()));
-                }
-                out.values.push_back(*f);
-            }
-        }
-    }
-    if (const auto tk = j.find("tokens"); tk != j.end() && !(tk->is_array() && tk->empty())) {  // [] = unknown
-        if (!tk->is_array() || tk->size() != rows.size()) {
-            return json_error(
-                fmt::format("\"tokens\" must be an array of one token id per position ({})", rows.size()));
-        }
-        for (std::size_t i = 0; i < tk->size(); ++i) {
-            const auto& t = (*tk)[i];
-            if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > 0x7FFFFFFF) {
-                return json_error(fmt::format("tokens[{}] is not a token id (0 .. 2^31-1)", i));
-            }
-            out.tokens.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
-        }
-    }
+    auto shape = stream_logits_json(text, [&](std::span<const float> v) {
+        out.values.insert(out.values.end(), v.begin(), v.end());
+        return true;
+    });
+    if (!shape) return shape.error();
+    out.n_vocab = shape->n_vocab;
+    out.tokens = std::move(shape->tokens);
     return out;
 }
 
@@ -441,7 +352,21 @@ std::vector<std::byte> to_binary(const Logits& logits) {
     return out;
 }
 
+namespace {
+
+// A JSON logits file through stream_logits_json; a file that cannot be read is io_error.
+LogitsResult<JsonLogitsShape> stream_json_file(const std::filesystem::path& path, const LogitsValueSink& values) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot open '{}'", path.string())};
+    auto shape = stream_logits_json(in, values);
+    if (!shape && in.bad()) return LogitsError{LogitsCode::io_error, 0, fmt::format("cannot read '{}'", path.string())};
+    return shape;
+}
+
+}  // namespace
+
 LogitsResult<LogitsRowReader> LogitsRowReader::open(const std::filesystem::path& path) {
+    if (!is_binary_logits_file(path)) return open_json(path);
     std::error_code ec;
     const std::uint64_t size = std::filesystem::file_size(path, ec);
     if (ec)
@@ -455,11 +380,47 @@ LogitsResult<LogitsRowReader> LogitsRowReader::open(const std::filesystem::path&
     if (!shape) return shape.error();
     r.n_positions_ = shape->n_positions;
     r.n_vocab_ = shape->n_vocab;
+    r.data_start_ = kHeader;
+    return r;
+}
+
+LogitsResult<LogitsRowReader> LogitsRowReader::open_json(const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto tmp = std::filesystem::temp_directory_path(ec);
+    auto fd = ec ? util::UniqueFd() : util::unnamed_file(tmp);
+    const auto no_room = [&](int err) {
+        return LogitsError{LogitsCode::io_error, 0,
+                           fmt::format("cannot keep the values of '{}' in a temporary file in '{}': {}", path.string(),
+                                       tmp.string(), std::strerror(err))};
+    };
+    if (!fd) return no_room(ec ? ec.value() : errno);
+    LogitsRowReader r;
+    r.file_.reset(::fdopen(fd.get(), "w+b"));
+    if (!r.file_) return no_room(errno);
+    (void)fd.release();  // the FILE owns it now
+    int write_errno = 0;
+    std::vector<std::byte> le;
+    auto shape = stream_json_file(path, [&](std::span<const float> values) {
+        le.resize(values.size() * 4);
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            const auto bits = std::bit_cast<std::uint32_t>(values[i]);
+            for (int b = 0; b < 4; ++b) le[4 * i + b] = static_cast<std::byte>((bits >> (8 * b)) & 0xFF);
+        }
+        if (std::fwrite(le.data(), 1, le.size(), r.file_.get()) == le.size()) return true;
+        write_errno = errno;
+        return false;
+    });
+    if (write_errno != 0) return no_room(write_errno);
+    if (!shape) return shape.error();
+    if (std::fflush(r.file_.get()) != 0 || std::fseek(r.file_.get(), 0, SEEK_SET) != 0) return no_room(errno);
+    r.n_vocab_ = shape->n_vocab;
+    r.n_positions_ = shape->n_positions;
+    r.tokens_ = std::move(shape->tokens);
     return r;
 }
 
 LogitsResult<Ok> LogitsRowReader::read_row(std::vector<float>& out) {
-    const std::uint64_t offset = kHeader + std::uint64_t{next_} * n_vocab_ * 4;
+    const std::uint64_t offset = data_start_ + std::uint64_t{next_} * n_vocab_ * 4;
     if (next_ >= n_positions_) {
         return LogitsError{LogitsCode::truncated, offset, fmt::format("there are only {} positions", n_positions_)};
     }
@@ -492,8 +453,8 @@ LogitsResult<Ok> check_logits_file(const std::filesystem::path& path) {
         if (!rows) return rows.error();
         return Ok{};
     }
-    auto l = read_logits_file(path);
-    if (!l) return l.error();
+    auto shape = stream_json_file(path, [](std::span<const float>) { return true; });
+    if (!shape) return shape.error();
     return Ok{};
 }
 

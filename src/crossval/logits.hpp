@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
@@ -129,6 +130,20 @@ enum class LogitsFormat { json, binary };
 // row of the wrong length), empty (n_vocab 0 or no rows).
 LogitsResult<Logits> parse_logits_json(std::string_view text);
 
+// The same format read in one pass, never as a tree: every value is given to `values` as it is parsed,
+// in file order (row after row, a row possibly in several pieces); what comes back, once the whole
+// text is checked, is the shape, with the errors of parse_logits_json. Values given before an error
+// are the caller's to drop. The keys may come in any order; "logits" or "logits_bits" given twice is
+// bad_json (a tree would keep the last). At most 2^24 token ids are kept (too_large beyond).
+struct JsonLogitsShape {
+    std::uint32_t n_vocab = 0;
+    std::size_t n_positions = 0;
+    std::vector<std::int32_t> tokens;  // empty: unknown
+};
+using LogitsValueSink = std::function<bool(std::span<const float>)>;  // false: stop (io_error)
+LogitsResult<JsonLogitsShape> stream_logits_json(std::string_view text, const LogitsValueSink& values);
+LogitsResult<JsonLogitsShape> stream_logits_json(std::istream& in, const LogitsValueSink& values);
+
 // Binary: "GLOG", u32 version 1, u32 n_positions, u32 n_vocab, then n_positions * n_vocab f32, all
 // little-endian. Errors: not_a_logits_file, unsupported_version, truncated (header or data cut
 // short), empty (n_positions or n_vocab 0), too_large (size overflow), trailing_bytes.
@@ -141,30 +156,38 @@ LogitsResult<Logits> read_logits_file(const std::filesystem::path& path,
 
 // Whether the file starts with the GLOG magic (a file that cannot be read does not).
 bool is_binary_logits_file(const std::filesystem::path& path);
-// What read_logits_file would refuse, checked without holding the rows of a binary file (its header
-// against its size, as LogitsRowReader::open checks it); a JSON file is read.
+// What LogitsRowReader::open would refuse, checked without holding the rows: a binary file's header
+// against its size, a JSON file in one streaming pass.
 LogitsResult<Ok> check_logits_file(const std::filesystem::path& path);
 
-// A binary logits file read one position at a time: open() checks the header and that the sizes
-// account for the file exactly (the errors of parse_logits_binary, same codes and offsets) before
-// anything is allocated; read_row() then reads the rows in order, holding one row.
+// A logits file of either format read one position at a time, holding one row. A binary file:
+// open() checks the header and that the sizes account for the file exactly (the errors of
+// parse_logits_binary, same codes and offsets) before anything is allocated. A JSON file: open()
+// checks it whole in one streaming pass (the errors of parse_logits_json) and puts its values in an
+// unnamed temporary file in the system's temporary directory ($TMPDIR), 4 bytes a value, read back
+// as a binary file's rows are. read_row() then gives the rows in order.
 class LogitsRowReader {
 public:
     static LogitsResult<LogitsRowReader> open(const std::filesystem::path& path);
 
     std::uint32_t n_vocab() const { return n_vocab_; }
     std::size_t n_positions() const { return n_positions_; }
+    std::span<const std::int32_t> tokens() const { return tokens_; }  // a JSON file's; empty: unknown
+    LogitsShape shape() const { return {n_vocab_, n_positions_, tokens_}; }
     // The next row (positions in order) into `out` (resized to n_vocab). Errors: io_error, truncated
     // (the file shrank after open), and reading past the last position (truncated).
     LogitsResult<Ok> read_row(std::vector<float>& out);
 
 private:
+    static LogitsResult<LogitsRowReader> open_json(const std::filesystem::path& path);
     struct Close {
         void operator()(std::FILE* f) const { std::fclose(f); }
     };
     std::unique_ptr<std::FILE, Close> file_;
     std::uint32_t n_vocab_ = 0;
     std::size_t n_positions_ = 0, next_ = 0;
+    std::uint64_t data_start_ = 0;  // where the rows start in file_
+    std::vector<std::int32_t> tokens_;
     std::vector<std::byte> buffer_;
 };
 

@@ -164,8 +164,8 @@ Stage unreadable(Stage s, const LogitsError& e) {
     return s;
 }
 
-// The second source, read position by position: a binary logits file or another reference build's
-// run one row at a time, anything else (a JSON file, the built-in forward pass) from a matrix held whole.
+// The second source, read position by position: a logits file (either format) or another reference
+// build's run one row at a time, the built-in forward pass from the matrix it computed.
 class SecondSource {
 public:
     explicit SecondSource(Logits held) : held_(std::move(held)) {}
@@ -174,7 +174,7 @@ public:
 
     LogitsShape shape() const {
         if (run_) return run_->shape();
-        if (rows_) return {rows_->n_vocab(), rows_->n_positions(), {}};  // a binary file has no tokens
+        if (rows_) return rows_->shape();
         return shape_of(held_);
     }
     // Position p's row (positions in order): a view of the held matrix or of `buffer`.
@@ -201,14 +201,12 @@ LogitsResult<SecondSource> against_logits(const AgainstSource& source, const std
                                           std::span<const std::int32_t> ref_tokens, const std::string& tokens,
                                           const reference::RunOptions& run, nlohmann::json& about) {
     switch (source.kind) {
-        case AgainstSource::Kind::file:
+        case AgainstSource::Kind::file: {
             about = {{"source", source.path.string()}, {"kind", "file"}};
-            if (is_binary_logits_file(source.path)) {
-                auto rows = LogitsRowReader::open(source.path);
-                if (!rows) return rows.error();
-                return SecondSource(std::move(*rows));
-            }
-            return held(read_logits_file(source.path));
+            auto rows = LogitsRowReader::open(source.path);
+            if (!rows) return rows.error();
+            return SecondSource(std::move(*rows));
+        }
         case AgainstSource::Kind::builtin:
             about = {{"source", "builtin"},
                      {"kind", "builtin"},

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -425,13 +427,47 @@ TEST(LogitsFiles, MalformedJsonIsRejectedWithTheReason) {
         {R"({"n_vocab":2,"logits":[[1,2]],"tokens":[1,2]})", "one token id per position (1)"},
         {R"({"n_vocab":2,"logits":[[1,2]],"tokens":[-1]})", "tokens[0] is not a token id"},
         {R"({"n_vocab":2,"logits":[[1,2]])", "syntax error at byte"},
+        // Read in one pass, the keys in any order: the first error is still the one a reader checking
+        // n_vocab, then each row in order (its length, then its values), then the tokens finds.
+        {R"({"logits":[[1,2],[3]],"n_vocab":2})", "logits[1] is not an array of n_vocab = 2 values (it has 1)"},
+        {R"({"logits":[[1,2,3],[1,2]],"n_vocab":2})", "logits[0] is not an array of n_vocab = 2 values (it has 3)"},
+        {R"({"logits":[[1,2],[1,"x"]],"n_vocab":2})", "logits[1][1] is not an f32 number"},
+        {R"({"n_vocab":2,"logits":[[1,"x"],[3]]})", "logits[0][1] is not an f32 number"},
+        {R"({"n_vocab":2,"logits":[[1,"x",3]]})", "logits[0] is not an array of n_vocab = 2 values (it has 3)"},
+        {R"({"n_vocab":2,"logits":[[1,2],5]})", "logits[1] is not an array of n_vocab = 2 values"},
+        {R"({"n_vocab":2,"logits":[[1,[2]]]})",
+         "logits[0][1] is not an f32 number (or \"nan\", \"inf\", \"-inf\"): [...]"},
+        {R"({"n_vocab":2,"logits":{"a":[1,2]}})", "\"logits\" is not an array"},
+        {R"({"n_vocab":2,"logits":[[1,2]],"logits":[[1,2]]})", "\"logits\" or \"logits_bits\" is given twice"},
+        {R"({"tokens":[1,2],"n_vocab":2,"logits":[[1,2]]})", "one token id per position (1)"},
+        {R"({"tokens":[1,"a"],"n_vocab":2,"logits":[[1,2],[3,4]]})", "tokens[1] is not a token id"},
+        {R"({"n_vocab":3,"n_vocab":2,"logits":[[1,2]]})", ""},                      // the last n_vocab counts: no error
+        {R"({"n_vocab":2,"logits":[[1,"x"]],"other":[[)", "syntax error at byte"},  // syntax first
+        {R"({"n_vocab":2,"logits":[[1,1e400]]})", "number overflow"},
     };
+    const auto dir = testing_support::test_dir();
     for (const auto& c : cases) {
         auto r = gguf::crossval::parse_logits_json(c.text);
+        if (*c.message == '\0') {
+            EXPECT_TRUE(r) << c.text << " -> " << r.error().message;
+            continue;
+        }
         ASSERT_FALSE(r) << c.text;
         EXPECT_EQ(r.error().code, LogitsCode::bad_json) << c.text;
         EXPECT_NE(r.error().message.find(c.message), std::string::npos) << c.text << " -> " << r.error().message;
+        // The same text as a file, streamed by the row reader and by the up-front check: the same error.
+        const auto file = dir / "bad.json";
+        std::ofstream(file, std::ios::binary) << c.text;
+        auto rows = gguf::crossval::LogitsRowReader::open(file);
+        ASSERT_FALSE(rows) << c.text;
+        EXPECT_EQ(rows.error().code, r.error().code) << c.text;
+        EXPECT_EQ(rows.error().message, r.error().message) << c.text;
+        EXPECT_EQ(rows.error().offset, r.error().offset) << c.text;
+        auto checked = gguf::crossval::check_logits_file(file);
+        ASSERT_FALSE(checked) << c.text;
+        EXPECT_EQ(checked.error().message, r.error().message) << c.text;
     }
+    std::filesystem::remove_all(dir);
     auto empty = gguf::crossval::parse_logits_json(R"({"n_vocab":2,"logits":[]})");
     ASSERT_FALSE(empty);
     EXPECT_EQ(empty.error().code, LogitsCode::empty);
@@ -476,6 +512,63 @@ TEST(LogitsFiles, RowsWrittenAsTheyArriveAreTheFileAndAFailedRowWritesNothing) {
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
         EXPECT_EQ(e.path().filename().string().rfind(".gguf-crossval-", 0), std::string::npos) << "temporary file left";
     }
+}
+
+// A JSON file read row by row: its values go to an unnamed file in $TMPDIR (nothing named is left
+// there, during or after), and the rows, n_vocab and tokens are the file's, whatever the key order and
+// however the rows fall across the pieces the parser hands over (a row of 40,000 values spans three).
+TEST(LogitsFiles, AJsonFileIsReadRowByRowAsTheBinaryOneIs) {
+    const auto dir = testing_support::test_dir();
+    const auto tmp = dir / "tmp";
+    std::filesystem::create_directories(tmp);
+    const char* old_tmpdir = std::getenv("TMPDIR");
+    const std::string saved = old_tmpdir ? old_tmpdir : "";
+    ::setenv("TMPDIR", tmp.c_str(), 1);
+    Logits wide;
+    wide.n_vocab = 40000;
+    wide.tokens = {3, 1, 4};
+    for (std::size_t i = 0; i < 3 * wide.n_vocab; ++i) wide.values.push_back(static_cast<float>(i % 977) * 0.25f - 7);
+    wide.values[5] = std::numeric_limits<float>::infinity();
+    wide.values[40001] = std::numeric_limits<float>::quiet_NaN();
+    const auto read_back = [&](const std::filesystem::path& path, const Logits& expected) {
+        auto rows = gguf::crossval::LogitsRowReader::open(path);
+        ASSERT_TRUE(rows) << rows.error().message;
+        EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "a named temporary file";
+        EXPECT_EQ(rows->n_vocab(), expected.n_vocab);
+        ASSERT_EQ(rows->n_positions(), expected.n_positions());
+        EXPECT_EQ(std::vector<std::int32_t>(rows->tokens().begin(), rows->tokens().end()), expected.tokens);
+        std::vector<float> row;
+        for (std::size_t p = 0; p < expected.n_positions(); ++p) {
+            ASSERT_TRUE(rows->read_row(row));
+            const auto want = expected.row(p);
+            ASSERT_EQ(row.size(), want.size());
+            EXPECT_EQ(std::memcmp(row.data(), want.data(), want.size_bytes()), 0) << "position " << p;
+        }
+        EXPECT_FALSE(rows->read_row(row)) << "past the last position";
+    };
+    const auto path = dir / "wide.json";
+    ASSERT_TRUE(gguf::crossval::write_logits_file(path, wide, LogitsFormat::json));
+    read_back(path, wide);
+    // The keys in another order, rows as bit patterns.
+    const auto l = reference();
+    std::string text = R"({"logits_bits": [)";
+    for (std::size_t p = 0; p < l.n_positions(); ++p) {
+        text += p == 0 ? "[" : ", [";
+        for (std::size_t i = 0; i < l.n_vocab; ++i) {
+            text += (i == 0 ? "" : ",") + std::to_string(std::bit_cast<std::uint32_t>(l.row(p)[i]));
+        }
+        text += "]";
+    }
+    text += R"(], "tokens": [1, 72, 105], "n_vocab": 8, "note": {"any": ["thing"]}})";
+    std::ofstream(dir / "reordered.json", std::ios::binary) << text;
+    read_back(dir / "reordered.json", l);
+    EXPECT_TRUE(std::filesystem::is_empty(tmp));
+    if (old_tmpdir) {
+        ::setenv("TMPDIR", saved.c_str(), 1);
+    } else {
+        ::unsetenv("TMPDIR");
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TEST(LogitsFiles, FilesRoundTripInBothFormats) {
