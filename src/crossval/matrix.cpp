@@ -242,7 +242,8 @@ Cell cell_from(reference::StageOutcome&& o, const describe::Description* ours, R
                 c.verdict = ReaderVerdict::timeout;
                 break;
             case reference::FailureClass::reference_unavailable:
-                c.verdict = ReaderVerdict::unavailable;
+            case reference::FailureClass::file_unreadable:  // deleted or made unreadable during the run:
+                c.verdict = ReaderVerdict::unavailable;     // no verdict on the file's bytes
                 break;
             case reference::FailureClass::abort_or_signal:
             case reference::FailureClass::other:

@@ -162,9 +162,13 @@ std::optional<StageOutcome> outcome_from_line(std::string_view line) {
     }
     const auto error = o.payload.find("error");
     o.message = error != o.payload.end() && error->is_string() ? error->get<std::string>() : "(no error text)";
-    const auto unavailable = o.payload.find("unavailable");
-    o.failure = unavailable != o.payload.end() && *unavailable == true ? FailureClass::reference_unavailable
-                                                                       : FailureClass::invalid_gguf;
+    const auto flag = [&](const char* name) {
+        const auto it = o.payload.find(name);
+        return it != o.payload.end() && *it == true;
+    };
+    o.failure = flag("unavailable")  ? FailureClass::reference_unavailable
+                : flag("unreadable") ? FailureClass::file_unreadable  // could not open the file at all
+                                     : FailureClass::invalid_gguf;
     return o;
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fixtures/corpus.hpp"
+#include "reference/peers.hpp"
 #include "reference/reference.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
@@ -253,6 +254,52 @@ TEST(Matrix, APeerWithAWrongPathIsUnavailableNotAPass) {
     const auto md = slurp(dir / "matrix.md");
     EXPECT_NE(md.find("| gguf-py | unavailable |"), std::string::npos) << md;
     EXPECT_NE(md.find("| @huggingface/gguf | unavailable |"), std::string::npos) << md;
+    fs::remove_all(dir);
+}
+
+// A file our reader read that a peer then finds gone (deleted or made unreadable during the run) is
+// no verdict on the file: the peer's cell is unavailable, not a (wrong) rejection. The peers here are a
+// gguf-py and an @huggingface/gguf whose readers fail as each fails on a missing file, on every file.
+TEST(Matrix, AFileAPeerCannotFindIsUnavailableNotARejection) {
+    const auto dir = scratch_dir("matrix_vanished");
+    const auto cases = subset({"valid/header_only_v3.gguf", "malformed/bool_2.gguf"});
+    ASSERT_EQ(cases.size(), 2u);
+    ASSERT_TRUE(gguf::fixtures::write_corpus(dir / "corpus", cases).ok());
+    const auto py = dir / "gguf-py";
+    fs::create_directories(py / "gguf");
+    std::ofstream(py / "gguf" / "gguf_reader.py")
+        << "import errno, os\n"
+           "class GGUFReader:\n"
+           "    def __init__(self, path, mode='r'):\n"
+           "        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)\n";
+    std::ofstream(py / "gguf" / "constants.py") << "import enum\nclass GGUFValueType(enum.IntEnum):\n    INT8 = 1\n    "
+                                                   "INT16 = 3\n    INT32 = 5\n    INT64 = 11\n";
+    const auto hf = dir / "hf";
+    fs::create_directories(hf);
+    std::ofstream(hf / "package.json") << R"({"name": "@huggingface/gguf", "version": ")"
+                                       << gguf::reference::kHfGgufVersion << R"(", "main": "index.js"})";
+    std::ofstream(hf / "index.js") << "exports.gguf = async (f) => {\n"
+                                      "  const e = new Error(`ENOENT: no such file or directory, open '${f}'`);\n"
+                                      "  e.code = 'ENOENT';\n"
+                                      "  throw e;\n"
+                                      "};\n";
+    const auto r = run_command("GGUF_CROSSVAL_GGUF_PY=" + quoted(py) + " GGUF_CROSSVAL_HF_GGUF=" + quoted(hf) + " " +
+                               kBin + " matrix " + quoted(dir / "corpus") + " --out " + quoted(dir / "out"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(dir / "out" / "matrix.json");
+    const auto m = json::parse(in);
+    ASSERT_EQ(m["files"].size(), 2u);
+    for (const auto* peer : {"gguf-py", "@huggingface/gguf"}) {
+        for (const auto& f : m["files"]) {
+            const auto& cell = f["readers"][peer];
+            EXPECT_EQ(cell["verdict"], "unavailable") << peer << " " << f["name"] << ": " << cell.dump();
+            EXPECT_TRUE(cell["wrong"].is_null()) << peer << " " << f["name"];
+            EXPECT_NE(cell["code_or_message"].get<std::string>().find("o such file or directory"), std::string::npos)
+                << cell.dump();
+        }
+        EXPECT_EQ(m["totals"][peer]["rejected"], 0) << peer;
+        EXPECT_EQ(m["totals"][peer]["wrongly_rejected"], 0) << peer;
+    }
     fs::remove_all(dir);
 }
 

@@ -17,7 +17,8 @@ so that gguf::reference::description_from_header turns it into a Description:
   - arrays in full; an element of an array of arrays is itself {"elem_type", "n", "values"};
   - dims as stored (gguf-py keeps the stored count), offset relative to the data section
     (ReaderTensor.data_offset - GGUFReader.data_offset), size = ReaderTensor.n_bytes.
-Anything the reader raises: {"ok": false, "error": "<ExceptionType>: <message>"}.
+Anything the reader raises: {"ok": false, "error": "<ExceptionType>: <message>"}, with
+"unreadable": true when the file could not be opened at all (FileNotFoundError, PermissionError).
 
 Thin on purpose: every number comes from the reader's own objects (fields, their parts, tensors);
 nothing is checked or corrected here. The exit code is 0 whenever a JSON object was printed.
@@ -125,6 +126,9 @@ def main(argv):
     for path in paths:
         try:
             out = describe(path)
+        except (FileNotFoundError, PermissionError) as e:
+            # The file is gone or cannot be opened (deleted during the run): no verdict on its bytes.
+            out = {"ok": False, "unreadable": True, "error": f"{type(e).__name__}: {e}"}
         except Exception as e:  # noqa: BLE001 -- whatever the reader raises is its verdict: reject
             out = {"ok": False, "error": f"{type(e).__name__}: {e}"}
         emit(out)

@@ -21,7 +21,8 @@
 //     the nested JS arrays but not the inner element type.
 // "version", "n_tensors" and "n_kv" are the library's metadata.version / tensor_count / kv_count;
 // "kv" is every other entry of typedMetadata, in the object's own key order.
-// Anything the library throws (or a rejected promise): {"ok": false, "error": "<name>: <message>"}.
+// Anything the library throws (or a rejected promise): {"ok": false, "error": "<name>: <message>"},
+// with "unreadable": true when the file could not be opened at all (ENOENT, EACCES, EPERM).
 import { createRequire } from "node:module";
 import { statSync } from "node:fs";
 import path from "node:path";
@@ -113,7 +114,10 @@ async function describe(gguf, file) {
       tensors,
     };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    const out = { ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    // The file is gone or cannot be opened (deleted during the run): no verdict on its bytes.
+    if (e && (e.code === "ENOENT" || e.code === "EACCES" || e.code === "EPERM")) out.unreadable = true;
+    return out;
   }
 }
 
