@@ -3,11 +3,13 @@
 #include "files.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "fixtures/tiny_model.hpp"
 #include "gguf/reader.hpp"
 #include "gguf/writer.hpp"
 
@@ -143,6 +145,18 @@ bool current(const std::filesystem::path& path) {
     return kv != nullptr && kv->value.as_string() == kGeneratorTag;
 }
 
+// A llama model of TinyLlama-1.1B's matrix shapes with `layers` layers, in Q8_0.
+gguf::Result<gguf::Writer> scale_model(unsigned layers) {
+    using namespace gguf::fixtures;
+    TinyModelSpec spec{TinyArch::llama, TinyType::q8_0, 42};
+    spec.extra_vocab = 32000 - tiny_shape(TinyArch::llama).n_vocab;
+    spec.shape = TinyShape{0, 2048, layers, 32, 4, 5632, 2048};
+    auto w = tiny_model(spec);
+    if (!w) return w.error();
+    w->add("bench.generator", gguf::Value::string(kGeneratorTag));
+    return w;
+}
+
 }  // namespace
 
 std::filesystem::path bench_dir() {
@@ -158,14 +172,21 @@ gguf::Result<bool> ensure_file(const std::filesystem::path& dir, const std::stri
     const auto path = dir / name;
     if (current(path)) return false;
     gguf::Writer w;
-    if (name == kLargeVocab)
+    const auto* scale = std::find_if(std::begin(kScaleModels), std::end(kScaleModels),
+                                     [&](const ScaleModel& m) { return name == m.name; });
+    if (name == kLargeVocab) {
         w = large_vocab();
-    else if (name == kManyTensors)
+    } else if (name == kManyTensors) {
         w = many_tensors();
-    else if (name == kData1G)
+    } else if (name == kData1G) {
         w = data_1g();
-    else
+    } else if (scale != std::end(kScaleModels)) {
+        auto model = scale_model(scale->layers);
+        if (!model) return model.error();
+        w = std::move(*model);
+    } else {
         return gguf::Error{gguf::Code::io_error, 0, fmt::format("no generator for '{}'", name)};
+    }
     auto status = w.write_file(path);
     if (!status) return status.error();
     return true;

@@ -1,12 +1,27 @@
-// gguf-bench-gen [DIR]: write the benchmark files into DIR (default: the bench cache dir) unless
-// they are already there, and print their paths.
+// gguf-bench-gen [DIR] [--scale]: write the benchmark files into DIR (default: the bench cache dir)
+// unless they are already there, and print DIR; with --scale, the scale table's models (3.6 GB) too.
 #include <fmt/format.h>
+
+#include <string_view>
+#include <vector>
 
 #include "files.hpp"
 
 int main(int argc, char** argv) {
-    const std::filesystem::path dir = argc > 1 ? std::filesystem::path(argv[1]) : bench::bench_dir();
-    for (const char* name : {bench::kLargeVocab, bench::kManyTensors, bench::kData1G}) {
+    std::filesystem::path dir = bench::bench_dir();
+    bool scale = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--scale") {
+            scale = true;
+        } else {
+            dir = argv[i];
+        }
+    }
+    std::vector<const char*> names{bench::kLargeVocab, bench::kManyTensors, bench::kData1G};
+    if (scale) {
+        for (const auto& m : bench::kScaleModels) names.push_back(m.name);
+    }
+    for (const char* name : names) {
         auto made = bench::ensure_file(dir, name);
         if (!made) {
             fmt::print(stderr, "gguf-bench-gen: {}\n", made.error().message);

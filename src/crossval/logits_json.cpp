@@ -187,7 +187,6 @@ private:
                 break;
             case Field::rows:
                 rows_.array = v.kind == Value::array;
-                rows_.seen = true;
                 break;
             case Field::tokens:
                 tokens_.present = true;
@@ -272,7 +271,7 @@ private:
     bool rows_repeated_ = false;   // the same one twice
     bool as_bits_ = false;
     struct Rows {
-        bool seen = false, array = false;
+        bool array = false;                                            // the rows field's value is an array
         std::optional<std::size_t> not_array;                          // the first row that is not an array
         std::optional<std::pair<std::size_t, std::size_t>> first_len;  // the first array row: position, length
         std::optional<std::pair<std::size_t, std::size_t>> other_len;  // the first with another length
