@@ -399,13 +399,10 @@ LogitsResult<LogitsRowReader> LogitsRowReader::open_json(const std::filesystem::
     if (!r.file_) return no_room(errno);
     (void)fd.release();  // the FILE owns it now
     int write_errno = 0;
-    std::vector<std::byte> le;
+    std::string le;  // the values as the binary format stores them
     auto shape = stream_json_file(path, [&](std::span<const float> values) {
-        le.resize(values.size() * 4);
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            const auto bits = std::bit_cast<std::uint32_t>(values[i]);
-            for (int b = 0; b < 4; ++b) le[4 * i + b] = static_cast<std::byte>((bits >> (8 * b)) & 0xFF);
-        }
+        le.clear();
+        for (const float v : values) append_u32(le, std::bit_cast<std::uint32_t>(v));
         if (std::fwrite(le.data(), 1, le.size(), r.file_.get()) == le.size()) return true;
         write_errno = errno;
         return false;

@@ -549,8 +549,7 @@ public:
     }
 
     void run() {
-        std::size_t tasks = 0;
-        for (const auto& b : batches_) tasks += batch_tasks(b);
+        const std::size_t tasks = 2 * batches_.size() + 2 * m_.files.size();  // the sum of batch_tasks()
         const auto jobs =
             static_cast<unsigned>(std::clamp<std::size_t>(options_.jobs, 1, std::max<std::size_t>(tasks, 1)));
         std::vector<std::thread> threads;

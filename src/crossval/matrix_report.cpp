@@ -170,6 +170,21 @@ std::string file_entry(const Matrix& m, const MatrixFile& f) {
     return out;
 }
 
+// The matrix's file entries, comma-separated as in the "files" array, given to `sink` in pieces of
+// about kChunk.
+bool write_entries(const Matrix& m, const std::function<bool(std::string_view)>& sink) {
+    std::string chunk;
+    for (std::size_t i = 0; i < m.files.size(); ++i) {
+        if (i > 0) chunk += ',';
+        chunk += file_entry(m, m.files[i]);
+        if (chunk.size() >= kChunk) {
+            if (!sink(chunk)) return false;
+            chunk.clear();
+        }
+    }
+    return chunk.empty() || sink(chunk);
+}
+
 }  // namespace
 
 gguf::Result<std::shared_ptr<MatrixSpool>> MatrixSpool::create(const std::filesystem::path& dir) {
@@ -233,27 +248,11 @@ bool write_matrix_json(const Matrix& m, const std::function<bool(std::string_vie
     if (at == std::string::npos) return false;
     const auto value_at = at + kMarker.size() - 4;  // where "null" starts
     if (!sink(std::string_view(head).substr(0, value_at))) return false;
-    if (m.spool) {
-        const auto& spool = *m.spool;
-        if (spool.entries() == 0) {
-            if (!sink("[]")) return false;
-        } else if (!sink("[") || !spool.copy_to(sink) || !sink("\n  ]")) {
-            return false;
-        }
-    } else if (m.files.empty()) {
+    const std::size_t entries = m.spool ? m.spool->entries() : m.files.size();
+    if (entries == 0) {
         if (!sink("[]")) return false;
-    } else {
-        if (!sink("[")) return false;
-        std::string chunk;
-        for (std::size_t i = 0; i < m.files.size(); ++i) {
-            chunk += file_entry(m, m.files[i]);
-            if (i + 1 < m.files.size()) chunk += ',';
-            if (chunk.size() >= kChunk || i + 1 == m.files.size()) {
-                if (!sink(chunk)) return false;
-                chunk.clear();
-            }
-        }
-        if (!sink("\n  ]")) return false;
+    } else if (!sink("[") || !(m.spool ? m.spool->copy_to(sink) : write_entries(m, sink)) || !sink("\n  ]")) {
+        return false;
     }
     return sink(std::string_view(head).substr(value_at + 4));
 }
