@@ -3,8 +3,9 @@
 // The hash is seeded per process, so a file cannot be crafted to make every name collide.
 #pragma once
 
+#include <sys/random.h>
+
 #include <cstdint>
-#include <random>
 #include <string_view>
 #include <vector>
 // xxHash compiled in as header-only code (XXH_INLINE_ALL): the core library links no hashing library.
@@ -41,9 +42,14 @@ private:
     };
 
     static std::uint64_t seed() {
+        // From getrandom(2): std::random_device would probe the CPU (CPUID) first, at a cost on
+        // a virtual machine. Without entropy (a very early boot) the stack's address still varies.
         static const std::uint64_t s = [] {
-            std::random_device rd;
-            return (std::uint64_t{rd()} << 32) ^ rd();
+            std::uint64_t v = 0;
+            if (getrandom(&v, sizeof v, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof v)) {
+                v = reinterpret_cast<std::uintptr_t>(&v) * 0x9E3779B97F4A7C15ULL;
+            }
+            return v;
         }();
         return s;
     }

@@ -18,16 +18,18 @@ enum State : int { kFree = 0, kBusy = 1, kReady = 2 };
 
 struct PathSlot {
     std::atomic<int> state{kFree};
-    char path[4096];
+    char path[4096] = {};
 };
 struct GroupSlot {
     std::atomic<int> state{kFree};
     pid_t pgid = 0;
 };
 
-std::array<PathSlot, kSlots> g_paths;
-std::array<GroupSlot, kSlots> g_groups;
-std::atomic<bool> g_ending{false};
+// constinit: zero-initialized at compile time, so they lie in .bss untouched until used. A dynamic
+// initializer would write every slot at start-up: 128 page faults (half a MiB) in every process.
+constinit std::array<PathSlot, kSlots> g_paths{};
+constinit std::array<GroupSlot, kSlots> g_groups{};
+constinit std::atomic<bool> g_ending{false};
 
 // Once the handler has begun the process is ending: a thread that would create something new
 // frees its slot and waits for the end instead, so nothing is created that the handler misses.
