@@ -64,32 +64,35 @@ std::size_t fill(int fd, std::byte* base, std::size_t from, std::size_t to, int&
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
-// An anonymous mapping of `size` bytes. From 2 MiB on it starts on a 2 MiB boundary (mapped larger,
-// the excess unmapped again), so that transparent huge pages can back it; the kernel only aligns
-// mappings whose length is a multiple of that.
-void* map_anonymous(std::size_t size) {
+// An anonymous mapping of at least `size` bytes; `size` becomes its length. From 2 MiB on it starts
+// on a 2 MiB boundary (mapped larger, the excess unmapped again) and its length is a multiple of
+// 2 MiB, so that transparent huge pages can back all of it, the last, partial 2 MiB included (else
+// those are 4 KiB pages, each its own fault: a quarter of opening an 8 MB vocabulary). The length
+// past the file is never read into nor written.
+void* map_anonymous(std::size_t& size) {
     constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     if (size < kHugePage) return mmap(nullptr, size, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+    size = (size + kHugePage - 1) & ~(kHugePage - 1);
     void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, kFlags, -1, 0);
     if (raw == MAP_FAILED) return raw;
     const auto start = reinterpret_cast<std::uintptr_t>(raw);
     const auto aligned = (start + kHugePage - 1) & ~(std::uintptr_t{kHugePage} - 1);
-    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto end = (aligned + size + page - 1) & ~(page - 1);
     if (aligned > start) munmap(raw, aligned - start);
-    if (start + size + kHugePage > end) munmap(reinterpret_cast<void*>(end), start + size + kHugePage - end);
+    if (const auto end = aligned + size; start + size + kHugePage > end) {
+        munmap(reinterpret_cast<void*>(end), start + size + kHugePage - end);
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // a hint: the whole mapping, one VMA
+#endif
     return reinterpret_cast<void*>(aligned);
 }
 
 // Make [from, to) of the anonymous mapping ready to be read into, at a fraction of the cost of one
-// page fault per 4 KiB page during the copy (which dominated opening a large vocabulary): transparent
-// huge pages where the kernel offers them, and the pages allocated in one call. Both are hints; a
-// kernel that refuses them leaves the faults to happen as before.
+// page fault per page during the copy (which dominated opening a large vocabulary): the pages
+// allocated in one call (huge pages where map_anonymous got them). A hint; a kernel that refuses it
+// leaves the faults to happen as before.
 void prepare(std::byte* base, std::size_t from, std::size_t to) {
     if (from >= to) return;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(base, to, MADV_HUGEPAGE);
-#endif
 #ifdef MADV_POPULATE_WRITE
     (void)madvise(base + from, to - from, MADV_POPULATE_WRITE);
 #endif
@@ -121,10 +124,11 @@ Result<File> open(const std::filesystem::path& path) {
     if (size == 0) return parse({});
 
     auto mapping = std::make_shared<Mapping>();
-    void* addr = map_anonymous(size);
+    std::size_t length = size;
+    void* addr = map_anonymous(length);
     if (addr == MAP_FAILED) return io_error(path, "map", errno);
     mapping->addr = addr;
-    mapping->size = size;
+    mapping->size = length;
     auto* base = static_cast<std::byte*>(addr);
 
     std::size_t read_end = 0;

@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <type_traits>
 
 #include "gguf/reader.hpp"
 #include "name_set.hpp"
+#include "utf8_avx2.hpp"
 #include "wire.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the reader assumes a little-endian host");
@@ -330,36 +332,29 @@ private:
     // (in either byte order), which leave a decoder that is between characters there and make one
     // that is inside a sequence fail, so the range is valid exactly when each string in it is.
     //
-    // The walk keeps the cursor in a local and reads each length directly; an element that does not
-    // fit in the buffer goes through read_string, which reports it exactly as for any other string.
+    // With AVX2 (string_elements_avx2) a run is checked 32 bytes at a time just behind the walk;
+    // else as one range once it reaches kUtf8Run bytes, while the walk has just brought it into the
+    // cache (a whole vocabulary checked after its walk would be read from memory again).
     bool string_elements(std::string_view key, std::uint64_t n) {
+#ifdef GGUF_UTF8_AVX2
+        static const bool avx2 = utf8::cpu_has_avx2();
+        if (avx2 && b_.size() >= 32) return string_elements_avx2(key, n);
+#endif
+        static constexpr std::uint64_t kUtf8Run = 16 * 1024;
         std::uint64_t run_start = pos_;
         std::uint64_t run_first = 0;
-        const std::uint64_t end = b_.size();
-        const bool swapped = file_.swapped_;
         std::uint64_t pos = pos_;
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::uint64_t at = pos;
             std::uint64_t len = 0;
-            if (end - at >= 8) [[likely]] {
-                len = wire::load<std::uint64_t>(b_.data() + at, swapped);
-                if (len <= end - at - 8) [[likely]]
-                    pos = at + 8 + len;
-            }
-            if (pos == at) [[unlikely]] {
-                pos_ = at;
-                std::string_view s;
-                if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
-                len = s.size();
-                pos = pos_;
-            }
+            if (!element(key, i, pos, len)) return false;
             if (len >= 128) [[unlikely]] {
-                const std::string_view s(reinterpret_cast<const char*>(b_.data() + at + 8), len);
                 check_utf8_run(key, run_start, at, run_first);
-                if (!utf8_warned_ && !is_valid_utf8(s)) {
-                    utf8_warned_ = true;
-                    warn(Code::invalid_utf8, at, fmt::format("element {} of '{}' is not valid UTF-8", i, key));
-                }
+                long_element(key, i, at, len);
+                run_start = pos;
+                run_first = i + 1;
+            } else if (pos - run_start >= kUtf8Run) [[unlikely]] {
+                check_utf8_run(key, run_start, pos, run_first);
                 run_start = pos;
                 run_first = i + 1;
             }
@@ -369,13 +364,101 @@ private:
         return true;
     }
 
+#ifdef GGUF_UTF8_AVX2
+    // The same walk with AVX2, checking a run 32 bytes at a time as the walk passes them, so that
+    // the check runs in the shadow of the walk: a chain of dependent loads (each length gives the
+    // next address) that leaves most of the core idle. Without a branch: at each element one block
+    // is loaded (from inside the buffer even when it is not due yet) and its errors kept only when
+    // the walk is past it; the rest of a run is checked at its end.
+    __attribute__((target("avx2"))) bool string_elements_avx2(std::string_view key, std::uint64_t n) {
+        const auto* base = reinterpret_cast<const unsigned char*>(b_.data());
+        const std::uint64_t last_block = b_.size() - 32;  // the highest offset a block may be loaded from
+        std::uint64_t pos = pos_;
+        std::uint64_t run_start = pos;
+        std::uint64_t run_first = 0;
+        std::uint64_t next = pos;  // the first byte of the run not checked yet
+        __m256i prev = _mm256_setzero_si256();
+        __m256i err = _mm256_setzero_si256();
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::uint64_t at = pos;
+            std::uint64_t len = 0;
+            if (!element(key, i, pos, len)) return false;
+            if (len >= 128) [[unlikely]] {
+                if (!utf8_warned_ && !utf8::rest_valid(base, next, at, prev, err))
+                    blame_utf8_run(key, run_start, at, run_first);
+                long_element(key, i, at, len);
+                run_start = next = pos;
+                run_first = i + 1;
+                prev = err = _mm256_setzero_si256();
+                continue;
+            }
+            const bool due = next + 32 <= pos;
+            const __m256i cur = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + std::min(next, last_block)));
+            const __m256i keep = _mm256_set1_epi8(static_cast<char>(-static_cast<int>(due)));
+            err = _mm256_or_si256(err, _mm256_and_si256(utf8::utf8_block_errors(cur, prev), keep));
+            prev = _mm256_blendv_epi8(prev, cur, keep);
+            next += due ? 32 : 0;
+        }
+        pos_ = pos;
+        if (!utf8_warned_ && !utf8::rest_valid(base, next, pos, prev, err))
+            blame_utf8_run(key, run_start, pos, run_first);
+        return true;
+    }
+#endif
+
+    // The element at pos: its length read directly and pos moved past it. One that does not fit in
+    // the buffer goes through read_string (short_element), which reports it exactly as for any other
+    // string.
+    [[gnu::always_inline]] bool element(std::string_view key, std::uint64_t i, std::uint64_t& pos,
+                                        std::uint64_t& len) {
+        const std::uint64_t at = pos;
+        const std::uint64_t end = b_.size();
+        if (end - at >= 8) [[likely]] {
+            len = wire::load<std::uint64_t>(b_.data() + at, file_.swapped_);
+            if (len <= end - at - 8) [[likely]] {
+                pos = at + 8 + len;
+                return true;
+            }
+        }
+        return short_element(key, i, pos, len);
+    }
+
+    // An element that does not fit in the buffer, at pos. On success pos and len are its end and
+    // length.
+    [[gnu::noinline]] bool short_element(std::string_view key, std::uint64_t i, std::uint64_t& pos,
+                                         std::uint64_t& len) {
+        pos_ = pos;
+        std::string_view s;
+        if (!read_string(s, [&] { return fmt::format("element {} of array '{}'", i, key); })) return false;
+        len = s.size();
+        pos = pos_;
+        return true;
+    }
+
+    // Element i, of 128 bytes or more, at `at`: checked on its own.
+    [[gnu::noinline]] void long_element(std::string_view key, std::uint64_t i, std::uint64_t at, std::uint64_t len) {
+        const std::string_view s(reinterpret_cast<const char*>(b_.data() + at + 8), len);
+        if (!utf8_warned_ && !is_valid_utf8(s)) {
+            utf8_warned_ = true;
+            warn(Code::invalid_utf8, at, fmt::format("element {} of '{}' is not valid UTF-8", i, key));
+        }
+    }
+
     // Check the run of already-parsed short strings in [from, to), the first of which is element
-    // `first`; if it is not valid UTF-8, warn about the first string at fault (once per file).
+    // `first`.
     void check_utf8_run(std::string_view key, std::uint64_t from, std::uint64_t to, std::uint64_t first) {
         if (utf8_warned_ || from == to) return;
         const auto* base = reinterpret_cast<const char*>(b_.data());
         if (is_valid_utf8({base + from, static_cast<std::size_t>(to - from)})) [[likely]]
             return;
+        blame_utf8_run(key, from, to, first);
+    }
+
+    // The run of already-parsed short strings in [from, to), the first of which is element `first`,
+    // is not valid UTF-8: warn about the first string at fault (once per file).
+    [[gnu::noinline]] void blame_utf8_run(std::string_view key, std::uint64_t from, std::uint64_t to,
+                                          std::uint64_t first) {
+        const auto* base = reinterpret_cast<const char*>(b_.data());
         for (std::uint64_t at = from, i = first; at < to; ++i) {
             const auto len = wire::load<std::uint64_t>(b_.data() + at, file_.swapped_);
             if (!is_valid_utf8({base + at + 8, static_cast<std::size_t>(len)})) {

@@ -1,12 +1,14 @@
 // Values: accessors of the zero-copy views, owned values and their encoding, UTF-8 validation.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include <cpuid.h>
 #endif
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 
 #include "gguf/value.hpp"
+#include "utf8_avx2.hpp"
 #include "wire.hpp"
 
 namespace gguf {
@@ -307,56 +309,9 @@ bool is_valid_utf8_dfa(const unsigned char* p, std::size_t n) {
     return (state & 63) == kAccept;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GGUF_UTF8_AVX2 1
-
-// The same rules, 32 bytes at a time with AVX2. For each byte the block computes, from the byte and
-// the one to three bytes before it (carried over from the previous block):
-//  - whether a continuation byte (80..BF) is required there: the byte before is a lead of a 2-, 3-
-//    or 4-byte sequence (C0..FF), or the byte two before leads a 3- or 4-byte one (E0..FF), or three
-//    before a 4-byte one (F0..FF). A byte is in error when it is a continuation exactly when none is
-//    required, or is not one when one is (too short, too long, stray continuation);
-//  - the bytes no sequence may hold (C0, C1, F5..FF);
-//  - the second-byte limits of Table 3-7 after E0 (A0..BF), ED (80..9F), F0 (90..BF), F4 (80..8F).
-// A block of ASCII only needs the previous block not to end inside a sequence. The tail is checked
-// as a block padded with zeros, which are not continuations: a sequence cut by the end fails there.
-__attribute__((target("avx2"))) inline __m256i at_least(__m256i v, unsigned char lo) {
-    return _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(static_cast<char>(lo))), v);
-}
-__attribute__((target("avx2"))) inline __m256i at_most(__m256i v, unsigned char hi) {
-    return _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(static_cast<char>(hi))), v);
-}
-__attribute__((target("avx2"))) inline __m256i equals(__m256i v, unsigned char b) {
-    return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(b)));
-}
-
-__attribute__((target("avx2"))) inline __m256i utf8_block_errors(__m256i cur, __m256i prev) {
-    const __m256i straddle = _mm256_permute2x128_si256(prev, cur, 0x21);
-    const __m256i prev1 = _mm256_alignr_epi8(cur, straddle, 15);
-    const __m256i prev2 = _mm256_alignr_epi8(cur, straddle, 14);
-    const __m256i prev3 = _mm256_alignr_epi8(cur, straddle, 13);
-    const __m256i is_cont = _mm256_cmpgt_epi8(_mm256_set1_epi8(-64), cur);  // 80..BF as signed: -128..-65
-    const __m256i needs_cont =
-        _mm256_or_si256(_mm256_or_si256(at_least(prev1, 0xC0), at_least(prev2, 0xE0)), at_least(prev3, 0xF0));
-    __m256i err = _mm256_xor_si256(is_cont, needs_cont);
-    err = _mm256_or_si256(err, at_least(cur, 0xF5));
-    err = _mm256_or_si256(err, equals(_mm256_and_si256(cur, _mm256_set1_epi8(static_cast<char>(0xFE))), 0xC0));
-    err = _mm256_or_si256(err, _mm256_and_si256(equals(prev1, 0xE0), at_most(cur, 0x9F)));
-    err = _mm256_or_si256(err, _mm256_and_si256(equals(prev1, 0xED), at_least(cur, 0xA0)));
-    err = _mm256_or_si256(err, _mm256_and_si256(equals(prev1, 0xF0), at_most(cur, 0x8F)));
-    err = _mm256_or_si256(err, _mm256_and_si256(equals(prev1, 0xF4), at_least(cur, 0x90)));
-    return err;
-}
-
-// Non-zero where the block's last bytes begin a sequence that needs bytes after the block.
-__attribute__((target("avx2"))) inline __m256i utf8_incomplete(__m256i block) {
-    const __m256i limits =
-        _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                         -1, -1, -1, -1, -1, static_cast<char>(0xEF), static_cast<char>(0xDF), static_cast<char>(0xBF));
-    return _mm256_subs_epu8(block, limits);
-}
-
+#ifdef GGUF_UTF8_AVX2
 __attribute__((target("avx2"))) bool is_valid_utf8_avx2(const unsigned char* p, std::size_t n) {
+    using namespace utf8;
     __m256i prev = _mm256_setzero_si256();
     __m256i err = _mm256_setzero_si256();
     std::size_t i = 0;
@@ -370,24 +325,34 @@ __attribute__((target("avx2"))) bool is_valid_utf8_avx2(const unsigned char* p, 
         prev = cur;
         if ((i & 1023) == 992 && !_mm256_testz_si256(err, err)) return false;  // stop early on bad input
     }
-    if (i < n) {
-        alignas(32) unsigned char tail[32] = {};
-        std::memcpy(tail, p + i, n - i);
-        const __m256i cur = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
-        err = _mm256_or_si256(err, utf8_block_errors(cur, prev));
-        prev = cur;
-    }
-    err = _mm256_or_si256(err, utf8_incomplete(prev));
-    return _mm256_testz_si256(err, err) != 0;
+    return rest_valid(p, i, n, prev, err);
 }
 #endif
 
 }  // namespace
 
+#ifdef GGUF_UTF8_AVX2
+// Can AVX2 run here: the CPU has it (CPUID leaf 7, EBX bit 5) and the system saves the YMM registers
+// (OSXSAVE set, XCR0 enabling the SSE and AVX state). Asked on first use: __builtin_cpu_supports
+// would link libgcc's CPU probe, which runs a dozen CPUID instructions at every start (each a trap
+// to the hypervisor on a virtual machine) even in a process that validates nothing.
+// GGUF_CROSSVAL_NO_AVX2=1 says no: the portable code then runs, as on a CPU without AVX2 (the
+// tests run both).
+bool utf8::cpu_has_avx2() {
+    if (const char* no = std::getenv("GGUF_CROSSVAL_NO_AVX2"); no != nullptr && *no != '\0' && *no != '0') return false;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_OSXSAVE) == 0 || (c & bit_AVX) == 0) return false;
+    unsigned xcr0 = 0, xcr0_high = 0;
+    __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
+    if ((xcr0 & 6) != 6) return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & bit_AVX2) != 0;
+}
+#endif
+
 bool is_valid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
 #ifdef GGUF_UTF8_AVX2
-    static const bool avx2 = __builtin_cpu_supports("avx2");
+    static const bool avx2 = utf8::cpu_has_avx2();
     if (s.size() >= 32 && avx2) return is_valid_utf8_avx2(p, s.size());
 #endif
     return is_valid_utf8_dfa(p, s.size());

@@ -51,6 +51,17 @@ bool reference(const std::string& s) {
     return true;
 }
 
+// A xorshift generator: the same sequence from the same seed, every run.
+struct Xorshift {
+    std::uint64_t x;
+    std::uint64_t operator()() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    }
+};
+
 void expect_same(const std::string& s) {
     ASSERT_EQ(gguf::is_valid_utf8(s), reference(s)) << testing::PrintToString(s);
 }
@@ -152,6 +163,46 @@ TEST(Utf8, SequencesAtEveryPositionOfLongStrings) {
     }
 }
 
+// The 32-byte path judges a byte by the one before it and, for continuations, the three before it:
+// every pair of bytes, and the four-byte edges above, inside 64 bytes of ASCII, where a block starts,
+// in the middle of a block, across the halves of one and across two blocks.
+std::string inside_ascii(const std::string& seq, std::size_t at) {
+    std::string s(64, 'a');
+    s.replace(at, seq.size(), seq);
+    return s;
+}
+
+TEST(Utf8, EveryPairOfBytesInsideLongStrings) {
+    for (unsigned a = 0; a < 256; ++a) {
+        for (unsigned b = 0; b < 256; ++b) {
+            const std::string pair{static_cast<char>(a), static_cast<char>(b)};
+            for (std::size_t at : {0u, 7u, 15u, 16u, 31u, 62u}) {
+                const auto s = inside_ascii(pair, at);
+                if (gguf::is_valid_utf8(s) != reference(s)) FAIL() << a << " " << b << " at " << at;
+            }
+        }
+    }
+}
+
+TEST(Utf8, FourByteEdgesInsideLongStrings) {
+    const unsigned edges[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+                              0xE0, 0xE1, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF8, 0xFF};
+    for (unsigned a : edges) {
+        for (unsigned b : edges) {
+            for (unsigned c : edges) {
+                for (unsigned d : edges) {
+                    const std::string seq{static_cast<char>(a), static_cast<char>(b), static_cast<char>(c),
+                                          static_cast<char>(d)};
+                    for (std::size_t at : {0u, 14u, 29u, 60u}) {
+                        const auto s = inside_ascii(seq, at);
+                        if (gguf::is_valid_utf8(s) != reference(s)) FAIL() << a << " " << b << " " << c << " " << d;
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST(Utf8, RandomMixturesOfValidAndBrokenText) {
     const std::string pieces[] = {"a",
                                   "Z",
@@ -163,13 +214,7 @@ TEST(Utf8, RandomMixturesOfValidAndBrokenText) {
                                   "\xed\x9f\xbf",
                                   "\xf4\x8f\xbf\xbf",
                                   "\xee\x80\x80"};
-    std::uint64_t x = 0x9E3779B97F4A7C15ULL;  // xorshift: the same strings every run
-    const auto next = [&] {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        return x;
-    };
+    Xorshift next{0x9E3779B97F4A7C15ULL};  // the same strings every run
     for (int round = 0; round < 20000; ++round) {
         std::string s;
         const auto len = 32 + next() % 300;
@@ -253,3 +298,71 @@ TEST(Utf8InArrays, InvalidElementsAroundLongOnes) {
     // 127 bytes: still in a run; the sequence is cut by the next length field.
     expect_warning_at({std::string(126, 'w') + "\xe2", "\x82\xac"}, 0);
 }
+
+// Long arrays of random elements, most short, some of 128 bytes or more, one element sometimes
+// broken: the reader names exactly the first element that the Table 3-7 reference rejects, in
+// either byte order. With AVX2 the check of a run advances 32 bytes per element behind the walk
+// and finishes at the run's end; these arrays make runs of every length and blocks of every phase.
+TEST(Utf8InArrays, RandomArraysNameTheFirstInvalidElement) {
+    const std::string pieces[] = {"a", "Z", " ", "\xc4\xa0", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    Xorshift next{0x2545F4914F6CDD1DULL};  // the same arrays every run
+    for (int round = 0; round < 3000; ++round) {
+        std::vector<std::string> items(1 + next() % 400);
+        for (auto& item : items) {
+            const auto len = next() % 16 == 0 ? 120 + next() % 40 : next() % 24;
+            while (item.size() < len) item += pieces[next() % std::size(pieces)];
+        }
+        if (round % 3 != 0) {
+            auto& victim = items[next() % items.size()];
+            if (victim.empty()) victim = "v";
+            if (round % 3 == 1) {
+                victim[next() % victim.size()] = static_cast<char>(0x80 + next() % 0x80);  // often invalid
+            } else {
+                victim += "\xe2\x82";  // a sequence cut by the element's end
+            }
+        }
+        std::size_t first_bad = items.size();
+        for (std::size_t i = 0; i < items.size() && first_bad == items.size(); ++i) {
+            if (!reference(items[i])) first_bad = i;
+        }
+        for (const bool big_endian : {false, true}) {
+            const auto w = utf8_warnings(items, big_endian);
+            if (first_bad == items.size()) {
+                ASSERT_TRUE(w.empty()) << "round " << round << ": " << w[0].message;
+            } else {
+                ASSERT_EQ(w.size(), 1u) << "round " << round;
+                EXPECT_EQ(w[0].offset, element_offset(items, first_bad)) << "round " << round;
+            }
+        }
+    }
+}
+
+// A sequence cut by its element's end, at every phase of the 32-byte blocks of a long run: the
+// byte after it (the next length field) is where it fails, at every position of a block.
+TEST(Utf8InArrays, CutSequenceAtEveryPhaseOfALongRun) {
+    for (std::size_t pad = 0; pad < 64; ++pad) {
+        for (const std::string& cut : {std::string("\xe2\x82"), std::string("\xf0\x9f\x98"), std::string("\xc3")}) {
+            std::vector<std::string> items(40, "a\xc4\xa0");
+            items[0] = std::string(pad, 'p');
+            items[20] = "q" + cut;
+            expect_warning_at(items, 20);
+            expect_warning_at(items, 20, true);
+        }
+    }
+}
+
+// ---- which code runs ----------------------------------------------------------------------------
+
+#include <cstdlib>
+
+#include "gguf/utf8_avx2.hpp"
+
+#ifdef GGUF_UTF8_AVX2
+// AVX2 is used exactly when the CPU has it (as libgcc's own probe says) and GGUF_CROSSVAL_NO_AVX2
+// does not turn it off: the run of these tests with it set covers the portable code.
+TEST(Utf8, Avx2IsUsedWhenTheCpuHasItUnlessTurnedOff) {
+    const char* no = std::getenv("GGUF_CROSSVAL_NO_AVX2");
+    const bool off = no != nullptr && *no != '\0' && *no != '0';
+    EXPECT_EQ(gguf::utf8::cpu_has_avx2(), !off && __builtin_cpu_supports("avx2"));
+}
+#endif
