@@ -314,6 +314,17 @@ def main():
     p(f"| whole process: gguf-crossval validate | {vw:.2f} ms | {vc:.2f} ms | | {gw / vw:.1f}x | {gc / vc:.1f}x |")
     p(f"| whole process: ggml gguf_init_from_file (bench/peer_parsers/ggml_gguf_init.c) | {gw:.2f} ms | {gc:.2f} ms | | | |")
     p("")
+    u_ours, u_simd = find(med, "BM_ours_utf8/real_vocab"), find(med, "BM_simdjson_utf8/real_vocab")
+    if u_ours:
+        p("UTF-8 validation alone, on the tokenizer's text (every string of the file joined), in-process:")
+        p("")
+        p("| validator | time | rate | ours / peer |")
+        p("|---|---|---|---|")
+        for label, b in (("ours: gguf::is_valid_utf8", u_ours), ("simdjson::validate_utf8 (libsimdjson, Debian)", u_simd)):
+            if b:
+                ratio = f"{b['real_time'] / u_ours['real_time']:.2f}x" if b is not u_ours else ""
+                p(f"| {label} | {ms(b) * 1e3:.0f} us | {b['bytes_per_second'] / 1e9:.1f} GB/s | {ratio} |")
+        p("")
     p("## Hashing the 1 GiB file (page cache warm for every run)")
     p("")
     ours_full = find(med, "BM_ours_sha256_and_xxh3")

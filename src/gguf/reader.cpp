@@ -337,8 +337,7 @@ private:
     // cache (a whole vocabulary checked after its walk would be read from memory again).
     bool string_elements(std::string_view key, std::uint64_t n) {
 #ifdef GGUF_UTF8_AVX2
-        static const bool avx2 = utf8::cpu_has_avx2();
-        if (avx2 && b_.size() >= 32) return string_elements_avx2(key, n);
+        if (b_.size() >= 32 && utf8::cpu_has_avx2()) return string_elements_avx2(key, n);
 #endif
         static constexpr std::uint64_t kUtf8Run = 16 * 1024;
         std::uint64_t run_start = pos_;
@@ -409,8 +408,7 @@ private:
     // The element at pos: its length read directly and pos moved past it. One that does not fit in
     // the buffer goes through read_string (short_element), which reports it exactly as for any other
     // string.
-    [[gnu::always_inline]] bool element(std::string_view key, std::uint64_t i, std::uint64_t& pos,
-                                        std::uint64_t& len) {
+    [[gnu::always_inline]] bool element(std::string_view key, std::uint64_t i, std::uint64_t& pos, std::uint64_t& len) {
         const std::uint64_t at = pos;
         const std::uint64_t end = b_.size();
         if (end - at >= 8) [[likely]] {

@@ -12,7 +12,7 @@
 
 namespace gguf::utf8 {
 
-// Can AVX2 run here (asked once, on first use).
+// Can AVX2 run here (asked of the CPU once, on first use).
 bool cpu_has_avx2();
 
 // The same rules, 32 bytes at a time with AVX2, by three table look-ups per block (the method of

@@ -339,21 +339,25 @@ __attribute__((target("avx2"))) bool is_valid_utf8_avx2(const unsigned char* p, 
 // GGUF_CROSSVAL_NO_AVX2=1 says no: the portable code then runs, as on a CPU without AVX2 (the
 // tests run both).
 bool utf8::cpu_has_avx2() {
-    if (const char* no = std::getenv("GGUF_CROSSVAL_NO_AVX2"); no != nullptr && *no != '\0' && *no != '0') return false;
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_OSXSAVE) == 0 || (c & bit_AVX) == 0) return false;
-    unsigned xcr0 = 0, xcr0_high = 0;
-    __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
-    if ((xcr0 & 6) != 6) return false;
-    return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & bit_AVX2) != 0;
+    static const bool yes = [] {
+        if (const char* no = std::getenv("GGUF_CROSSVAL_NO_AVX2"); no != nullptr && *no != '\0' && *no != '0') {
+            return false;
+        }
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_OSXSAVE) == 0 || (c & bit_AVX) == 0) return false;
+        unsigned xcr0 = 0, xcr0_high = 0;
+        __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
+        if ((xcr0 & 6) != 6) return false;
+        return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & bit_AVX2) != 0;
+    }();
+    return yes;
 }
 #endif
 
 bool is_valid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
 #ifdef GGUF_UTF8_AVX2
-    static const bool avx2 = utf8::cpu_has_avx2();
-    if (s.size() >= 32 && avx2) return is_valid_utf8_avx2(p, s.size());
+    if (s.size() >= 32 && utf8::cpu_has_avx2()) return is_valid_utf8_avx2(p, s.size());
 #endif
     return is_valid_utf8_dfa(p, s.size());
 }
