@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "command.hpp"
@@ -36,11 +38,33 @@ int main(int argc, char** argv) {
         "reads them the same way"};
     app.require_subcommand(1);
     app.footer("Run 'gguf-crossval SUBCOMMAND --help' for each subcommand's options.");
-    const std::vector<cli::Command> commands{
-        cli::add_gen_mini(app), cli::add_validate(app),      cli::add_inspect(app),   cli::add_diff(app),
-        cli::add_crossval(app), cli::add_full_crossval(app), cli::add_gen_model(app), cli::add_gen_corpus(app),
-        cli::add_matrix(app),   cli::add_merge(app),         cli::add_dequant(app),
+    // Each subcommand by its name, in the order --help lists them. Only the one named by the first
+    // argument is built: building all eleven (their options, validators, help texts) took 0.3 ms of
+    // every start. Without one, all are, for the tool's help and its error messages.
+    using Add = cli::Command (*)(CLI::App&);
+    static constexpr std::pair<std::string_view, Add> kCommands[] = {
+        {"gen-mini-gguf", cli::add_gen_mini}, {"validate", cli::add_validate},
+        {"inspect", cli::add_inspect},        {"diff", cli::add_diff},
+        {"crossval", cli::add_crossval},      {"full-crossval", cli::add_full_crossval},
+        {"gen-model", cli::add_gen_model},    {"gen-corpus", cli::add_gen_corpus},
+        {"matrix", cli::add_matrix},          {"merge", cli::add_merge},
+        {"dequant", cli::add_dequant},
     };
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    std::vector<cli::Command> commands;
+    for (const auto& [name, add] : kCommands) {
+        if (name == first) commands.push_back(add(app));
+    }
+    if (commands.empty()) {
+        for (const auto& [name, add] : kCommands) {
+            commands.push_back(add(app));
+            if (commands.back().app->get_name() != name) {  // the table and the command disagree: a bug
+                std::fprintf(stderr, "internal error: subcommand '%s' is listed as '%.*s'\n",
+                             commands.back().app->get_name().c_str(), static_cast<int>(name.size()), name.data());
+                return cli::kUsage;
+            }
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
