@@ -1,5 +1,5 @@
 // UTF-8 validation alone, on the text of the real Llama 3 tokenizer (every string of its token and
-// merge arrays, joined: 5.7 MB, nearly all of it GPT-2 byte-level text, so few blocks are pure ASCII):
+// merge arrays, joined: 4.0 MB, nearly all of it GPT-2 byte-level text, so few blocks are pure ASCII):
 // our validator, and simdjson's (Debian's libsimdjson) as the peer when it is installed.
 #include <string>
 

@@ -318,7 +318,7 @@ def main():
     if u_ours:
         p("UTF-8 validation alone, on the tokenizer's text (every string of the file joined), in-process:")
         p("")
-        p("| validator | time | rate | ours / peer |")
+        p("| validator | time | rate | its time / ours |")
         p("|---|---|---|---|")
         for label, b in (("ours: gguf::is_valid_utf8", u_ours), ("simdjson::validate_utf8 (libsimdjson, Debian)", u_simd)):
             if b:

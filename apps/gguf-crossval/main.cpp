@@ -1,7 +1,9 @@
 // gguf-crossval: validate GGUF files and cross-check them against the readers that consume them.
 #include <fmt/format.h>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <iterator>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -51,11 +53,12 @@ int main(int argc, char** argv) {
         {"dequant", cli::add_dequant},
     };
     const std::string_view first = argc > 1 ? argv[1] : "";
+    const auto* named = std::find_if(std::begin(kCommands), std::end(kCommands),
+                                     [&](const auto& command) { return command.first == first; });
     std::vector<cli::Command> commands;
-    for (const auto& [name, add] : kCommands) {
-        if (name == first) commands.push_back(add(app));
-    }
-    if (commands.empty()) {
+    if (named != std::end(kCommands)) {
+        commands.push_back(named->second(app));
+    } else {
         for (const auto& [name, add] : kCommands) {
             commands.push_back(add(app));
             if (commands.back().app->get_name() != name) {  // the table and the command disagree: a bug

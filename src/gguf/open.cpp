@@ -67,8 +67,8 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // An anonymous mapping of at least `size` bytes; `size` becomes its length. From 2 MiB on it starts
 // on a 2 MiB boundary (mapped larger, the excess unmapped again) and its length is a multiple of
 // 2 MiB, so that transparent huge pages can back all of it, the last, partial 2 MiB included (else
-// those are 4 KiB pages, each its own fault: a quarter of opening an 8 MB vocabulary). The length
-// past the file is never read into nor written.
+// those are 4 KiB pages, each its own fault: about half a millisecond of opening an 8 MB
+// vocabulary). The length past the file is never read into nor written.
 void* map_anonymous(std::size_t& size) {
     constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     if (size < kHugePage) return mmap(nullptr, size, PROT_READ | PROT_WRITE, kFlags, -1, 0);
@@ -78,9 +78,8 @@ void* map_anonymous(std::size_t& size) {
     const auto start = reinterpret_cast<std::uintptr_t>(raw);
     const auto aligned = (start + kHugePage - 1) & ~(std::uintptr_t{kHugePage} - 1);
     if (aligned > start) munmap(raw, aligned - start);
-    if (const auto end = aligned + size; start + size + kHugePage > end) {
-        munmap(reinterpret_cast<void*>(end), start + size + kHugePage - end);
-    }
+    munmap(reinterpret_cast<void*>(aligned + size),
+           start + kHugePage - aligned);  // at least a page: start is page-aligned
 #ifdef MADV_HUGEPAGE
     (void)madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // a hint: the whole mapping, one VMA
 #endif
